@@ -1,0 +1,40 @@
+//! Guardrails, observability and connection reuse for OpenAI-compatible
+//! chat clients.
+//!
+//! - [`ChatClient`]: one trait for async-openai's client, generated clients
+//!   and your own.
+//! - [`#[openai_client]`](openai_client): turns a struct of hooks around an
+//!   inner client into a typed client, checked at compile time.
+//! - [`PreRequest`], [`PostResponse`], [`OnChunk`]: the hooks.
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod client;
+mod error;
+mod hooks;
+mod redact;
+mod stream;
+pub mod types;
+
+#[cfg(feature = "server")]
+pub mod server;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
+pub(crate) use __private as private;
+
+pub use client::{ChatClient, DynChatClient};
+pub use error::{ApiError, ClientError};
+pub use hooks::{
+    BoxError, ChunkAction, FailurePolicy, HookContext, HookError, OnChunk, PostResponse,
+    PreRequest, Stage, Tripwire,
+};
+pub use stream::{ChatStream, checked};
+pub use types::{ChatChunk, ChatRequest, ChatResponse, FinishReason, Usage};
+
+pub use openai_hooks_macros::openai_client;
+
+/// async-openai, re-exported so its version always matches this crate's.
+pub use async_openai;
