@@ -394,3 +394,29 @@ pub trait OnChunk: Send + Sync {
         Ok(None)
     }
 }
+
+/// A borrowed chunk hook is a chunk hook: a generated client's chunk chain
+/// borrows the hooks in its fields for the life of the stream.
+// Not offered as a fix when a type is not a chunk hook: borrowing it would
+// not make it one.
+#[diagnostic::do_not_recommend]
+impl<H: OnChunk + ?Sized> OnChunk for &H {
+    type State = H::State;
+
+    fn on_chunk(
+        &self,
+        chunk: &mut ChatChunk,
+        state: &mut Self::State,
+        cx: &HookContext,
+    ) -> Result<ChunkAction, HookError> {
+        H::on_chunk(self, chunk, state, cx)
+    }
+
+    fn on_end(
+        &self,
+        state: &mut Self::State,
+        cx: &HookContext,
+    ) -> Result<Option<ChatChunk>, HookError> {
+        H::on_end(self, state, cx)
+    }
+}

@@ -12,6 +12,7 @@
 mod client;
 mod error;
 mod hooks;
+mod method;
 mod redact;
 mod stream;
 pub mod types;

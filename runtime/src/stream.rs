@@ -135,9 +135,13 @@ impl ChunkChain for () {
 }
 
 /// One chunk hook in a [`ChunkChain`], with its per-stream state.
+///
+/// Holds the hook by value: generated code passes `&field` (a hook through
+/// the `&H` impl) or a per-stream adapter around a method hook, which only
+/// the chain can own.
 #[doc(hidden)]
-pub struct Link<'a, H: OnChunk, N> {
-    hook: &'a H,
+pub struct Link<H: OnChunk, N> {
+    hook: H,
     state: H::State,
     name: &'static str,
     policy: FailurePolicy,
@@ -146,9 +150,9 @@ pub struct Link<'a, H: OnChunk, N> {
     next: N,
 }
 
-impl<'a, H: OnChunk, N: ChunkChain> Link<'a, H, N> {
+impl<H: OnChunk, N: ChunkChain> Link<H, N> {
     /// A link running `hook` (named `name` in errors) before `next`.
-    pub fn new(hook: &'a H, name: &'static str, policy: FailurePolicy, next: N) -> Self {
+    pub fn new(hook: H, name: &'static str, policy: FailurePolicy, next: N) -> Self {
         Self {
             hook,
             state: H::State::default(),
@@ -176,14 +180,14 @@ impl<'a, H: OnChunk, N: ChunkChain> Link<'a, H, N> {
     }
 }
 
-impl<H: OnChunk, N: ChunkChain> ChunkChain for Link<'_, H, N> {
+impl<H: OnChunk, N: ChunkChain> ChunkChain for Link<H, N> {
     fn on_chunk(
         &mut self,
         chunk: &mut ChatChunk,
         cx: &HookContext,
     ) -> Result<ChunkAction, HookError> {
         if !self.benched {
-            let (hook, state) = (self.hook, &mut self.state);
+            let (hook, state) = (&self.hook, &mut self.state);
             let r = std::panic::catch_unwind(AssertUnwindSafe(|| hook.on_chunk(chunk, state, cx)));
             if let Some(ChunkAction::Drop) = self.settle(r, Stage::Chunk)? {
                 return Ok(ChunkAction::Drop);
@@ -194,7 +198,7 @@ impl<H: OnChunk, N: ChunkChain> ChunkChain for Link<'_, H, N> {
 
     fn on_end(&mut self, cx: &HookContext, out: &mut VecDeque<ChatChunk>) -> Result<(), HookError> {
         if !self.benched {
-            let (hook, state) = (self.hook, &mut self.state);
+            let (hook, state) = (&self.hook, &mut self.state);
             let r = std::panic::catch_unwind(AssertUnwindSafe(|| hook.on_end(state, cx)));
             if let Some(Some(mut flushed)) = self.settle(r, Stage::StreamEnd)? {
                 if self.next.on_chunk(&mut flushed, cx)? == ChunkAction::Pass {

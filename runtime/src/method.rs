@@ -1,0 +1,109 @@
+//! Methods of a generated client used as hooks
+//! (`#[openai_client(pre_request = Self::stamp)]`).
+//!
+//! Generated code passes the user's method path to these helpers rather than
+//! calling it directly, so that a method with the wrong signature fails one
+//! bound whose message shows the signature to write, on the user's path.
+
+use std::future::Future;
+
+use futures::future::BoxFuture;
+
+use crate::hooks::{ChunkAction, HookContext, HookError, OnChunk};
+use crate::types::{ChatChunk, ChatRequest, ChatResponse};
+
+/// What a pre-request hook method's future must be.
+///
+/// The method's arguments are checked by a plain `FnOnce` bound (rustc
+/// then shows both signatures); this trait only says what to write when
+/// the method is not `async` or returns something else.
+#[diagnostic::on_unimplemented(
+    message = "this method cannot be a pre-request hook: it must be `async` and return `Result<(), HookError>`",
+    label = "expected `async fn(&self, req: &mut ChatRequest, cx: &mut HookContext) -> Result<(), HookError>`",
+    note = "the method returns `{Self}`"
+)]
+pub trait PreRequestFuture: Future<Output = Result<(), HookError>> {}
+
+// `do_not_recommend`: report this trait's message, not the `Future` bound.
+#[diagnostic::do_not_recommend]
+impl<T: Future<Output = Result<(), HookError>>> PreRequestFuture for T {}
+
+/// What a post-response hook method's future must be.
+#[diagnostic::on_unimplemented(
+    message = "this method cannot be a post-response hook: it must be `async` and return `Result<(), HookError>`",
+    label = "expected `async fn(&self, resp: &mut ChatResponse, cx: &mut HookContext) -> Result<(), HookError>`",
+    note = "the method returns `{Self}`"
+)]
+pub trait PostResponseFuture: Future<Output = Result<(), HookError>> {}
+
+#[diagnostic::do_not_recommend]
+impl<T: Future<Output = Result<(), HookError>>> PostResponseFuture for T {}
+
+/// Runs method `f` of `this` as a pre-request hook.
+///
+/// Arguments, future and `Send` are separate bounds, so each failure
+/// reports its own cause, once, on the user's path. The future is boxed so
+/// that its type does not depend on those bounds: otherwise a failure would
+/// be reported a second time, on the macro, where the caller awaits it.
+/// That is one small allocation per call, next to an HTTP request; field
+/// hooks are not boxed.
+pub fn pre_request_method<'a, S, F, Fut>(
+    f: F,
+    this: &'a S,
+    req: &'a mut ChatRequest,
+    cx: &'a mut HookContext,
+) -> BoxFuture<'a, Result<(), HookError>>
+where
+    S: ?Sized,
+    F: FnOnce(&'a S, &'a mut ChatRequest, &'a mut HookContext) -> Fut,
+    Fut: PreRequestFuture + Send + 'a,
+{
+    Box::pin(f(this, req, cx))
+}
+
+/// Runs method `f` of `this` as a post-response hook (see
+/// [`pre_request_method`]).
+pub fn post_response_method<'a, S, F, Fut>(
+    f: F,
+    this: &'a S,
+    resp: &'a mut ChatResponse,
+    cx: &'a mut HookContext,
+) -> BoxFuture<'a, Result<(), HookError>>
+where
+    S: ?Sized,
+    F: FnOnce(&'a S, &'a mut ChatResponse, &'a mut HookContext) -> Fut,
+    Fut: PostResponseFuture + Send + 'a,
+{
+    Box::pin(f(this, resp, cx))
+}
+
+/// The signature of a chunk hook method.
+pub type ChunkFn<S> = fn(&S, &mut ChatChunk, &HookContext) -> Result<ChunkAction, HookError>;
+
+/// A method of `S` run as a stateless [`OnChunk`] hook, built per stream.
+pub struct MethodChunk<'a, S: ?Sized> {
+    this: &'a S,
+    f: ChunkFn<S>,
+}
+
+impl<'a, S: ?Sized> MethodChunk<'a, S> {
+    /// Method `f` of `this` as a chunk hook. Generated code passes the
+    /// user's `Self::method` path as `f`, so a wrong signature is a type
+    /// mismatch on that path that shows the expected `fn` type.
+    pub fn new(this: &'a S, f: ChunkFn<S>) -> Self {
+        Self { this, f }
+    }
+}
+
+impl<S: ?Sized + Sync> OnChunk for MethodChunk<'_, S> {
+    type State = ();
+
+    fn on_chunk(
+        &self,
+        chunk: &mut ChatChunk,
+        _: &mut (),
+        cx: &HookContext,
+    ) -> Result<ChunkAction, HookError> {
+        (self.f)(self.this, chunk, cx)
+    }
+}
