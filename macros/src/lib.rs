@@ -1,9 +1,37 @@
-//! Procedural macros for `openai-hooks`. Use them through that crate.
+//! Procedural macros for `openai-hooks`. Use them through that crate: the
+//! generated code names `::openai_hooks`.
+//!
+//! `#[openai_client]` goes through three steps: read the struct and its
+//! attributes (`ast.rs`, `attr.rs`), check what they mean together
+//! (`valid.rs`, every error collected), and write the code (`expand.rs`).
+//! On error it still emits the struct, so the user sees the macro's errors
+//! and no others.
+
+mod ast;
+mod attr;
+mod ctxt;
+mod expand;
+mod valid;
 
 use proc_macro::TokenStream;
 
-/// See `openai_hooks::openai_client`.
+/// Turns a struct holding an inner client and hooks into a `ChatClient`.
+///
+/// Documented, with examples, where it is used: `openai_hooks::openai_client`.
 #[proc_macro_attribute]
-pub fn openai_client(_args: TokenStream, input: TokenStream) -> TokenStream {
-    input
+pub fn openai_client(args: TokenStream, input: TokenStream) -> TokenStream {
+    let item = proc_macro2::TokenStream::from(input);
+    match syn::parse2::<syn::DeriveInput>(item.clone()) {
+        Ok(node) => expand::openai_client(args.into(), &node).into(),
+        // Not a struct, enum or union (a function, say): keep the item so
+        // its uses still resolve, and say where the attribute goes.
+        Err(parse) => {
+            let err = syn::Error::new(
+                parse.span(),
+                "`#[openai_client]` goes on a struct with named fields: `struct Guarded { #[inner] client: C, #[pre_request] pii: Pii }`",
+            )
+            .to_compile_error();
+            quote::quote!(#item #err).into()
+        }
+    }
 }

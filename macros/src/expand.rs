@@ -1,0 +1,463 @@
+//! Writes the code: the struct without the macro's attributes, its
+//! `ChatClient` impl, and compile-time checks of the field types.
+//!
+//! Generated code reaches the runtime only through
+//! `::openai_hooks::__private` and absolute paths, so it works whatever the
+//! user's crate has in scope.
+
+use proc_macro2::{Delimiter, Group, Span, TokenStream, TokenTree};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{Data, DeriveInput, ExprPath, WherePredicate};
+
+use crate::ast::{Field, Hook, Input, Target};
+use crate::attr::{self, HookKind};
+use crate::ctxt::Ctxt;
+use crate::valid;
+
+/// Expands `#[openai_client(args)] node`.
+pub(crate) fn openai_client(args: TokenStream, node: &DeriveInput) -> TokenStream {
+    let cx = Ctxt::default();
+    let methods = attr::struct_args(args, &cx);
+    let input = Input::from_syn(node, methods, &cx);
+    valid::check(&input, &cx);
+    let item = strip(node);
+    let checked = cx.check().and_then(|()| {
+        input
+            .inner()
+            .ok_or_else(|| syn::Error::new_spanned(input.ident(), "no `#[inner]` field"))
+    });
+    match checked {
+        Ok(inner) => {
+            let client = chat_client_impl(&input, inner);
+            quote! { #item #client }
+        }
+        // The struct and a stand-in impl are still emitted, so the only
+        // errors the user sees are these, not every use of the struct.
+        Err(err) => {
+            let errors = err.to_compile_error();
+            let stand_in = fallback(node);
+            quote! { #item #errors #stand_in }
+        }
+    }
+}
+
+/// The struct as written, minus this macro's field attributes.
+fn strip(node: &DeriveInput) -> DeriveInput {
+    let mut node = node.clone();
+    let fields: Vec<&mut syn::Field> = match &mut node.data {
+        Data::Struct(s) => s.fields.iter_mut().collect(),
+        Data::Enum(e) => e
+            .variants
+            .iter_mut()
+            .flat_map(|v| v.fields.iter_mut())
+            .collect(),
+        Data::Union(u) => u.fields.named.iter_mut().collect(),
+    };
+    for field in fields {
+        field.attrs.retain(|a| !attr::is_helper(a));
+    }
+    node
+}
+
+fn private() -> TokenStream {
+    quote!(::openai_hooks::__private)
+}
+
+/// The bounds and checks the field types need.
+#[derive(Default)]
+struct Bounds {
+    /// Extra `where` predicates of the impl.
+    predicates: Vec<TokenStream>,
+    /// Calls to `assert_*::<Ty>()`, evaluated in a `const`.
+    checks: Vec<TokenStream>,
+}
+
+impl Bounds {
+    /// `field`'s type must implement `trait_name` (checked by `assert`).
+    ///
+    /// A generic type gets a plain bound, like a derive's. A concrete type
+    /// gets a check whose error lands on the field's type and carries the
+    /// trait's `on_unimplemented` note; the bound it also gets is written
+    /// `for<'__h>` so rustc does not check it as a trivially false bound,
+    /// which would report the same problem a second time (the body type
+    /// checks against the bound, so it reports nothing either).
+    fn require(&mut self, field: &Field<'_>, trait_name: &str, assert: &str) {
+        let p = private();
+        let ty = field.ty;
+        let span = ty.span();
+        let trait_path = format_ident!("{}", trait_name, span = span);
+        if field.generic {
+            self.predicates
+                .push(quote_spanned!(span=> #ty: #p::#trait_path));
+        } else {
+            let assert = format_ident!("{}", assert, span = span);
+            self.predicates
+                .push(quote_spanned!(span=> for<'__h> #ty: #p::#trait_path));
+            self.checks
+                .push(quote_spanned!(span=> #p::#assert::<#ty>();));
+        }
+    }
+}
+
+fn bounds(input: &Input<'_>) -> Bounds {
+    let mut bounds = Bounds::default();
+    for field in &input.fields {
+        if field.is_inner() {
+            bounds.require(field, "ChatClient", "assert_chat_client");
+        } else if let Some((kind, _)) = field.hook() {
+            let (trait_name, assert) = match kind {
+                HookKind::PreRequest => ("PreRequest", "assert_pre_request"),
+                HookKind::PostResponse => ("PostResponse", "assert_post_response"),
+                HookKind::OnChunk => ("OnChunk", "assert_on_chunk"),
+            };
+            bounds.require(field, trait_name, assert);
+        } else if field.generic {
+            // A client is shared across tasks: plain fields that depend on a
+            // parameter must be too (hook and client traits imply it).
+            let ty = field.ty;
+            bounds
+                .predicates
+                .push(quote!(#ty: ::core::marker::Send + ::core::marker::Sync));
+        }
+    }
+    bounds
+}
+
+/// `impl ChatClient for Struct`, and the checks of the field types.
+fn chat_client_impl(input: &Input<'_>, inner: &Field<'_>) -> TokenStream {
+    let p = private();
+    let name = input.ident();
+    let generics = input.generics();
+    let (impl_generics, ty_generics, _) = generics.split_for_impl();
+    let Bounds { predicates, checks } = bounds(input);
+    let user: Vec<&WherePredicate> = generics
+        .where_clause
+        .iter()
+        .flat_map(|w| &w.predicates)
+        .collect();
+    let where_clause = if user.is_empty() && predicates.is_empty() {
+        quote!()
+    } else {
+        quote!(where #(#user,)* #(#predicates,)*)
+    };
+    let create = create(input, inner);
+    let create_stream = create_stream(input, inner);
+    let checks = if checks.is_empty() {
+        quote!()
+    } else {
+        quote!(const _: () = { #(#checks)* };)
+    };
+    quote! {
+        #[automatically_derived]
+        impl #impl_generics #p::ChatClient for #name #ty_generics #where_clause {
+            #create
+            #create_stream
+        }
+        #checks
+    }
+}
+
+/// Local names in the generated bodies.
+struct Locals {
+    request: TokenStream,
+    response: TokenStream,
+    cx: TokenStream,
+}
+
+impl Locals {
+    fn new() -> Self {
+        let local =
+            |name: &str| proc_macro2::Ident::new(name, Span::call_site()).into_token_stream();
+        Self {
+            request: local("request"),
+            response: local("response"),
+            cx: local("cx"),
+        }
+    }
+}
+
+fn policy(hook: &Hook<'_>) -> TokenStream {
+    let p = private();
+    if hook.fail_open {
+        quote!(#p::FailurePolicy::FailOpen)
+    } else {
+        quote!(#p::FailurePolicy::FailClosed)
+    }
+}
+
+/// `guard(<run hook>, name, stage, policy).await?;` for one pre-request or
+/// post-response hook.
+fn guarded(hook: &Hook<'_>, kind: HookKind, target: &TokenStream, l: &Locals) -> TokenStream {
+    let p = private();
+    let cx = &l.cx;
+    let (stage, trait_name, method, helper) = match kind {
+        HookKind::PreRequest => (
+            quote!(#p::Stage::PreRequest),
+            quote!(#p::PreRequest),
+            quote!(pre_request),
+            quote!(#p::pre_request_method),
+        ),
+        _ => (
+            quote!(#p::Stage::PostResponse),
+            quote!(#p::PostResponse),
+            quote!(post_response),
+            quote!(#p::post_response_method),
+        ),
+    };
+    let name = &hook.name;
+    let policy = policy(hook);
+    match &hook.target {
+        Target::Field(field) => {
+            let ident = field.ident;
+            quote! {
+                #p::guard(
+                    #trait_name::#method(&self.#ident, &mut #target, &mut #cx),
+                    #name, #stage, #policy,
+                ).await?;
+            }
+        }
+        // Spanned at the user's path: a method that does not exist or does
+        // not fit is reported there.
+        Target::Method(path) => {
+            let args = quote!(#path, self, &mut #target, &mut #cx);
+            let run = spanned_call(path, &helper, args);
+            quote! {
+                #p::guard(#run, #name, #stage, #policy).await?;
+            }
+        }
+    }
+}
+
+/// `callee(args)`, spanned so that rustc reports an error about the call
+/// on all of `path`: an expression's span runs from its first token to its
+/// last, so the callee takes the span of the path's first token and the
+/// parentheses that of its last (`Span::join` is nightly-only).
+fn spanned_call(path: &ExprPath, callee: &TokenStream, args: TokenStream) -> TokenStream {
+    let (first, last) = ends(path);
+    let callee = respan(callee.clone(), first);
+    let mut group = Group::new(Delimiter::Parenthesis, args);
+    group.set_span(last);
+    quote!(#callee #group)
+}
+
+/// The spans of the first and last tokens of `path`.
+fn ends(path: &ExprPath) -> (Span, Span) {
+    let mut tokens = path.to_token_stream().into_iter();
+    let first = tokens.next().map_or_else(Span::call_site, |t| t.span());
+    let last = tokens.last().map_or(first, |t| t.span());
+    (first, last)
+}
+
+/// `tokens` spanned from `first` to `last`: every token at `first` but the
+/// last one, at `last`.
+fn respan_last(tokens: TokenStream, first: Span, last: Span) -> TokenStream {
+    let mut tokens: Vec<TokenTree> = respan(tokens, first).into_iter().collect();
+    if let Some(tt) = tokens.last_mut() {
+        tt.set_span(last);
+    }
+    tokens.into_iter().collect()
+}
+
+/// `tokens` with every span set to `span`.
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut tt| {
+            if let TokenTree::Group(g) = &tt {
+                let mut inner = Group::new(g.delimiter(), respan(g.stream(), span));
+                inner.set_span(span);
+                tt = TokenTree::Group(inner);
+            } else {
+                tt.set_span(span);
+            }
+            tt
+        })
+        .collect()
+}
+
+/// `ChatClient::create`: pre-request hooks, the inner call, post-response
+/// hooks.
+fn create(input: &Input<'_>, inner: &Field<'_>) -> TokenStream {
+    let p = private();
+    let inner = inner.ident;
+    let l = Locals::new();
+    let (request, response, cx) = (&l.request, &l.response, &l.cx);
+    let pre: Vec<_> = input
+        .hooks(HookKind::PreRequest)
+        .iter()
+        .map(|h| guarded(h, HookKind::PreRequest, request, &l))
+        .collect();
+    let post: Vec<_> = input
+        .hooks(HookKind::PostResponse)
+        .iter()
+        .map(|h| guarded(h, HookKind::PostResponse, response, &l))
+        .collect();
+    let signature = quote! {
+        fn create(
+            &self,
+            #request: #p::ChatRequest,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<#p::ChatResponse, #p::ClientError>,
+        > + ::core::marker::Send
+    };
+    if pre.is_empty() && post.is_empty() {
+        return quote! {
+            #signature {
+                #p::ChatClient::create(&self.#inner, #request)
+            }
+        };
+    }
+    // Pre-request hooks may rewrite the request (and reroute its model);
+    // later hooks see the context as it was sent.
+    let (mut_request, _, sent) = rewrites(&pre, &l);
+    let after = if post.is_empty() {
+        quote!(#p::ChatClient::create(&self.#inner, #request).await)
+    } else {
+        quote! {
+            #sent
+            let mut #response = #p::ChatClient::create(&self.#inner, #request).await?;
+            #p::enter(&mut #cx, #p::Stage::PostResponse);
+            #(#post)*
+            ::core::result::Result::Ok(#response)
+        }
+    };
+    quote! {
+        #signature {
+            async move {
+                #mut_request
+                // Mutable: pre-request hooks or `enter` below take it.
+                let mut #cx = #p::HookContext::for_request(&#request);
+                #(#pre)*
+                #after
+            }
+        }
+    }
+}
+
+/// `let mut request`, `mut` for the context, and `sent(..)`, when there
+/// are pre-request hooks (without them the request is sent as given, and
+/// the context is only read).
+fn rewrites(pre: &[TokenStream], l: &Locals) -> (TokenStream, TokenStream, TokenStream) {
+    if pre.is_empty() {
+        return (quote!(), quote!(), quote!());
+    }
+    let p = private();
+    let (request, cx) = (&l.request, &l.cx);
+    (
+        quote!(let mut #request = #request;),
+        quote!(mut),
+        quote!(#p::sent(&mut #cx, &#request);),
+    )
+}
+
+/// `ChatClient::create_stream`: pre-request hooks, the inner call, and the
+/// chunk hooks chained around the inner stream.
+fn create_stream(input: &Input<'_>, inner: &Field<'_>) -> TokenStream {
+    let p = private();
+    let inner = inner.ident;
+    let l = Locals::new();
+    let (request, cx) = (&l.request, &l.cx);
+    let pre: Vec<_> = input
+        .hooks(HookKind::PreRequest)
+        .iter()
+        .map(|h| guarded(h, HookKind::PreRequest, request, &l))
+        .collect();
+    let chunk_hooks = input.hooks(HookKind::OnChunk);
+    let signature = quote! {
+        fn create_stream(
+            &self,
+            #request: #p::ChatRequest,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<#p::ChatStream<'_>, #p::ClientError>,
+        > + ::core::marker::Send
+    };
+    if pre.is_empty() && chunk_hooks.is_empty() {
+        return quote! {
+            #signature {
+                #p::ChatClient::create_stream(&self.#inner, #request)
+            }
+        };
+    }
+    // The chain runs the hooks in order: the first is the outermost link.
+    let chain = chunk_hooks.iter().rev().fold(quote!(()), |next, hook| {
+        let hook_value = match &hook.target {
+            Target::Field(field) => {
+                let ident = field.ident;
+                quote!(&self.#ident)
+            }
+            // The method is bound to the hook's `fn` type first: a wrong
+            // signature is then a mismatch on the user's path that shows
+            // both signatures.
+            Target::Method(path) => {
+                let (first, last) = ends(path);
+                let ty = respan_last(quote!(#p::ChunkFn<Self>), first, last);
+                quote!(#p::MethodChunk::new(self, {
+                    let hook: #ty = #path;
+                    hook
+                }))
+            }
+        };
+        let name = &hook.name;
+        let policy = policy(hook);
+        quote!(#p::Link::new(#hook_value, #name, #policy, #next))
+    });
+    let (mut_request, mut_cx, sent) = rewrites(&pre, &l);
+    let after = if chunk_hooks.is_empty() {
+        quote!(#p::ChatClient::create_stream(&self.#inner, #request).await)
+    } else {
+        quote! {
+            #sent
+            let upstream = #p::ChatClient::create_stream(&self.#inner, #request).await?;
+            ::core::result::Result::Ok(#p::hooked(upstream, #chain, #cx))
+        }
+    };
+    quote! {
+        #signature {
+            async move {
+                #mut_request
+                let #mut_cx #cx = #p::HookContext::for_request(&#request);
+                #(#pre)*
+                #after
+            }
+        }
+    }
+}
+
+/// A `ChatClient` impl that compiles whatever was wrong, emitted next to
+/// the errors so that uses of the struct do not add errors of their own.
+fn fallback(node: &DeriveInput) -> TokenStream {
+    let p = private();
+    let name = &node.ident;
+    let (impl_generics, ty_generics, _) = node.generics.split_for_impl();
+    let user = node
+        .generics
+        .where_clause
+        .iter()
+        .flat_map(|w| &w.predicates);
+    quote! {
+        #[automatically_derived]
+        impl #impl_generics #p::ChatClient for #name #ty_generics
+        where
+            #(#user,)*
+            for<'__h> Self: ::core::marker::Send + ::core::marker::Sync,
+        {
+            fn create(
+                &self,
+                _: #p::ChatRequest,
+            ) -> impl ::core::future::Future<
+                Output = ::core::result::Result<#p::ChatResponse, #p::ClientError>,
+            > + ::core::marker::Send {
+                async { ::core::unreachable!("`#[openai_client]` reported an error") }
+            }
+            fn create_stream(
+                &self,
+                _: #p::ChatRequest,
+            ) -> impl ::core::future::Future<
+                Output = ::core::result::Result<#p::ChatStream<'_>, #p::ClientError>,
+            > + ::core::marker::Send {
+                async { ::core::unreachable!("`#[openai_client]` reported an error") }
+            }
+        }
+    }
+}
