@@ -1,0 +1,10 @@
+use openai_hooks::async_openai::{Client, config::OpenAIConfig};
+use openai_hooks::openai_client;
+
+#[openai_client(post_response = Self::audit)]
+struct Guarded {
+    #[inner]
+    client: Client<OpenAIConfig>,
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use openai_hooks::openai_client;
+
+#[openai_client]
+union Guarded {
+    raw: u64,
+}
+
+fn main() {}
