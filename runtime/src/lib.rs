@@ -14,6 +14,7 @@ mod error;
 mod hooks;
 mod redact;
 mod stream;
+pub mod text;
 pub mod types;
 
 #[cfg(feature = "server")]
