@@ -15,6 +15,7 @@ mod hooks;
 mod redact;
 mod stream;
 pub mod text;
+pub mod transport;
 pub mod types;
 
 #[cfg(feature = "server")]
