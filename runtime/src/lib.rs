@@ -14,6 +14,7 @@ mod error;
 mod hooks;
 mod redact;
 mod stream;
+pub mod telemetry;
 pub mod text;
 pub mod transport;
 pub mod types;
