@@ -10,6 +10,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod client;
+pub mod concurrent;
 mod error;
 mod hooks;
 mod redact;
