@@ -227,10 +227,6 @@ pub(crate) fn convert_with(err: OpenAIError, what: &'static str, key: &str) -> C
         OpenAIError::Reqwest(e) => transport(&e.without_url(), &clean),
         // async-openai hands stream failures over as text only.
         OpenAIError::StreamError(se) => match *se {
-            StreamError::EventStream(msg) if msg.contains("timed out") => ClientError::Timeout {
-                what: "next chunk",
-                after: None,
-            },
             StreamError::EventStream(msg) if msg.contains("Transport") => ClientError::Transport {
                 message: clean(&msg),
             },

@@ -17,6 +17,7 @@ mod redact;
 mod stream;
 pub mod telemetry;
 pub mod text;
+pub mod timeout;
 pub mod transport;
 pub mod types;
 

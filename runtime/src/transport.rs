@@ -1,5 +1,7 @@
 //! An HTTP transport for async-openai clients: a retry policy you choose,
-//! `Retry-After` kept in the final error, and time limits that suit streams.
+//! `Retry-After` kept in the final error, and a limit on waiting for the
+//! response headers. (Silence inside a stream is limited one level up, by
+//! [`Timeout`](crate::timeout::Timeout), where the error can say so.)
 //!
 //! async-openai's default client retries `429` and `5xx` on its own terms and
 //! drops the response headers before it reports an error, so a caller never
@@ -17,7 +19,6 @@
 //! let transport = Transport::builder()
 //!     .retry(RetryPolicy::default().max_retries(3))
 //!     .first_byte_timeout(Duration::from_secs(30))
-//!     .idle_timeout(Duration::from_secs(20))
 //!     .build()
 //!     .expect("TLS backend available");
 //! let client = transport.client(OpenAIConfig::new().with_api_base("http://127.0.0.1:8080/v1"));
@@ -123,7 +124,6 @@ pub struct TransportBuilder {
     retry: RetryPolicy,
     connect_timeout: Option<Duration>,
     first_byte_timeout: Option<Duration>,
-    idle_timeout: Option<Duration>,
     root_certificates: Vec<Vec<u8>>,
     http: Option<reqwest::Client>,
 }
@@ -144,13 +144,6 @@ impl TransportBuilder {
     /// Limit on waiting for the response headers of each attempt.
     pub fn first_byte_timeout(mut self, d: Duration) -> Self {
         self.first_byte_timeout = Some(d);
-        self
-    }
-
-    /// Limit on any silence while reading: between two chunks of a stream,
-    /// or inside a body. A stream may last as long as data keeps coming.
-    pub fn idle_timeout(mut self, d: Duration) -> Self {
-        self.idle_timeout = Some(d);
         self
     }
 
@@ -177,9 +170,6 @@ impl TransportBuilder {
                 let mut b = reqwest::Client::builder();
                 if let Some(d) = self.connect_timeout {
                     b = b.connect_timeout(d);
-                }
-                if let Some(d) = self.idle_timeout {
-                    b = b.read_timeout(d);
                 }
                 for pem in &self.root_certificates {
                     let cert = reqwest::Certificate::from_pem(pem).map_err(|e| {
