@@ -95,26 +95,21 @@ impl<C: ChatClient> ChatClient for Timeout<C> {
         limited(self.response, "response", self.inner.create(req))
     }
 
-    fn create_stream(
-        &self,
-        req: ChatRequest,
-    ) -> impl Future<Output = Result<ChatStream<'_>, ClientError>> + Send {
-        async move {
-            let upstream = limited(
-                self.response,
-                "response headers",
-                self.inner.create_stream(req),
-            )
-            .await?;
-            Ok(match self.idle {
-                Some(limit) => Box::pin(Idle {
-                    upstream: Some(upstream),
-                    timer: Box::pin(tokio::time::sleep(limit)),
-                    limit,
-                }) as ChatStream<'_>,
-                None => upstream,
-            })
-        }
+    async fn create_stream(&self, req: ChatRequest) -> Result<ChatStream<'_>, ClientError> {
+        let upstream = limited(
+            self.response,
+            "response headers",
+            self.inner.create_stream(req),
+        )
+        .await?;
+        Ok(match self.idle {
+            Some(limit) => Box::pin(Idle {
+                upstream: Some(upstream),
+                timer: Box::pin(tokio::time::sleep(limit)),
+                limit,
+            }),
+            None => upstream,
+        })
     }
 }
 
