@@ -38,6 +38,11 @@ use crate::types::{ChatChunk, ChatRequest, ChatResponse, WireErrorBody};
 /// println!("{}", reply.content().unwrap_or_default());
 /// # Ok(()) }
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a chat client",
+    label = "this type does not implement `ChatClient`",
+    note = "the `#[inner]` field holds the wrapped client: an `async_openai::Client<C>`, a client made by `#[openai_client]`, an `Arc<dyn DynChatClient>`, or a type implementing `openai_hooks::ChatClient`"
+)]
 pub trait ChatClient: Send + Sync {
     /// Sends `req` and waits for the complete reply (`stream` is sent unset).
     fn create(

@@ -394,3 +394,81 @@ pub trait OnChunk: Send + Sync {
         Ok(None)
     }
 }
+
+impl<T: PreRequest + ?Sized> PreRequest for &T {
+    fn pre_request(
+        &self,
+        req: &mut ChatRequest,
+        cx: &mut HookContext,
+    ) -> impl Future<Output = Result<(), HookError>> + Send {
+        T::pre_request(self, req, cx)
+    }
+}
+
+impl<T: PreRequest + ?Sized> PreRequest for std::sync::Arc<T> {
+    fn pre_request(
+        &self,
+        req: &mut ChatRequest,
+        cx: &mut HookContext,
+    ) -> impl Future<Output = Result<(), HookError>> + Send {
+        T::pre_request(self, req, cx)
+    }
+}
+
+impl<T: PostResponse + ?Sized> PostResponse for &T {
+    fn post_response(
+        &self,
+        resp: &mut ChatResponse,
+        cx: &mut HookContext,
+    ) -> impl Future<Output = Result<(), HookError>> + Send {
+        T::post_response(self, resp, cx)
+    }
+}
+
+impl<T: PostResponse + ?Sized> PostResponse for std::sync::Arc<T> {
+    fn post_response(
+        &self,
+        resp: &mut ChatResponse,
+        cx: &mut HookContext,
+    ) -> impl Future<Output = Result<(), HookError>> + Send {
+        T::post_response(self, resp, cx)
+    }
+}
+
+impl<T: OnChunk + ?Sized> OnChunk for &T {
+    type State = T::State;
+    fn on_chunk(
+        &self,
+        chunk: &mut ChatChunk,
+        state: &mut Self::State,
+        cx: &HookContext,
+    ) -> Result<ChunkAction, HookError> {
+        T::on_chunk(self, chunk, state, cx)
+    }
+    fn on_end(
+        &self,
+        state: &mut Self::State,
+        cx: &HookContext,
+    ) -> Result<Option<ChatChunk>, HookError> {
+        T::on_end(self, state, cx)
+    }
+}
+
+impl<T: OnChunk + ?Sized> OnChunk for std::sync::Arc<T> {
+    type State = T::State;
+    fn on_chunk(
+        &self,
+        chunk: &mut ChatChunk,
+        state: &mut Self::State,
+        cx: &HookContext,
+    ) -> Result<ChunkAction, HookError> {
+        T::on_chunk(self, chunk, state, cx)
+    }
+    fn on_end(
+        &self,
+        state: &mut Self::State,
+        cx: &HookContext,
+    ) -> Result<Option<ChatChunk>, HookError> {
+        T::on_end(self, state, cx)
+    }
+}

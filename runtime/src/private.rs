@@ -6,7 +6,7 @@ use std::panic::AssertUnwindSafe;
 use futures::FutureExt;
 
 pub use crate::hooks::{FailurePolicy, HookContext, OnChunk, PostResponse, PreRequest, Stage};
-pub use crate::stream::{ChunkChain, Link, hooked};
+pub use crate::stream::{ChunkChain, ChunkMethod, Link, MethodChunk, hooked};
 pub use crate::{ChatChunk, ChatClient, ChatRequest, ChatResponse, ChatStream, ClientError};
 pub use crate::{ChunkAction, HookError};
 
@@ -73,13 +73,3 @@ where
     outcome(r, name, stage, policy)?;
     Ok(())
 }
-
-/// Compile-time check that `T` is a `PreRequest` hook; its error lands on
-/// the field's type.
-pub const fn assert_pre_request<T: PreRequest + ?Sized>() {}
-/// Compile-time check that `T` is a `PostResponse` hook.
-pub const fn assert_post_response<T: PostResponse + ?Sized>() {}
-/// Compile-time check that `T` is an `OnChunk` hook.
-pub const fn assert_on_chunk<T: OnChunk + ?Sized>() {}
-/// Compile-time check that `T` is a `ChatClient`.
-pub const fn assert_chat_client<T: ChatClient + ?Sized>() {}

@@ -136,8 +136,8 @@ impl ChunkChain for () {
 
 /// One chunk hook in a [`ChunkChain`], with its per-stream state.
 #[doc(hidden)]
-pub struct Link<'a, H: OnChunk, N> {
-    hook: &'a H,
+pub struct Link<H: OnChunk, N> {
+    hook: H,
     state: H::State,
     name: &'static str,
     policy: FailurePolicy,
@@ -146,9 +146,9 @@ pub struct Link<'a, H: OnChunk, N> {
     next: N,
 }
 
-impl<'a, H: OnChunk, N: ChunkChain> Link<'a, H, N> {
+impl<H: OnChunk, N: ChunkChain> Link<H, N> {
     /// A link running `hook` (named `name` in errors) before `next`.
-    pub fn new(hook: &'a H, name: &'static str, policy: FailurePolicy, next: N) -> Self {
+    pub fn new(hook: H, name: &'static str, policy: FailurePolicy, next: N) -> Self {
         Self {
             hook,
             state: H::State::default(),
@@ -176,14 +176,14 @@ impl<'a, H: OnChunk, N: ChunkChain> Link<'a, H, N> {
     }
 }
 
-impl<H: OnChunk, N: ChunkChain> ChunkChain for Link<'_, H, N> {
+impl<H: OnChunk, N: ChunkChain> ChunkChain for Link<H, N> {
     fn on_chunk(
         &mut self,
         chunk: &mut ChatChunk,
         cx: &HookContext,
     ) -> Result<ChunkAction, HookError> {
         if !self.benched {
-            let (hook, state) = (self.hook, &mut self.state);
+            let (hook, state) = (&self.hook, &mut self.state);
             let r = std::panic::catch_unwind(AssertUnwindSafe(|| hook.on_chunk(chunk, state, cx)));
             if let Some(ChunkAction::Drop) = self.settle(r, Stage::Chunk)? {
                 return Ok(ChunkAction::Drop);
@@ -194,7 +194,7 @@ impl<H: OnChunk, N: ChunkChain> ChunkChain for Link<'_, H, N> {
 
     fn on_end(&mut self, cx: &HookContext, out: &mut VecDeque<ChatChunk>) -> Result<(), HookError> {
         if !self.benched {
-            let (hook, state) = (self.hook, &mut self.state);
+            let (hook, state) = (&self.hook, &mut self.state);
             let r = std::panic::catch_unwind(AssertUnwindSafe(|| hook.on_end(state, cx)));
             if let Some(Some(mut flushed)) = self.settle(r, Stage::StreamEnd)?
                 && self.next.on_chunk(&mut flushed, cx)? == ChunkAction::Pass
@@ -203,6 +203,38 @@ impl<H: OnChunk, N: ChunkChain> ChunkChain for Link<'_, H, N> {
             }
         }
         self.next.on_end(cx, out)
+    }
+}
+
+/// A chunk hook written as a method of the client struct:
+/// `fn count(&self, chunk: &mut ChatChunk, cx: &HookContext) -> Result<ChunkAction, HookError>`.
+#[doc(hidden)]
+pub type ChunkMethod<S> = fn(&S, &mut ChatChunk, &HookContext) -> Result<ChunkAction, HookError>;
+
+/// Adapts a [`ChunkMethod`] to [`OnChunk`] (stateless: state lives in the
+/// struct, behind `&self`).
+#[doc(hidden)]
+pub struct MethodChunk<'a, S> {
+    this: &'a S,
+    method: ChunkMethod<S>,
+}
+
+impl<'a, S> MethodChunk<'a, S> {
+    /// Binds `method` to `this`.
+    pub fn new(this: &'a S, method: ChunkMethod<S>) -> Self {
+        Self { this, method }
+    }
+}
+
+impl<S: Sync> OnChunk for MethodChunk<'_, S> {
+    type State = ();
+    fn on_chunk(
+        &self,
+        chunk: &mut ChatChunk,
+        _: &mut (),
+        cx: &HookContext,
+    ) -> Result<ChunkAction, HookError> {
+        (self.method)(self.this, chunk, cx)
     }
 }
 
