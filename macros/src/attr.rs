@@ -1,8 +1,7 @@
 //! Reading `#[openai_client(...)]`, `#[inner]` and the hook attributes.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::TokenStream;
 use syn::meta::ParseNestedMeta;
-use syn::spanned::Spanned;
 use syn::{Attribute, ExprPath, LitStr};
 
 use crate::ctxt::Ctxt;
@@ -35,7 +34,8 @@ impl HookKind {
 /// `#[post_response(name = "audit")]`.
 pub(crate) struct HookAttr {
     pub(crate) kind: HookKind,
-    pub(crate) span: Span,
+    /// The attribute as written, for error spans.
+    pub(crate) attr: Attribute,
     pub(crate) fail_open: bool,
     pub(crate) name: Option<LitStr>,
 }
@@ -43,8 +43,8 @@ pub(crate) struct HookAttr {
 /// What a field's attributes say about it.
 #[derive(Default)]
 pub(crate) struct FieldAttrs {
-    /// Spans of each `#[inner]` on the field.
-    pub(crate) inner: Vec<Span>,
+    /// Each `#[inner]` on the field, as written.
+    pub(crate) inner: Vec<Attribute>,
     pub(crate) hooks: Vec<HookAttr>,
 }
 
@@ -109,11 +109,11 @@ pub(crate) fn field_attrs(cx: &mut Ctxt, attrs: &[Attribute]) -> FieldAttrs {
                     format!("`#[inner]` takes no arguments; write `#[inner]` ({e})"),
                 );
             }
-            out.inner.push(attr.span());
+            out.inner.push(attr.clone());
         } else if let Some(kind) = HookKind::from_name(&name) {
             let mut hook = HookAttr {
                 kind,
-                span: attr.span(),
+                attr: attr.clone(),
                 fail_open: false,
                 name: None,
             };

@@ -198,8 +198,19 @@ fn bounds(input: &Input<'_>, inner: &Field<'_>) -> Vec<TokenStream> {
     for field in &input.fields {
         for hook in &field.attrs.hooks {
             let ty = field.ty;
-            let tr = trait_path(hook.kind);
-            out.push(quote_spanned!(ty.span()=> #ty: #tr));
+            // The trait path is written here, not interpolated, so all of
+            // the predicate carries the type's span.
+            out.push(match hook.kind {
+                HookKind::PreRequest => {
+                    quote_spanned!(ty.span()=> #ty: ::openai_hooks::__private::PreRequest)
+                }
+                HookKind::PostResponse => {
+                    quote_spanned!(ty.span()=> #ty: ::openai_hooks::__private::PostResponse)
+                }
+                HookKind::OnChunk => {
+                    quote_spanned!(ty.span()=> #ty: ::openai_hooks::__private::OnChunk)
+                }
+            });
         }
     }
     out

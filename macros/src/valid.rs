@@ -63,45 +63,42 @@ pub(crate) fn check(cx: &mut Ctxt, input: &Input<'_>) {
         ),
         [first, rest @ ..] => {
             for again in rest {
-                cx.syn_error(syn::Error::new(
-                    again.attrs.inner[0],
+                cx.error_spanned_by(
+                    &again.attrs.inner[0],
                     format!(
                         "only one field can be `#[inner]`, and `{}` already is: wrap one client, and make the other a plain field or a hook",
                         first.ident
                     ),
-                ));
+                );
             }
         }
     }
 
     for field in &input.fields {
         for extra in field.attrs.inner.iter().skip(1) {
-            cx.syn_error(syn::Error::new(
-                *extra,
-                "`#[inner]` is written twice on this field",
-            ));
+            cx.error_spanned_by(extra, "`#[inner]` is written twice on this field");
         }
         if !field.attrs.inner.is_empty() {
             for hook in &field.attrs.hooks {
-                cx.syn_error(syn::Error::new(
-                    hook.span,
+                cx.error_spanned_by(
+                    &hook.attr,
                     format!(
                         "the `#[inner]` field is the wrapped client, not a hook: put `#[{}]` on a field of its own",
                         hook.kind.name()
                     ),
-                ));
+                );
             }
         }
         for (i, hook) in field.attrs.hooks.iter().enumerate() {
             if field.attrs.hooks[..i].iter().any(|h| h.kind == hook.kind) {
-                cx.syn_error(syn::Error::new(
-                    hook.span,
+                cx.error_spanned_by(
+                    &hook.attr,
                     format!(
                         "`#[{}]` is written twice on `{}`: a hook runs once per stage",
                         hook.kind.name(),
                         field.ident
                     ),
-                ));
+                );
             }
         }
     }

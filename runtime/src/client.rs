@@ -143,7 +143,7 @@ impl<T: ChatClient> DynChatClient for T {
     }
 }
 
-impl ChatClient for dyn DynChatClient {
+impl ChatClient for dyn DynChatClient + '_ {
     fn create(
         &self,
         req: ChatRequest,

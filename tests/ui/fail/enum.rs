@@ -1,0 +1,9 @@
+use openai_hooks::async_openai::{Client, config::OpenAIConfig};
+use openai_hooks::openai_client;
+
+#[openai_client]
+enum Guarded {
+    Primary(Client<OpenAIConfig>),
+}
+
+fn main() {}

@@ -1,0 +1,11 @@
+use openai_hooks::async_openai::{Client, config::OpenAIConfig};
+use openai_hooks::openai_client;
+
+#[openai_client]
+struct Guarded {
+    #[inner]
+    #[pre_request]
+    client: Client<OpenAIConfig>,
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+use openai_hooks::async_openai::{Client, config::OpenAIConfig};
+use openai_hooks::openai_client;
+
+#[openai_client]
+struct Guarded(Client<OpenAIConfig>);
+
+fn main() {}
