@@ -41,5 +41,10 @@ pub use types::{ChatChunk, ChatRequest, ChatResponse, FinishReason, Usage};
 
 pub use openai_hooks_macros::openai_client;
 
+/// The README's examples, compiled as doctests (they use the local server).
+#[cfg(all(doctest, feature = "server"))]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
+
 /// async-openai, re-exported so its version always matches this crate's.
 pub use async_openai;
