@@ -122,12 +122,12 @@ impl<'a> Input<'a> {
             }
         });
         let fields = self.fields.iter().filter_map(|f| {
-            let (k, opts) = f.hook()?;
+            let opts = f.hook(kind)?;
             let (name, name_span) = match &opts.name {
                 Some(lit) => (lit.value(), lit.span()),
                 None => (f.ident.unraw().to_string(), f.ident.span()),
             };
-            (k == kind).then_some(Hook {
+            Some(Hook {
                 name,
                 name_span,
                 fail_open: opts.fail_open,
@@ -143,11 +143,11 @@ impl Field<'_> {
         self.attrs.iter().any(|a| matches!(a, FieldAttr::Inner(_)))
     }
 
-    /// The field's (first) hook attribute.
-    pub(crate) fn hook(&self) -> Option<(HookKind, &attr::HookOpts)> {
+    /// The options of the field's (first) hook attribute of `kind`.
+    pub(crate) fn hook(&self, kind: HookKind) -> Option<&attr::HookOpts> {
         self.attrs.iter().find_map(|a| match a {
-            FieldAttr::Hook { kind, opts, .. } => Some((*kind, opts)),
-            FieldAttr::Inner(_) => None,
+            FieldAttr::Hook { kind: k, opts, .. } if *k == kind => Some(opts),
+            _ => None,
         })
     }
 }

@@ -93,14 +93,14 @@ pub(crate) fn field_attrs<'a>(attrs: &'a [Attribute], cx: &Ctxt) -> Vec<FieldAtt
             continue;
         };
         if ident == "inner" {
-            if let Meta::Path(_) = attr.meta {
-                out.push(FieldAttr::Inner(attr));
-            } else {
+            if !matches!(attr.meta, Meta::Path(_)) {
                 cx.error_spanned_by(
                     &attr.meta,
-                    "`#[inner]` takes no arguments: write `#[inner]` on the field holding the wrapped client",
+                    "`#[inner]` takes no arguments: write `#[inner]`",
                 );
             }
+            // Still the inner field, so this is the only error.
+            out.push(FieldAttr::Inner(attr));
         } else if let Some(kind) = HookKind::from_ident(ident) {
             match hook_opts(attr, kind) {
                 Ok(opts) => out.push(FieldAttr::Hook { kind, opts, attr }),

@@ -105,13 +105,20 @@ fn bounds(input: &Input<'_>) -> Bounds {
     for field in &input.fields {
         if field.is_inner() {
             bounds.require(field, "ChatClient", "assert_chat_client");
-        } else if let Some((kind, _)) = field.hook() {
-            let (trait_name, assert) = match kind {
-                HookKind::PreRequest => ("PreRequest", "assert_pre_request"),
-                HookKind::PostResponse => ("PostResponse", "assert_post_response"),
-                HookKind::OnChunk => ("OnChunk", "assert_on_chunk"),
-            };
-            bounds.require(field, trait_name, assert);
+        } else if HookKind::ALL.iter().any(|&k| field.hook(k).is_some()) {
+            // A field may be a hook of several kinds (one value serving
+            // several stages): it needs each kind's trait.
+            for kind in HookKind::ALL {
+                if field.hook(kind).is_none() {
+                    continue;
+                }
+                let (trait_name, assert) = match kind {
+                    HookKind::PreRequest => ("PreRequest", "assert_pre_request"),
+                    HookKind::PostResponse => ("PostResponse", "assert_post_response"),
+                    HookKind::OnChunk => ("OnChunk", "assert_on_chunk"),
+                };
+                bounds.require(field, trait_name, assert);
+            }
         } else if field.generic {
             // A client is shared across tasks: plain fields that depend on a
             // parameter must be too (hook and client traits imply it).
@@ -391,7 +398,7 @@ fn create_stream(input: &Input<'_>, inner: &Field<'_>) -> TokenStream {
             // both signatures.
             Target::Method(path) => {
                 let (first, last) = ends(path);
-                let ty = respan_last(quote!(#p::ChunkFn<Self>), first, last);
+                let ty = respan_last(quote!(#p::ChunkMethod<Self>), first, last);
                 quote!(#p::MethodChunk::new(self, {
                     let hook: #ty = #path;
                     hook

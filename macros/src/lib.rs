@@ -17,7 +17,8 @@ use proc_macro::TokenStream;
 
 /// Turns a struct holding an inner client and hooks into a `ChatClient`.
 ///
-/// Documented, with examples, where it is used: `openai_hooks::openai_client`.
+/// Documented, with examples, where it is re-exported:
+/// `openai_hooks::openai_client` (`runtime/src/openai_client.md`).
 #[proc_macro_attribute]
 pub fn openai_client(args: TokenStream, input: TokenStream) -> TokenStream {
     let item = proc_macro2::TokenStream::from(input);

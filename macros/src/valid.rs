@@ -1,6 +1,6 @@
 //! What the attributes mean together: the item is a struct with named
-//! fields, exactly one `#[inner]`, at most one hook attribute per field, and
-//! distinct hook names. Every problem is recorded; none stops the others
+//! fields, exactly one `#[inner]`, no hook on it, at most one hook of each
+//! kind per field, and distinct hook names. Every problem is recorded; none stops the others
 //! from being found.
 
 use std::collections::HashSet;
@@ -66,7 +66,8 @@ fn check_inner(input: &Input<'_>, cx: &Ctxt) {
                 Some(f) => cx.error_at(
                     name_span(attr),
                     format!(
-                        "only one field can be `#[inner]`, and `{f}` already is: a generated client wraps one client; remove this `#[inner]`, or wrap the other client in a client of its own"
+                        "only one field can be `#[inner]`, and `{f}` already is (a generated client wraps one client): remove this `#[inner]` to make `{}` a plain field",
+                        field.ident
                     ),
                 ),
             }
@@ -83,38 +84,36 @@ fn check_inner(input: &Input<'_>, cx: &Ctxt) {
     }
 }
 
-/// A field is the inner client, or one hook, or plain.
+/// A field is the inner client, or hooks (at most one of each kind), or
+/// plain.
 fn check_field_roles(input: &Input<'_>, cx: &Ctxt) {
     for field in &input.fields {
         let name = field.ident;
-        let mut role: Option<&str> = if field.is_inner() {
-            Some("the `#[inner]` client")
-        } else {
-            None
-        };
+        let inner = field.is_inner();
+        let mut seen = Vec::new();
         for attr in &field.attrs {
             let FieldAttr::Hook { kind, attr, .. } = attr else {
                 continue;
             };
             let this = kind.attr_name();
-            match role {
-                None => role = Some(hook_role(*kind)),
-                Some(already) => cx.error_at(
+            if inner {
+                cx.error_at(
                     name_span(attr),
                     format!(
-                        "`{name}` is already {already}, so it cannot also be a `#[{this}]` hook: a field has one role; put this hook in a field of its own"
+                        "`{name}` is the `#[inner]` client, so it cannot also be a hook: put the `#[{this}]` hook in a field of its own"
                     ),
-                ),
+                );
+            } else if seen.contains(kind) {
+                cx.error_at(
+                    name_span(attr),
+                    format!(
+                        "`#[{this}]` is written twice on `{name}`, and a hook runs once per stage: keep one, with all its options, e.g. `#[{this}(fail_open, name = \"...\")]`"
+                    ),
+                );
+            } else {
+                seen.push(*kind);
             }
         }
-    }
-}
-
-fn hook_role(kind: HookKind) -> &'static str {
-    match kind {
-        HookKind::PreRequest => "a `#[pre_request]` hook",
-        HookKind::PostResponse => "a `#[post_response]` hook",
-        HookKind::OnChunk => "an `#[on_chunk]` hook",
     }
 }
 

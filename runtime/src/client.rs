@@ -10,9 +10,10 @@ use futures::StreamExt;
 use futures::future::BoxFuture;
 use secrecy::ExposeSecret;
 
-use crate::error::{ApiError, ClientError};
+use crate::error::{ApiError, ClientError, snippet};
 use crate::redact::scrub;
 use crate::stream::{ChatStream, checked};
+use crate::transport::{HttpFailure, TimedOut};
 use crate::types::{ChatChunk, ChatRequest, ChatResponse, WireErrorBody};
 
 /// Something that answers Chat Completions requests: async-openai's client,
@@ -142,7 +143,7 @@ impl<T: ChatClient> DynChatClient for T {
     }
 }
 
-impl ChatClient for dyn DynChatClient {
+impl ChatClient for dyn DynChatClient + '_ {
     fn create(
         &self,
         req: ChatRequest,
@@ -229,6 +230,7 @@ pub(crate) fn convert_with(err: OpenAIError, what: &'static str, key: &str) -> C
             }
         }
         OpenAIError::Reqwest(e) => transport(&e.without_url(), &clean),
+        // async-openai hands stream failures over as text only.
         OpenAIError::StreamError(se) => match *se {
             StreamError::EventStream(msg) if msg.contains("Transport") => ClientError::Transport {
                 message: clean(&msg),
@@ -236,12 +238,7 @@ pub(crate) fn convert_with(err: OpenAIError, what: &'static str, key: &str) -> C
             other => ClientError::Stream(clean(&other.to_string())),
         },
         OpenAIError::InvalidArgument(msg) => ClientError::InvalidRequest(clean(&msg)),
-        OpenAIError::Boxed(b) => match b.downcast::<reqwest::Error>() {
-            Ok(e) => transport(&e.without_url(), &clean),
-            Err(other) => ClientError::Transport {
-                message: clean(&other.to_string()),
-            },
-        },
+        OpenAIError::Boxed(b) => boxed(b, &clean),
         other => ClientError::Transport {
             message: clean(&other.to_string()),
         },
@@ -253,7 +250,60 @@ fn status_like(code: &str) -> Option<u16> {
     code.parse::<u16>().ok().filter(|s| (400..600).contains(s))
 }
 
+/// Errors from a transport installed with `with_http_service`.
+fn boxed(
+    b: Box<dyn std::error::Error + Send + Sync>,
+    clean: &dyn Fn(&str) -> String,
+) -> ClientError {
+    let b = match b.downcast::<HttpFailure>() {
+        Ok(failure) => {
+            let status = failure.status.as_u16();
+            let mut api = match serde_json::from_str::<WireErrorBody>(failure.body.trim_start()) {
+                Ok(body) => ApiError::from_wire(Some(status), body.error),
+                // Not an OpenAI-shaped body (a proxy's HTML page, say).
+                Err(_) => ApiError {
+                    status: Some(status),
+                    code: None,
+                    kind: None,
+                    param: None,
+                    message: snippet(&failure.body),
+                    retry_after: None,
+                },
+            };
+            api.message = clean(&api.message);
+            api.retry_after = failure.retry_after;
+            return ClientError::Api(api);
+        }
+        Err(b) => b,
+    };
+    let b = match b.downcast::<TimedOut>() {
+        Ok(t) => {
+            return ClientError::Timeout {
+                what: t.what,
+                after: Some(t.after),
+            };
+        }
+        Err(b) => b,
+    };
+    match b.downcast::<reqwest::Error>() {
+        Ok(e) => transport(&e.without_url(), clean),
+        Err(other) => ClientError::Transport {
+            message: clean(&other.to_string()),
+        },
+    }
+}
+
 fn transport(e: &reqwest::Error, clean: &dyn Fn(&str) -> String) -> ClientError {
+    if e.is_timeout() {
+        return ClientError::Timeout {
+            what: if e.is_body() || e.is_decode() {
+                "next chunk"
+            } else {
+                "response"
+            },
+            after: None,
+        };
+    }
     // reqwest's Display stops at the outermost error; the cause chain says
     // what actually happened (connection refused, reset, ...).
     let mut message = e.to_string();

@@ -137,12 +137,12 @@ pub enum ClientError {
     EmptyStream,
 
     /// A configured time limit ran out.
-    #[error("timed out waiting for {what} after {after:?}")]
+    #[error("timed out waiting for {what}{}", after.map(|d| format!(" after {d:?}")).unwrap_or_default())]
     Timeout {
-        /// What was awaited (`first byte`, `next chunk`, ...).
+        /// What was awaited (`response headers`, `next chunk`, ...).
         what: &'static str,
-        /// The limit.
-        after: Duration,
+        /// The limit, when the layer that enforced it is known.
+        after: Option<Duration>,
     },
 
     /// The request is invalid before it is sent.

@@ -395,28 +395,90 @@ pub trait OnChunk: Send + Sync {
     }
 }
 
-/// A borrowed chunk hook is a chunk hook: a generated client's chunk chain
-/// borrows the hooks in its fields for the life of the stream.
-// Not offered as a fix when a type is not a chunk hook: borrowing it would
-// not make it one.
-#[diagnostic::do_not_recommend]
-impl<H: OnChunk + ?Sized> OnChunk for &H {
-    type State = H::State;
+// Hooks behind `&` and `Arc` are hooks, so a client can share one with
+// another. `do_not_recommend`: when a type is not a hook, rustc does not
+// offer these as the fix (borrowing or sharing it would not make it one).
 
+#[diagnostic::do_not_recommend]
+impl<T: PreRequest + ?Sized> PreRequest for &T {
+    fn pre_request(
+        &self,
+        req: &mut ChatRequest,
+        cx: &mut HookContext,
+    ) -> impl Future<Output = Result<(), HookError>> + Send {
+        T::pre_request(self, req, cx)
+    }
+}
+
+#[diagnostic::do_not_recommend]
+impl<T: PreRequest + ?Sized> PreRequest for std::sync::Arc<T> {
+    fn pre_request(
+        &self,
+        req: &mut ChatRequest,
+        cx: &mut HookContext,
+    ) -> impl Future<Output = Result<(), HookError>> + Send {
+        T::pre_request(self, req, cx)
+    }
+}
+
+#[diagnostic::do_not_recommend]
+impl<T: PostResponse + ?Sized> PostResponse for &T {
+    fn post_response(
+        &self,
+        resp: &mut ChatResponse,
+        cx: &mut HookContext,
+    ) -> impl Future<Output = Result<(), HookError>> + Send {
+        T::post_response(self, resp, cx)
+    }
+}
+
+#[diagnostic::do_not_recommend]
+impl<T: PostResponse + ?Sized> PostResponse for std::sync::Arc<T> {
+    fn post_response(
+        &self,
+        resp: &mut ChatResponse,
+        cx: &mut HookContext,
+    ) -> impl Future<Output = Result<(), HookError>> + Send {
+        T::post_response(self, resp, cx)
+    }
+}
+
+#[diagnostic::do_not_recommend]
+impl<T: OnChunk + ?Sized> OnChunk for &T {
+    type State = T::State;
     fn on_chunk(
         &self,
         chunk: &mut ChatChunk,
         state: &mut Self::State,
         cx: &HookContext,
     ) -> Result<ChunkAction, HookError> {
-        H::on_chunk(self, chunk, state, cx)
+        T::on_chunk(self, chunk, state, cx)
     }
-
     fn on_end(
         &self,
         state: &mut Self::State,
         cx: &HookContext,
     ) -> Result<Option<ChatChunk>, HookError> {
-        H::on_end(self, state, cx)
+        T::on_end(self, state, cx)
+    }
+}
+
+#[diagnostic::do_not_recommend]
+impl<T: OnChunk + ?Sized> OnChunk for std::sync::Arc<T> {
+    type State = T::State;
+    fn on_chunk(
+        &self,
+        chunk: &mut ChatChunk,
+        state: &mut Self::State,
+        cx: &HookContext,
+    ) -> Result<ChunkAction, HookError> {
+        T::on_chunk(self, chunk, state, cx)
+    }
+    fn on_end(
+        &self,
+        state: &mut Self::State,
+        cx: &HookContext,
+    ) -> Result<Option<ChatChunk>, HookError> {
+        T::on_end(self, state, cx)
     }
 }

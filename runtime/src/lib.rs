@@ -10,11 +10,16 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod client;
+pub mod concurrent;
 mod error;
 mod hooks;
 mod method;
 mod redact;
 mod stream;
+pub mod telemetry;
+pub mod text;
+pub mod timeout;
+pub mod transport;
 pub mod types;
 
 #[cfg(feature = "server")]
@@ -35,7 +40,13 @@ pub use hooks::{
 pub use stream::{ChatStream, checked};
 pub use types::{ChatChunk, ChatRequest, ChatResponse, FinishReason, Usage};
 
+#[doc = include_str!("openai_client.md")]
 pub use openai_hooks_macros::openai_client;
+
+/// The README's examples, compiled as doctests (they use the local server).
+#[cfg(all(doctest, feature = "server"))]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
 
 /// async-openai, re-exported so its version always matches this crate's.
 pub use async_openai;

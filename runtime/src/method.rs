@@ -1,16 +1,17 @@
-//! Methods of a generated client used as hooks
-//! (`#[openai_client(pre_request = Self::stamp)]`).
+//! Pre-request and post-response hooks written as methods of a generated
+//! client (`#[openai_client(pre_request = Self::stamp)]`); chunk methods
+//! are [`MethodChunk`](crate::stream::MethodChunk)s.
 //!
-//! Generated code passes the user's method path to these helpers rather than
-//! calling it directly, so that a method with the wrong signature fails one
-//! bound whose message shows the signature to write, on the user's path.
+//! Generated code passes the user's method path to these helpers rather
+//! than calling it directly, so that a method that does not fit fails a
+//! bound whose error names the cause once, on the user's path.
 
 use std::future::Future;
 
 use futures::future::BoxFuture;
 
-use crate::hooks::{ChunkAction, HookContext, HookError, OnChunk};
-use crate::types::{ChatChunk, ChatRequest, ChatResponse};
+use crate::hooks::{HookContext, HookError};
+use crate::types::{ChatRequest, ChatResponse};
 
 /// What a pre-request hook method's future must be.
 ///
@@ -75,35 +76,4 @@ where
     Fut: PostResponseFuture + Send + 'a,
 {
     Box::pin(f(this, resp, cx))
-}
-
-/// The signature of a chunk hook method.
-pub type ChunkFn<S> = fn(&S, &mut ChatChunk, &HookContext) -> Result<ChunkAction, HookError>;
-
-/// A method of `S` run as a stateless [`OnChunk`] hook, built per stream.
-pub struct MethodChunk<'a, S: ?Sized> {
-    this: &'a S,
-    f: ChunkFn<S>,
-}
-
-impl<'a, S: ?Sized> MethodChunk<'a, S> {
-    /// Method `f` of `this` as a chunk hook. Generated code passes the
-    /// user's `Self::method` path as `f`, so a wrong signature is a type
-    /// mismatch on that path that shows the expected `fn` type.
-    pub fn new(this: &'a S, f: ChunkFn<S>) -> Self {
-        Self { this, f }
-    }
-}
-
-impl<S: ?Sized + Sync> OnChunk for MethodChunk<'_, S> {
-    type State = ();
-
-    fn on_chunk(
-        &self,
-        chunk: &mut ChatChunk,
-        _: &mut (),
-        cx: &HookContext,
-    ) -> Result<ChunkAction, HookError> {
-        (self.f)(self.this, chunk, cx)
-    }
 }

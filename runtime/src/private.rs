@@ -7,10 +7,9 @@ use futures::FutureExt;
 
 pub use crate::hooks::{FailurePolicy, HookContext, OnChunk, PostResponse, PreRequest, Stage};
 pub use crate::method::{
-    ChunkFn, MethodChunk, PostResponseFuture, PreRequestFuture, post_response_method,
-    pre_request_method,
+    PostResponseFuture, PreRequestFuture, post_response_method, pre_request_method,
 };
-pub use crate::stream::{ChunkChain, Link, hooked};
+pub use crate::stream::{ChunkChain, ChunkMethod, Link, MethodChunk, hooked};
 pub use crate::{ChatChunk, ChatClient, ChatRequest, ChatResponse, ChatStream, ClientError};
 pub use crate::{ChunkAction, HookError};
 

@@ -200,13 +200,45 @@ impl<H: OnChunk, N: ChunkChain> ChunkChain for Link<H, N> {
         if !self.benched {
             let (hook, state) = (&self.hook, &mut self.state);
             let r = std::panic::catch_unwind(AssertUnwindSafe(|| hook.on_end(state, cx)));
-            if let Some(Some(mut flushed)) = self.settle(r, Stage::StreamEnd)? {
-                if self.next.on_chunk(&mut flushed, cx)? == ChunkAction::Pass {
-                    out.push_back(flushed);
-                }
+            if let Some(Some(mut flushed)) = self.settle(r, Stage::StreamEnd)?
+                && self.next.on_chunk(&mut flushed, cx)? == ChunkAction::Pass
+            {
+                out.push_back(flushed);
             }
         }
         self.next.on_end(cx, out)
+    }
+}
+
+/// A chunk hook written as a method of the client struct:
+/// `fn count(&self, chunk: &mut ChatChunk, cx: &HookContext) -> Result<ChunkAction, HookError>`.
+#[doc(hidden)]
+pub type ChunkMethod<S> = fn(&S, &mut ChatChunk, &HookContext) -> Result<ChunkAction, HookError>;
+
+/// Adapts a [`ChunkMethod`] to [`OnChunk`] (stateless: state lives in the
+/// struct, behind `&self`).
+#[doc(hidden)]
+pub struct MethodChunk<'a, S> {
+    this: &'a S,
+    method: ChunkMethod<S>,
+}
+
+impl<'a, S> MethodChunk<'a, S> {
+    /// Binds `method` to `this`.
+    pub fn new(this: &'a S, method: ChunkMethod<S>) -> Self {
+        Self { this, method }
+    }
+}
+
+impl<S: Sync> OnChunk for MethodChunk<'_, S> {
+    type State = ();
+    fn on_chunk(
+        &self,
+        chunk: &mut ChatChunk,
+        _: &mut (),
+        cx: &HookContext,
+    ) -> Result<ChunkAction, HookError> {
+        (self.method)(self.this, chunk, cx)
     }
 }
 

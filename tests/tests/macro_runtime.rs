@@ -188,6 +188,10 @@ struct Ordered {
     e: Rec,
     #[post_response]
     f: Rec,
+    /// One value, two stages.
+    #[pre_request]
+    #[post_response]
+    g: Rec,
     log: Log,
 }
 
@@ -205,6 +209,7 @@ impl Ordered {
             d: Rec::new("d", &log),
             e: Rec::new("e", &log),
             f: Rec::new("f", &log),
+            g: Rec::new("g", &log),
             log,
         }
     }
@@ -233,14 +238,14 @@ async fn hooks_run_in_written_order_methods_first() {
     assert_eq!(
         client.log.take(),
         [
-            "m:pre", "a:pre", "d:pre", "inner", "m:post", "b:post", "f:post"
+            "m:pre", "a:pre", "d:pre", "g:pre", "inner", "m:post", "b:post", "f:post", "g:post"
         ]
     );
 
     let (texts, end) = drain(client.create_stream(request()).await.unwrap()).await;
     assert!(end.is_none());
     assert_eq!(texts, ["Hel", "lo ", "world"]);
-    let mut expected = vec!["m:pre", "a:pre", "d:pre", "inner"]
+    let mut expected = vec!["m:pre", "a:pre", "d:pre", "g:pre", "inner"]
         .into_iter()
         .map(String::from)
         .collect::<Vec<_>>();

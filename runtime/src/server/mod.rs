@@ -1,1 +1,225 @@
-//! Local OpenAI-compatible server.
+//! A local OpenAI-compatible server, for examples, tests and benchmarks that
+//! must run with no API key and no network.
+//!
+//! It speaks `POST /v1/chat/completions` (JSON and SSE streaming, honouring
+//! `stream_options.include_usage`), answers with scripted [`Reply`]s
+//! (text in N chunks, tool calls in argument fragments, refusals, errors with
+//! `Retry-After`, recorded fixtures), injects latency and faults, counts the
+//! TCP connections it accepts, and logs every request it receives, to prove
+//! what left the process. It binds 127.0.0.1 on a free port.
+//!
+//! ```
+//! use openai_hooks::server::{LocalServer, Reply};
+//! use openai_hooks::{ChatClient, ChatRequest};
+//! use openai_hooks::async_openai::{Client, config::OpenAIConfig};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let server = LocalServer::start().await?;
+//! server.push(Reply::text("Hello from the local server"));
+//!
+//! let client = Client::with_config(OpenAIConfig::new().with_api_base(server.base_url()));
+//! let request: ChatRequest = serde_json::from_value(serde_json::json!({
+//!     "model": "gpt-4o-mini",
+//!     "messages": [{"role": "user", "content": "Hi"}],
+//! }))?;
+//! let reply = client.create(request).await?;
+//!
+//! assert_eq!(reply.content(), Some("Hello from the local server"));
+//! assert_eq!(server.requests()[0].body["messages"][0]["content"], "Hi");
+//! server.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+mod handler;
+mod listener;
+mod reply;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use listener::{Conn, Counters, TrackedListener};
+pub use reply::{Fault, Reply, ToolCallSpec};
+
+/// A request the server received.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedRequest {
+    /// HTTP method.
+    pub method: String,
+    /// Path and query.
+    pub path: String,
+    /// Headers, names lower-cased (several values joined with `, `).
+    pub headers: BTreeMap<String, String>,
+    /// The body as JSON (`Null` when it was not JSON).
+    pub body: Value,
+    /// The body as text.
+    pub raw: String,
+    /// When it arrived.
+    pub received_at: Instant,
+}
+
+/// State shared by the handle and the request handlers.
+struct Shared {
+    queue: Mutex<VecDeque<Reply>>,
+    default: Mutex<Reply>,
+    requests: Mutex<Vec<RecordedRequest>>,
+    counters: Arc<Counters>,
+    seq: AtomicU64,
+    shutdown: watch::Receiver<bool>,
+}
+
+/// Locks a mutex, recovering from a panic elsewhere: the data (a queue, a
+/// log) stays consistent whatever a panicking holder was doing.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Shared {
+    fn next_reply(&self) -> Reply {
+        lock(&self.queue)
+            .pop_front()
+            .unwrap_or_else(|| lock(&self.default).clone())
+    }
+}
+
+/// The running server; see the [module docs](self). Dropping it stops it.
+pub struct LocalServer {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for LocalServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalServer")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LocalServer {
+    /// Binds 127.0.0.1 on a free port and serves on the current tokio
+    /// runtime. The default reply echoes the last user message in 8 chunks.
+    pub async fn start() -> std::io::Result<Self> {
+        let tcp = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).await?;
+        let addr = tcp.local_addr()?;
+        let (stop, shutdown) = watch::channel(false);
+        let counters = Arc::new(Counters::default());
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(VecDeque::new()),
+            default: Mutex::new(Reply::echo().chunks(8)),
+            requests: Mutex::new(Vec::new()),
+            counters: counters.clone(),
+            seq: AtomicU64::new(1),
+            shutdown: shutdown.clone(),
+        });
+        let app = handler::router(shared.clone());
+        let listener = TrackedListener {
+            inner: tcp,
+            counters,
+        };
+        let mut signal = shutdown;
+        let serve = axum::serve(listener, app.into_make_service_with_connect_info::<Conn>())
+            .with_graceful_shutdown(async move {
+                let _ = signal.wait_for(|stopped| *stopped).await;
+            });
+        let task = tokio::spawn(async move {
+            // Accept errors are retried inside the listener; serve only
+            // returns at shutdown.
+            let _ = serve.await;
+        });
+        Ok(Self {
+            addr,
+            shared,
+            stop,
+            task: Some(task),
+        })
+    }
+
+    /// The base URL for clients: `http://127.0.0.1:PORT/v1`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Queues `reply` for the next request (first in, first out).
+    pub fn push(&self, reply: Reply) {
+        lock(&self.shared.queue).push_back(reply);
+    }
+
+    /// The reply used when the queue is empty.
+    pub fn set_default(&self, reply: Reply) {
+        *lock(&self.shared.default) = reply;
+    }
+
+    /// Every request received so far, in order.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        lock(&self.shared.requests).clone()
+    }
+
+    /// TCP connections accepted so far.
+    pub fn connections_accepted(&self) -> u64 {
+        self.shared.counters.accepted.load(Ordering::SeqCst)
+    }
+
+    /// TCP connections open now.
+    pub fn connections_open(&self) -> u64 {
+        self.shared.counters.open.load(Ordering::SeqCst)
+    }
+
+    /// Waits until exactly `n` connections are open, for at most `limit`;
+    /// returns whether that happened.
+    pub async fn wait_for_connections_open(&self, n: u64, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        loop {
+            if self.connections_open() == n {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Stops accepting, ends stalled replies, and waits (at most 5 s) for
+    /// open connections to finish before closing them.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(mut task) = self.task.take()
+            && tokio::time::timeout(Duration::from_secs(5), &mut task)
+                .await
+                .is_err()
+        {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for LocalServer {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// `tests/fixtures` of this repository.
+pub fn fixtures_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
+}

@@ -1,5 +1,5 @@
 use openai_hooks::async_openai::{Client, config::OpenAIConfig};
-use openai_hooks::{ChatChunk, ChunkAction, HookContext, HookError, openai_client};
+use openai_hooks::{ChatChunk, ChunkAction, HookError, openai_client};
 
 #[openai_client(on_chunk = Self::count)]
 struct Guarded {
@@ -8,8 +8,8 @@ struct Guarded {
 }
 
 impl Guarded {
-    // Chunk hooks are synchronous.
-    async fn count(&self, _: &mut ChatChunk, _: &HookContext) -> Result<ChunkAction, HookError> {
+    /// Forgets the context parameter.
+    fn count(&self, _chunk: &mut ChatChunk) -> Result<ChunkAction, HookError> {
         Ok(ChunkAction::Pass)
     }
 }

@@ -1,13 +1,9 @@
 use openai_hooks::openai_client;
 
-struct Settings {
-    base_url: String,
-}
-
 #[openai_client]
 struct Guarded {
     #[inner]
-    client: Settings,
+    client: reqwest::Client,
 }
 
 fn main() {}

@@ -1,10 +1,16 @@
 use openai_hooks::async_openai::{Client, config::OpenAIConfig};
-use openai_hooks::openai_client;
+use openai_hooks::{ChatRequest, HookContext, HookError, openai_client};
 
-#[openai_client(post_response = Self::audit)]
+#[openai_client(pre_request = Self::stampp)]
 struct Guarded {
     #[inner]
     client: Client<OpenAIConfig>,
+}
+
+impl Guarded {
+    async fn stamp(&self, _: &mut ChatRequest, _: &mut HookContext) -> Result<(), HookError> {
+        Ok(())
+    }
 }
 
 fn main() {}

@@ -1,5 +1,5 @@
 use openai_hooks::async_openai::{Client, config::OpenAIConfig};
-use openai_hooks::{ChatResponse, HookContext, HookError, openai_client};
+use openai_hooks::{ChatRequest, HookContext, HookError, openai_client};
 
 #[openai_client(post_response = Self::audit)]
 struct Guarded {
@@ -8,8 +8,8 @@ struct Guarded {
 }
 
 impl Guarded {
-    // The reply is `&mut ChatResponse`.
-    async fn audit(&self, _resp: &ChatResponse, _cx: &mut HookContext) -> Result<(), HookError> {
+    // Copied from a pre-request hook: a post-response hook gets the reply.
+    async fn audit(&self, _req: &mut ChatRequest, _cx: &mut HookContext) -> Result<(), HookError> {
         Ok(())
     }
 }

@@ -1,13 +1,14 @@
 //! Generic parameters with defaults, a lifetime, a const parameter and a
 //! where-clause survive; hooks and the inner client may be generic.
 
+use std::fmt::Debug;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
 use openai_hooks::async_openai::{Client, config::OpenAIConfig};
 use openai_hooks::{
-    ChatChunk, ChatClient, ChatRequest, ChunkAction, HookContext, HookError, OnChunk, PreRequest,
-    openai_client,
+    ChatChunk, ChatClient, ChatRequest, ChunkAction, DynChatClient, HookContext, HookError,
+    OnChunk, PreRequest, openai_client,
 };
 
 #[derive(Clone)]
@@ -44,6 +45,14 @@ where
     tag: PhantomData<T>,
 }
 
+/// Inline bounds, and an inner client chosen at run time.
+#[openai_client]
+struct Outer<'k, T: Debug + Send + Sync> {
+    #[inner]
+    inner: Guarded<'k, Arc<dyn DynChatClient>>,
+    tag: T,
+}
+
 fn is_client(_: &impl ChatClient) {}
 
 fn main() {
@@ -66,5 +75,19 @@ fn main() {
         stats: Arc::new([0; 2]),
         tag: PhantomData,
     };
+    is_client(&outer);
+
+    let dynamic: Arc<dyn DynChatClient> = Arc::new(Client::with_config(OpenAIConfig::new()));
+    let outer = Outer {
+        inner: Guarded {
+            client: dynamic,
+            pii: Pii,
+            words: &words,
+            stats: Arc::new([0; 4]),
+            tag: PhantomData,
+        },
+        tag: 7u8,
+    };
+    assert_eq!(outer.tag, 7);
     is_client(&outer);
 }

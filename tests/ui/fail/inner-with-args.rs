@@ -1,9 +1,9 @@
 use openai_hooks::async_openai::{Client, config::OpenAIConfig};
 use openai_hooks::openai_client;
 
-#[openai_client(pre_request)]
+#[openai_client]
 struct Guarded {
-    #[inner]
+    #[inner(shared)]
     client: Client<OpenAIConfig>,
 }
 

@@ -1,0 +1,352 @@
+//! The HTTP side: routing, request validation, JSON and SSE bodies, faults.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::{Body as HttpBody, Bytes};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+use super::listener::Conn;
+use super::reply::{Body, Fault, Rendered, Reply};
+use super::{RecordedRequest, Shared, lock};
+
+/// The longest a stalled reply waits before it ends by itself.
+const STALL_LIMIT: Duration = Duration::from_secs(30);
+
+/// How long a mid-stream reset waits for earlier events to be written.
+const RESET_GRACE: Duration = Duration::from_millis(50);
+
+pub(super) fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/v1/chat/completions", post(chat))
+        .fallback(not_found)
+        .with_state(shared)
+}
+
+async fn not_found(uri: Uri) -> Response {
+    error_response(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        &format!("Unknown path {uri}: this server speaks POST /v1/chat/completions"),
+        None,
+    )
+}
+
+fn error_response(status: StatusCode, code: &str, message: &str, param: Option<&str>) -> Response {
+    let kind = if status.as_u16() == 429 {
+        "rate_limit_error"
+    } else if status.is_server_error() {
+        "server_error"
+    } else {
+        "invalid_request_error"
+    };
+    let body = json!({"error": {"message": message, "type": kind, "param": param, "code": code}});
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn record(shared: &Shared, method: &Method, uri: &Uri, headers: &HeaderMap, raw: &Bytes) -> Value {
+    let mut names = std::collections::BTreeMap::<String, String>::new();
+    for (name, value) in headers {
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        names
+            .entry(name.as_str().to_owned())
+            .and_modify(|v| {
+                v.push_str(", ");
+                v.push_str(&value);
+            })
+            .or_insert(value);
+    }
+    let text = String::from_utf8_lossy(raw).into_owned();
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    lock(&shared.requests).push(RecordedRequest {
+        method: method.to_string(),
+        path: uri.to_string(),
+        headers: names,
+        body: body.clone(),
+        raw: text,
+        received_at: Instant::now(),
+    });
+    body
+}
+
+/// The text of the last user message (string content or text parts).
+fn last_user_text(body: &Value) -> String {
+    let Some(messages) = body["messages"].as_array() else {
+        return String::new();
+    };
+    let Some(last) = messages.iter().rev().find(|m| m["role"] == "user") else {
+        return String::new();
+    };
+    match &last["content"] {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts
+            .iter()
+            .filter_map(|p| p["text"].as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
+        _ => String::new(),
+    }
+}
+
+async fn chat(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(conn): ConnectInfo<Conn>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    raw: Bytes,
+) -> Response {
+    let body = record(&shared, &method, &uri, &headers, &raw);
+    let reply = shared.next_reply();
+    if !reply.first_byte_delay.is_zero() {
+        tokio::time::sleep(reply.first_byte_delay).await;
+    }
+    if reply.fault == Some(Fault::ResetBeforeResponse) {
+        conn.reset();
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    }
+    if body.is_null() {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            "We could not parse the JSON body of your request.",
+            None,
+        );
+    }
+    for field in ["model", "messages"] {
+        if body.get(field).is_none() {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "missing_required_parameter",
+                &format!("Missing required parameter: '{field}'."),
+                Some(field),
+            );
+        }
+    }
+    let stream = body["stream"] == true;
+    let include_usage = body["stream_options"]["include_usage"] == true;
+
+    match &reply.body {
+        Body::Error {
+            status,
+            code,
+            message,
+        } => {
+            let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let mut response = error_response(status, code, message, None);
+            if let Some(wait) = &reply.retry_after
+                && let Ok(v) = wait.parse()
+            {
+                response.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            response
+        }
+        Body::Raw {
+            status,
+            content_type,
+            body,
+        } => raw_response(*status, content_type, body.clone().into_bytes(), &reply),
+        Body::Fixture(path) => match tokio::fs::read(path).await {
+            Ok(bytes) if path.extension().is_some_and(|e| e == "json") => {
+                raw_response(200, "application/json", bytes, &reply)
+            }
+            Ok(mut bytes) => {
+                if reply.with_done && !bytes.windows(12).any(|w| w == b"data: [DONE]") {
+                    bytes.extend_from_slice(b"data: [DONE]\n\n");
+                }
+                let events = split_events(&bytes);
+                sse(events, &reply, conn, &shared)
+            }
+            Err(e) => error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "fixture_unreadable",
+                &format!("cannot read fixture {}: {e}", path.display()),
+                None,
+            ),
+        },
+        Body::Text(_) | Body::ToolCalls(_) | Body::Refusal(_) => {
+            let text = match &reply.body {
+                Body::Text(Some(t)) => t.clone(),
+                Body::Text(None) => last_user_text(&body),
+                _ => String::new(),
+            };
+            let rendered = Rendered {
+                id: format!(
+                    "chatcmpl-local{}",
+                    shared.seq.fetch_add(1, Ordering::Relaxed)
+                ),
+                created: SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs()),
+                model: reply
+                    .model
+                    .clone()
+                    .or_else(|| body["model"].as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+            };
+            let (prompt, completion) = reply
+                .usage
+                .unwrap_or(((raw.len() / 4) as u64, (text.len() / 4).max(1) as u64));
+            let usage = json!({
+                "prompt_tokens": prompt,
+                "completion_tokens": completion,
+                "total_tokens": prompt + completion,
+                "prompt_tokens_details": {"cached_tokens": 0},
+                "completion_tokens_details": {"reasoning_tokens": 0},
+            });
+            if stream {
+                let events = rendered
+                    .events(&reply, &text, include_usage.then_some(usage))
+                    .into_iter()
+                    .map(|e| Bytes::from(format!("data: {e}\n\n")))
+                    .chain(std::iter::once(Bytes::from_static(b"data: [DONE]\n\n")))
+                    .collect();
+                sse(events, &reply, conn, &shared)
+            } else {
+                let completion = rendered.completion(&reply, &text, usage);
+                raw_response(
+                    200,
+                    "application/json",
+                    completion.to_string().into_bytes(),
+                    &reply,
+                )
+            }
+        }
+    }
+}
+
+fn raw_response(status: u16, content_type: &str, body: Vec<u8>, reply: &Reply) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = (status, body).into_response();
+    if let Ok(v) = content_type.parse() {
+        response.headers_mut().insert(header::CONTENT_TYPE, v);
+    }
+    if let Some(wait) = &reply.retry_after
+        && let Ok(v) = wait.parse()
+    {
+        response.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    response
+}
+
+/// Splits a recorded SSE body into events, each with its blank-line
+/// terminator, so replays keep the recording's bytes exactly.
+fn split_events(bytes: &[u8]) -> Vec<Bytes> {
+    let mut events = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while i + 1 < bytes.len() {
+        if bytes[i] == b'\n' && bytes[i + 1] == b'\n' {
+            events.push(Bytes::copy_from_slice(&bytes[start..i + 2]));
+            start = i + 2;
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    if start < bytes.len() {
+        events.push(Bytes::copy_from_slice(&bytes[start..]));
+    }
+    events
+}
+
+/// An SSE response sending `events` with the reply's pacing and fault.
+fn sse(events: Vec<Bytes>, reply: &Reply, conn: Conn, shared: &Shared) -> Response {
+    let delay = reply.chunk_delay;
+    let fault = reply.fault;
+    let mut shutdown = shared.shutdown.clone();
+    let body = async_stream_body(events, delay, fault, conn, async move {
+        let _ = shutdown.wait_for(|stopped| *stopped).await;
+    });
+    let mut response = Response::new(body);
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        "text/event-stream".parse().expect("static header"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        "no-cache".parse().expect("static header"),
+    );
+    response
+}
+
+/// The body stream: events in order, each after `delay`, with `fault`
+/// applied; a stall ends at shutdown or after [`STALL_LIMIT`].
+fn async_stream_body(
+    events: Vec<Bytes>,
+    delay: Duration,
+    fault: Option<Fault>,
+    conn: Conn,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> HttpBody {
+    enum Step {
+        Send(Bytes),
+        Reset,
+    }
+    let mut steps: Vec<Step> = Vec::with_capacity(events.len() + 1);
+    match fault {
+        Some(Fault::Stall) => {}
+        Some(Fault::MalformedLine { after }) => {
+            for (i, e) in events.into_iter().enumerate() {
+                if i == after {
+                    steps.push(Step::Send(Bytes::from_static(
+                        b"data: {\"id\": \"broken\", not json\n\n",
+                    )));
+                }
+                steps.push(Step::Send(e));
+            }
+        }
+        Some(Fault::CutBeforeDone { after }) => {
+            steps.extend(events.into_iter().take(after).map(Step::Send));
+        }
+        Some(Fault::ResetAfter { after }) => {
+            steps.extend(events.into_iter().take(after).map(Step::Send));
+            steps.push(Step::Reset);
+        }
+        _ => steps.extend(events.into_iter().map(Step::Send)),
+    }
+    let stall = fault == Some(Fault::Stall);
+    let stream = futures::stream::iter(steps).then(move |step| {
+        let conn = conn.clone();
+        async move {
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            match step {
+                Step::Send(bytes) => Ok(bytes),
+                Step::Reset => {
+                    // Let hyper write what came before, so the client
+                    // receives those chunks and then the reset.
+                    tokio::time::sleep(RESET_GRACE).await;
+                    conn.reset();
+                    Err(std::io::Error::new(
+                        std::io::ErrorKind::ConnectionReset,
+                        "fault: connection reset mid-stream",
+                    ))
+                }
+            }
+        }
+    });
+    if stall {
+        let wait = futures::stream::once(async move {
+            let _ = tokio::time::timeout(STALL_LIMIT, shutdown).await;
+            Ok::<Bytes, std::io::Error>(Bytes::new())
+        });
+        HttpBody::from_stream(wait)
+    } else {
+        HttpBody::from_stream(stream)
+    }
+}

@@ -1,0 +1,391 @@
+//! Scripted replies: what the local server answers, and how it goes wrong.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+/// A tool call the server makes in a scripted reply.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolCallSpec {
+    /// The call's id (`call_...`).
+    pub id: String,
+    /// The function's name.
+    pub name: String,
+    /// The arguments (sent as JSON text, streamed in fragments).
+    pub arguments: Value,
+}
+
+impl ToolCallSpec {
+    /// A call to `name` with `arguments`, id `call_<name>`.
+    pub fn new(name: impl Into<String>, arguments: Value) -> Self {
+        let name = name.into();
+        Self {
+            id: format!("call_{name}"),
+            name,
+            arguments,
+        }
+    }
+}
+
+/// A way for a reply to go wrong on purpose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Fault {
+    /// After `after` events, send a `data:` line that is not JSON.
+    MalformedLine {
+        /// Events sent first.
+        after: usize,
+    },
+    /// After `after` events, end the body cleanly: no finish reason, no
+    /// `[DONE]`.
+    CutBeforeDone {
+        /// Events sent first.
+        after: usize,
+    },
+    /// After `after` events, abort the connection (the client sees an error
+    /// while reading the body).
+    ResetAfter {
+        /// Events sent first.
+        after: usize,
+    },
+    /// Abort the connection before any response.
+    ResetBeforeResponse,
+    /// Send the response headers, then nothing until the client goes away
+    /// or the server shuts down.
+    Stall,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Body {
+    /// Text; `None` means: echo the last user message.
+    Text(Option<String>),
+    ToolCalls(Vec<ToolCallSpec>),
+    Refusal(String),
+    Error {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    Raw {
+        status: u16,
+        content_type: String,
+        body: String,
+    },
+    Fixture(PathBuf),
+}
+
+/// What the server answers to one request. The request's `"stream": true`
+/// decides between a JSON reply and an SSE stream, as OpenAI's does.
+///
+/// ```
+/// use std::time::Duration;
+/// use openai_hooks::server::{Fault, Reply};
+///
+/// let slow = Reply::text("Hello there").chunks(4).chunk_delay(Duration::from_millis(20));
+/// let cut = Reply::text("never finishes").chunks(5).fault(Fault::CutBeforeDone { after: 3 });
+/// let throttled = Reply::error(429, "rate_limit_exceeded", "Slow down").retry_after(2);
+/// # drop((slow, cut, throttled));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    pub(crate) body: Body,
+    pub(crate) chunks: usize,
+    pub(crate) finish_reason: Option<String>,
+    pub(crate) usage: Option<(u64, u64)>,
+    pub(crate) model: Option<String>,
+    pub(crate) reasoning: Option<String>,
+    pub(crate) first_byte_delay: Duration,
+    pub(crate) chunk_delay: Duration,
+    pub(crate) fault: Option<Fault>,
+    pub(crate) retry_after: Option<String>,
+    pub(crate) with_done: bool,
+}
+
+impl Reply {
+    fn new(body: Body) -> Self {
+        Self {
+            body,
+            chunks: 1,
+            finish_reason: None,
+            usage: None,
+            model: None,
+            reasoning: None,
+            first_byte_delay: Duration::ZERO,
+            chunk_delay: Duration::ZERO,
+            fault: None,
+            retry_after: None,
+            with_done: false,
+        }
+    }
+
+    /// Answers with `text` (streamed in one content chunk unless
+    /// [`chunks`](Self::chunks) says otherwise).
+    pub fn text(text: impl Into<String>) -> Self {
+        Self::new(Body::Text(Some(text.into())))
+    }
+
+    /// Answers with the text of the request's last user message: the
+    /// server's default reply.
+    pub fn echo() -> Self {
+        Self::new(Body::Text(None))
+    }
+
+    /// Calls tools (in parallel when several), finish reason `tool_calls`.
+    pub fn tool_calls(calls: impl IntoIterator<Item = ToolCallSpec>) -> Self {
+        Self::new(Body::ToolCalls(calls.into_iter().collect()))
+    }
+
+    /// Refuses, in `refusal` (content `null`).
+    pub fn refusal(text: impl Into<String>) -> Self {
+        Self::new(Body::Refusal(text.into()))
+    }
+
+    /// Fails with `status` and an OpenAI-shaped error body.
+    pub fn error(status: u16, code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new(Body::Error {
+            status,
+            code: code.into(),
+            message: message.into(),
+        })
+    }
+
+    /// Answers with exactly this status, content type and body.
+    pub fn raw(status: u16, content_type: impl Into<String>, body: impl Into<String>) -> Self {
+        Self::new(Body::Raw {
+            status,
+            content_type: content_type.into(),
+            body: body.into(),
+        })
+    }
+
+    /// Replays a recorded file byte for byte: an `.sse` stream or a `.json`
+    /// reply.
+    pub fn fixture(path: impl AsRef<Path>) -> Self {
+        Self::new(Body::Fixture(path.as_ref().to_owned()))
+    }
+
+    /// Replays `tests/fixtures/stream/<name>.sse` of this repository.
+    pub fn fixture_named(name: &str) -> Self {
+        Self::fixture(
+            super::fixtures_dir()
+                .join("stream")
+                .join(format!("{name}.sse")),
+        )
+    }
+
+    /// Streams the text (or each tool call's arguments) in `n` pieces.
+    pub fn chunks(mut self, n: usize) -> Self {
+        self.chunks = n.max(1);
+        self
+    }
+
+    /// Same as [`chunks`](Self::chunks), for tool-call arguments.
+    pub fn fragments(self, n: usize) -> Self {
+        self.chunks(n)
+    }
+
+    /// The finish reason (default `stop`, or `tool_calls`).
+    pub fn finish_reason(mut self, reason: impl Into<String>) -> Self {
+        self.finish_reason = Some(reason.into());
+        self
+    }
+
+    /// Token usage to report (default: estimated from the texts).
+    pub fn usage(mut self, prompt: u64, completion: u64) -> Self {
+        self.usage = Some((prompt, completion));
+        self
+    }
+
+    /// The model to name (default: the request's).
+    pub fn model(mut self, model: impl Into<String>) -> Self {
+        self.model = Some(model.into());
+        self
+    }
+
+    /// Reasoning sent as `reasoning_content` before the reply.
+    pub fn reasoning(mut self, text: impl Into<String>) -> Self {
+        self.reasoning = Some(text.into());
+        self
+    }
+
+    /// Waits before sending the response headers.
+    pub fn first_byte_delay(mut self, d: Duration) -> Self {
+        self.first_byte_delay = d;
+        self
+    }
+
+    /// Waits before each streamed event.
+    pub fn chunk_delay(mut self, d: Duration) -> Self {
+        self.chunk_delay = d;
+        self
+    }
+
+    /// Goes wrong on purpose.
+    pub fn fault(mut self, fault: Fault) -> Self {
+        self.fault = Some(fault);
+        self
+    }
+
+    /// Sends `Retry-After: <secs>`.
+    pub fn retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs.to_string());
+        self
+    }
+
+    /// Ends a replayed recording with `data: [DONE]` when it has none.
+    pub fn with_done(mut self) -> Self {
+        self.with_done = true;
+        self
+    }
+}
+
+/// Splits `s` into `n` pieces of about equal length, on char boundaries.
+pub(crate) fn split(s: &str, n: usize) -> Vec<String> {
+    let chars: Vec<char> = s.chars().collect();
+    let n = n.clamp(1, chars.len().max(1));
+    let base = chars.len() / n;
+    let extra = chars.len() % n;
+    let mut out = Vec::with_capacity(n);
+    let mut at = 0;
+    for i in 0..n {
+        let len = base + usize::from(i < extra);
+        out.push(chars[at..at + len].iter().collect());
+        at += len;
+    }
+    out
+}
+
+/// The pieces of a completion a reply renders, as JSON values.
+pub(crate) struct Rendered {
+    pub(crate) id: String,
+    pub(crate) created: u64,
+    pub(crate) model: String,
+}
+
+impl Rendered {
+    fn chunk(&self, choice: Value, usage: Option<Value>) -> Value {
+        let mut c = json!({
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "system_fingerprint": "fp_local",
+            "choices": [choice],
+        });
+        if let Some(u) = usage {
+            c["choices"] = json!([]);
+            c["usage"] = u;
+        }
+        c
+    }
+
+    /// The SSE `data:` payloads for `reply` (without `[DONE]`).
+    pub(crate) fn events(&self, reply: &Reply, text: &str, usage: Option<Value>) -> Vec<String> {
+        let delta = |d: Value, finish: Value| {
+            self.chunk(
+                json!({"index": 0, "delta": d, "logprobs": null, "finish_reason": finish}),
+                None,
+            )
+        };
+        let mut events = vec![delta(
+            json!({"role": "assistant", "content": ""}),
+            Value::Null,
+        )];
+        if let Some(r) = &reply.reasoning {
+            for piece in split(r, reply.chunks) {
+                events.push(delta(json!({"reasoning_content": piece}), Value::Null));
+            }
+        }
+        let finish = match &reply.body {
+            Body::ToolCalls(calls) => {
+                for (i, call) in calls.iter().enumerate() {
+                    let args = call.arguments.to_string();
+                    for (k, piece) in split(&args, reply.chunks).into_iter().enumerate() {
+                        let tc = if k == 0 {
+                            json!({"index": i, "id": call.id, "type": "function", "function": {"name": call.name, "arguments": piece}})
+                        } else {
+                            json!({"index": i, "function": {"arguments": piece}})
+                        };
+                        events.push(delta(json!({"tool_calls": [tc]}), Value::Null));
+                    }
+                }
+                "tool_calls"
+            }
+            Body::Refusal(r) => {
+                for piece in split(r, reply.chunks) {
+                    events.push(delta(json!({"refusal": piece}), Value::Null));
+                }
+                "stop"
+            }
+            _ => {
+                for piece in split(text, reply.chunks) {
+                    events.push(delta(json!({"content": piece}), Value::Null));
+                }
+                "stop"
+            }
+        };
+        let finish = reply.finish_reason.as_deref().unwrap_or(finish);
+        events.push(delta(json!({}), json!(finish)));
+        if let Some(u) = usage {
+            events.push(self.chunk(Value::Null, Some(u)));
+        }
+        events.into_iter().map(|e| e.to_string()).collect()
+    }
+
+    /// The `chat.completion` body for `reply`.
+    pub(crate) fn completion(&self, reply: &Reply, text: &str, usage: Value) -> Value {
+        let (message, finish) = match &reply.body {
+            Body::ToolCalls(calls) => (
+                json!({
+                    "role": "assistant",
+                    "content": null,
+                    "tool_calls": calls.iter().map(|c| json!({
+                        "id": c.id, "type": "function",
+                        "function": {"name": c.name, "arguments": c.arguments.to_string()},
+                    })).collect::<Vec<_>>(),
+                }),
+                "tool_calls",
+            ),
+            Body::Refusal(r) => (
+                json!({"role": "assistant", "content": null, "refusal": r}),
+                "stop",
+            ),
+            _ => (
+                json!({"role": "assistant", "content": text, "refusal": null}),
+                "stop",
+            ),
+        };
+        let mut message = message;
+        if let Some(r) = &reply.reasoning {
+            message["reasoning_content"] = json!(r);
+        }
+        json!({
+            "id": self.id,
+            "object": "chat.completion",
+            "created": self.created,
+            "model": self.model,
+            "system_fingerprint": "fp_local",
+            "choices": [{
+                "index": 0,
+                "message": message,
+                "logprobs": null,
+                "finish_reason": reply.finish_reason.as_deref().unwrap_or(finish),
+            }],
+            "usage": usage,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split;
+
+    #[test]
+    fn split_keeps_every_char_in_order() {
+        assert_eq!(split("abcdefg", 3), ["abc", "de", "fg"]);
+        assert_eq!(split("ab", 5), ["a", "b"]);
+        assert_eq!(split("", 3), [""]);
+        assert_eq!(split("héllo wörld", 4).concat(), "héllo wörld");
+    }
+}
