@@ -340,3 +340,43 @@ pub(crate) fn name_span(attr: &Attribute) -> Span {
         .get_ident()
         .map_or_else(|| attr.bracket_token.span.join(), Ident::span)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{FIELD_ATTRS, near_miss};
+
+    #[test]
+    fn near_misses_name_the_right_attribute() {
+        for (typo, meant) in [
+            ("pre_requst", "pre_request"),
+            ("prerequest", "pre_request"),
+            ("PreRequest", "pre_request"),
+            ("onchunk", "on_chunk"),
+            ("on_chunks", "on_chunk"),
+            ("post_reponse", "post_response"),
+            ("PostResponse", "post_response"),
+            ("innr", "inner"),
+            ("Inner", "inner"),
+        ] {
+            assert_eq!(near_miss(typo, &FIELD_ATTRS), Some(meant), "{typo}");
+        }
+    }
+
+    #[test]
+    fn other_attributes_are_left_alone() {
+        for other in [
+            "pre_request",
+            "inner",
+            "doc",
+            "serde",
+            "allow",
+            "cfg",
+            "index",
+            "outer",
+            "inline",
+            "builder",
+        ] {
+            assert_eq!(near_miss(other, &FIELD_ATTRS), None, "{other}");
+        }
+    }
+}

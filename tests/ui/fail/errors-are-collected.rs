@@ -15,6 +15,16 @@ struct Guarded {
 
 fn is_client(_: &impl ChatClient) {}
 
+// Generic too: still one error, and uses of it compile.
+#[openai_client]
+struct Generic<C> {
+    client: C,
+}
+
+fn generic_is_client<C: Send + Sync>(g: Generic<C>) {
+    is_client(&g);
+}
+
 fn main() {
     is_client(&Guarded { pii: Pii, audit: Pii });
 }
