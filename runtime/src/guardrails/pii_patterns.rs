@@ -1,0 +1,205 @@
+//! The built-in PII patterns and their checksums.
+//!
+//! Patterns are byte regexes over folded text (ASCII classes, ASCII `\b`):
+//! a DFA cannot do Unicode word boundaries, and folding has already turned
+//! fullwidth digits and letters into ASCII. E-mail classes also accept any
+//! non-ASCII byte so internationalised addresses are found whole.
+//!
+//! They are written so the combined forward DFA stays small (about 300 KB):
+//! card numbers are matched as contiguous runs or the usual 4-4-4-4(-3) and
+//! 4-6-5 groupings instead of "any digit with any separator", which makes the
+//! DFA count separators and blow up; IBANs as a contiguous run or groups of
+//! four. Order is priority: at one start position the first pattern wins.
+//! A match that fails its checksum is dropped (not masked), like a regex
+//! match filtered afterwards.
+
+use std::net::Ipv6Addr;
+
+/// A built-in pattern: its entity, regex, and the check a match must pass.
+pub(super) struct Builtin {
+    pub(super) entity: super::PiiEntity,
+    pub(super) regex: &'static str,
+    pub(super) valid: fn(&[u8]) -> bool,
+}
+
+const HEX4: &str = "[0-9A-Fa-f]{1,4}";
+
+/// IPv6, with `::` compression, built from [`HEX4`] at first use.
+fn ipv6() -> &'static str {
+    static RE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    RE.get_or_init(|| {
+        let h = HEX4;
+        [
+            format!(r"\b(?:{h}:){{7}}{h}"),
+            format!(r"\b(?:{h}:){{1,7}}:"),
+            format!(r"\b(?:{h}:){{1,6}}:{h}"),
+            format!(r"\b(?:{h}:){{1,5}}(?::{h}){{1,2}}"),
+            format!(r"\b(?:{h}:){{1,4}}(?::{h}){{1,3}}"),
+            format!(r"\b(?:{h}:){{1,3}}(?::{h}){{1,4}}"),
+            format!(r"\b(?:{h}:){{1,2}}(?::{h}){{1,5}}"),
+            format!(r"\b{h}:(?::{h}){{1,6}}"),
+        ]
+        .join("|")
+    })
+}
+
+/// The built-in patterns, in priority order.
+pub(super) fn builtins() -> Vec<Builtin> {
+    use super::PiiEntity as E;
+    vec![
+        Builtin {
+            entity: E::EmailAddress,
+            regex: r"[A-Za-z0-9._%+\-\x80-\xFF]+@[A-Za-z0-9\-\x80-\xFF]+(?:\.[A-Za-z0-9\-\x80-\xFF]+)*\.[A-Za-z\x80-\xFF]{2,}",
+            valid: |_| true,
+        },
+        Builtin {
+            entity: E::CreditCard,
+            regex: r"\b[0-9]{4}[ \-][0-9]{4}[ \-][0-9]{4}[ \-][0-9]{1,7}\b|\b[0-9]{4}[ \-][0-9]{6}[ \-][0-9]{4,5}\b|\b[0-9]{13,19}\b",
+            valid: valid_card,
+        },
+        Builtin {
+            entity: E::IbanCode,
+            regex: r"\b[A-Z]{2}[0-9]{2}(?:[A-Z0-9]{11,30}|(?: [A-Z0-9]{4}){2,7}(?: [A-Z0-9]{1,3})?)\b",
+            valid: valid_iban,
+        },
+        Builtin {
+            entity: E::UsSsn,
+            regex: r"\b[0-9]{3}-[0-9]{2}-[0-9]{4}\b|\b[0-9]{3} [0-9]{2} [0-9]{4}\b",
+            valid: valid_ssn,
+        },
+        Builtin {
+            entity: E::IpAddress,
+            regex: r"\b(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\b",
+            valid: |_| true,
+        },
+        Builtin {
+            entity: E::IpAddress,
+            regex: ipv6(),
+            valid: valid_ipv6,
+        },
+        Builtin {
+            entity: E::PhoneNumber,
+            regex: r"(?:\+[0-9]{1,3}[ .\-]?)?\([0-9]{2,4}\)[ .\-]?[0-9]{3,4}[ .\-]?[0-9]{3,4}\b|\+[0-9]{1,3}(?:[ .\-][0-9]{1,7}){2,5}\b|\b[0-9]{3}[ .\-][0-9]{3}[ .\-][0-9]{4}\b",
+            valid: valid_phone,
+        },
+    ]
+}
+
+fn digits(m: &[u8]) -> impl Iterator<Item = u32> + '_ {
+    m.iter()
+        .filter(|b| b.is_ascii_digit())
+        .map(|b| u32::from(b - b'0'))
+}
+
+/// 13 to 19 digits, not all the same, passing the Luhn checksum.
+pub(super) fn valid_card(m: &[u8]) -> bool {
+    let ds: Vec<u32> = digits(m).collect();
+    if !(13..=19).contains(&ds.len()) || ds.iter().all(|&d| d == ds[0]) {
+        return false;
+    }
+    let sum: u32 = ds
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &d)| match (i % 2 == 1, d * 2) {
+            (true, dd) if dd > 9 => dd - 9,
+            (true, dd) => dd,
+            (false, _) => d,
+        })
+        .sum();
+    sum % 10 == 0
+}
+
+/// 15 to 34 characters whose ISO 13616 mod-97 checksum is 1.
+pub(super) fn valid_iban(m: &[u8]) -> bool {
+    let s: Vec<u8> = m.iter().copied().filter(|&b| b != b' ').collect();
+    if !(15..=34).contains(&s.len()) {
+        return false;
+    }
+    // Move the country code and check digits to the end, read letters as
+    // 10..35, and reduce mod 97 as we go (the number is up to 68 digits).
+    let mut rem: u32 = 0;
+    for &b in s[4..].iter().chain(&s[..4]) {
+        let v = match b {
+            b'0'..=b'9' => u32::from(b - b'0'),
+            b'A'..=b'Z' => u32::from(b - b'A') + 10,
+            _ => return false,
+        };
+        rem = if v >= 10 {
+            (rem * 100 + v) % 97
+        } else {
+            (rem * 10 + v) % 97
+        };
+    }
+    rem == 1
+}
+
+/// Area not 000, 666 or 9xx; group not 00; serial not 0000.
+pub(super) fn valid_ssn(m: &[u8]) -> bool {
+    let ds: Vec<u32> = digits(m).collect();
+    if ds.len() != 9 {
+        return false;
+    }
+    let area = ds[0] * 100 + ds[1] * 10 + ds[2];
+    let group = ds[3] * 10 + ds[4];
+    let serial = ds[5..].iter().fold(0, |n, d| n * 10 + d);
+    area != 0 && area != 666 && area < 900 && group != 0 && serial != 0
+}
+
+/// Parses as IPv6, and is not too short to tell from code (`a::b`,
+/// `std::io` never reach here, `de::ad` does): at least three hex digits.
+pub(super) fn valid_ipv6(m: &[u8]) -> bool {
+    let Ok(s) = std::str::from_utf8(m) else {
+        return false;
+    };
+    s.parse::<Ipv6Addr>().is_ok() && s.bytes().filter(u8::is_ascii_hexdigit).count() >= 3
+}
+
+/// 7 to 15 digits (E.164 allows at most 15).
+pub(super) fn valid_phone(m: &[u8]) -> bool {
+    (7..=15).contains(&digits(m).count())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn luhn() {
+        assert!(valid_card(b"4111 1111 1111 1111"));
+        assert!(valid_card(b"5500-0000-0000-0004"));
+        assert!(valid_card(b"378282246310005"));
+        assert!(!valid_card(b"4111 1111 1111 1112"));
+        assert!(!valid_card(b"0000000000000000"));
+        assert!(!valid_card(b"411111111111"));
+    }
+
+    #[test]
+    fn iban_mod97() {
+        assert!(valid_iban(b"GB82WEST12345698765432"));
+        assert!(valid_iban(b"GB82 WEST 1234 5698 7654 32"));
+        assert!(valid_iban(b"DE89370400440532013000"));
+        assert!(!valid_iban(b"GB82WEST12345698765433"));
+        assert!(!valid_iban(b"GB82"));
+    }
+
+    #[test]
+    fn ssn_rules() {
+        assert!(valid_ssn(b"123-45-6789"));
+        assert!(!valid_ssn(b"000-45-6789"));
+        assert!(!valid_ssn(b"666-45-6789"));
+        assert!(!valid_ssn(b"912-45-6789"));
+        assert!(!valid_ssn(b"123-00-6789"));
+        assert!(!valid_ssn(b"123-45-0000"));
+    }
+
+    #[test]
+    fn ipv6_and_phone() {
+        assert!(valid_ipv6(b"2001:db8::1"));
+        assert!(valid_ipv6(b"fe80::1"));
+        assert!(!valid_ipv6(b"a::b"));
+        assert!(!valid_ipv6(b"1:2:3"));
+        assert!(valid_phone(b"+1 (555) 123-4567"));
+        assert!(!valid_phone(b"+1 2"));
+    }
+}
