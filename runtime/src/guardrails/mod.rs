@@ -65,7 +65,7 @@ mod url_filter;
 pub use budget::InputBudget;
 pub use error::GuardrailError;
 pub use keywords::{KeywordAction, Keywords, KeywordsState};
-pub use pii::{PII_HOLD_CAP, Pii, PiiAction, PiiEntity, PiiState};
+pub use pii::{PII_HOLD_CAP, Pii, PiiAction, PiiBuilder, PiiEntity, PiiState};
 pub use result::{GuardrailResult, GuardrailResults};
 pub use secrets::{SECRET_TOKEN_CAP, SecretAction, SecretKeys, SecretKeysState, SecretPreset};
 pub use url_filter::{URL_TOKEN_CAP, UrlAction, UrlFilter, UrlFilterState};

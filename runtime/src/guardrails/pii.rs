@@ -21,7 +21,7 @@ use regex_automata::{Anchored, Input, MatchKind, PatternID};
 use super::engine::{Detector, Finding, Hay, Scanner, Tally, Treatment};
 use super::error::GuardrailError;
 use super::fold::Fold;
-use super::pii_patterns::builtins;
+use super::pii_patterns::{Validator, any, builtins};
 use super::scan_hooks::{ScanGuard, scan_hooks};
 use super::{Check, Guardrail, STAGES_ALL};
 use crate::hooks::Stage;
@@ -228,7 +228,7 @@ scan_hooks!(Pii, PiiState, DfaCursor);
 /// One compiled pattern: its name and the check a match must pass.
 struct Entry {
     name: String,
-    valid: fn(&[u8]) -> bool,
+    valid: Validator,
 }
 
 /// A set of byte regexes, searched incrementally.
@@ -285,7 +285,7 @@ impl DfaDetector {
             regexes.push(regex.clone());
             entries.push(Entry {
                 name: name.clone(),
-                valid: |_| true,
+                valid: any,
             });
         }
         if regexes.is_empty() {
@@ -355,10 +355,13 @@ impl DfaDetector {
         let Some(entry) = self.entries.get(pid.as_usize()) else {
             return;
         };
-        if s < end && (entry.valid)(hay.slice(s, end)) {
+        let Some(len) = (entry.valid)(hay.slice(s, end)).filter(|&n| n > 0) else {
+            return;
+        };
+        if s < end {
             out.push(Finding {
                 start: s,
-                end,
+                end: (s + len).min(end),
                 kind: pid.as_u32(),
                 note: None,
             });

@@ -11,7 +11,10 @@
 //! DFA count separators and blow up; IBANs as a contiguous run or groups of
 //! four. Order is priority: at one start position the first pattern wins.
 //! A match that fails its checksum is dropped (not masked), like a regex
-//! match filtered afterwards.
+//! match filtered afterwards. A check may also keep only the front of a
+//! match: a phone number followed by another number (`+44 20 7946 0958
+//! 2024`) is greedily matched as one; its check keeps the longest front, in
+//! whole groups, that has at most 15 digits.
 
 use std::net::Ipv6Addr;
 
@@ -19,7 +22,21 @@ use std::net::Ipv6Addr;
 pub(super) struct Builtin {
     pub(super) entity: super::PiiEntity,
     pub(super) regex: &'static str,
-    pub(super) valid: fn(&[u8]) -> bool,
+    pub(super) valid: Validator,
+}
+
+/// Checks a match; returns how many of its bytes (from its start) are the
+/// finding, or `None` to drop it.
+pub(super) type Validator = fn(&[u8]) -> Option<usize>;
+
+/// Accepts every match whole.
+pub(super) fn any(m: &[u8]) -> Option<usize> {
+    Some(m.len())
+}
+
+/// Accepts the match whole when `ok`.
+fn whole(m: &[u8], ok: bool) -> Option<usize> {
+    ok.then_some(m.len())
 }
 
 const HEX4: &str = "[0-9A-Fa-f]{1,4}";
@@ -50,32 +67,32 @@ pub(super) fn builtins() -> Vec<Builtin> {
         Builtin {
             entity: E::EmailAddress,
             regex: r"[A-Za-z0-9._%+\-\x80-\xFF]+@[A-Za-z0-9\-\x80-\xFF]+(?:\.[A-Za-z0-9\-\x80-\xFF]+)*\.[A-Za-z\x80-\xFF]{2,}",
-            valid: |_| true,
+            valid: any,
         },
         Builtin {
             entity: E::CreditCard,
             regex: r"\b[0-9]{4}[ \-][0-9]{4}[ \-][0-9]{4}[ \-][0-9]{1,7}\b|\b[0-9]{4}[ \-][0-9]{6}[ \-][0-9]{4,5}\b|\b[0-9]{13,19}\b",
-            valid: valid_card,
+            valid: |m| whole(m, valid_card(m)),
         },
         Builtin {
             entity: E::IbanCode,
             regex: r"\b[A-Z]{2}[0-9]{2}(?:[A-Z0-9]{11,30}|(?: [A-Z0-9]{4}){2,7}(?: [A-Z0-9]{1,3})?)\b",
-            valid: valid_iban,
+            valid: |m| whole(m, valid_iban(m)),
         },
         Builtin {
             entity: E::UsSsn,
             regex: r"\b[0-9]{3}-[0-9]{2}-[0-9]{4}\b|\b[0-9]{3} [0-9]{2} [0-9]{4}\b",
-            valid: valid_ssn,
+            valid: |m| whole(m, valid_ssn(m)),
         },
         Builtin {
             entity: E::IpAddress,
             regex: r"\b(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\b",
-            valid: |_| true,
+            valid: any,
         },
         Builtin {
             entity: E::IpAddress,
             regex: ipv6(),
-            valid: valid_ipv6,
+            valid: |m| whole(m, valid_ipv6(m)),
         },
         Builtin {
             entity: E::PhoneNumber,
@@ -155,9 +172,21 @@ pub(super) fn valid_ipv6(m: &[u8]) -> bool {
     s.parse::<Ipv6Addr>().is_ok() && s.bytes().filter(u8::is_ascii_hexdigit).count() >= 3
 }
 
-/// 7 to 15 digits (E.164 allows at most 15).
-pub(super) fn valid_phone(m: &[u8]) -> bool {
-    (7..=15).contains(&digits(m).count())
+/// 7 to 15 digits (E.164 allows at most 15): the whole match, or its
+/// longest front ending at a group boundary that has that many.
+pub(super) fn valid_phone(m: &[u8]) -> Option<usize> {
+    let mut count = 0;
+    let mut best = None;
+    for (i, &b) in m.iter().enumerate() {
+        if b.is_ascii_digit() {
+            count += 1;
+            let group_end = m.get(i + 1).is_none_or(|n| !n.is_ascii_digit());
+            if group_end && (7..=15).contains(&count) {
+                best = Some(i + 1);
+            }
+        }
+    }
+    best
 }
 
 #[cfg(test)]
@@ -199,7 +228,8 @@ mod tests {
         assert!(valid_ipv6(b"fe80::1"));
         assert!(!valid_ipv6(b"a::b"));
         assert!(!valid_ipv6(b"1:2:3"));
-        assert!(valid_phone(b"+1 (555) 123-4567"));
-        assert!(!valid_phone(b"+1 2"));
+        assert_eq!(valid_phone(b"+1 (555) 123-4567"), Some(17));
+        assert_eq!(valid_phone(b"+1 2"), None);
+        assert_eq!(valid_phone(b"+44 20 7946 0958 2024"), Some(16));
     }
 }
