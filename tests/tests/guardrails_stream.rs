@@ -100,6 +100,20 @@ fn in_filler(p: &str) -> bool {
     FILLER.iter().any(|f| f.contains(p))
 }
 
+/// Whether `out` shows a fragment (8 characters) of plant `p` that the text
+/// does not have outside its plants: a plant masked only in part.
+fn fragment_leak(text: &str, planted: &[&str], p: &str, out: &str) -> Option<String> {
+    let mut rest = text.to_owned();
+    for q in planted {
+        rest = rest.replace(q, "\u{1}");
+    }
+    let chars: Vec<char> = p.chars().collect();
+    chars
+        .windows(8)
+        .map(|w| w.iter().collect::<String>())
+        .find(|w| out.contains(w.as_str()) && !rest.contains(w.as_str()))
+}
+
 /// A text of filler words with some plants, each set off by spaces.
 fn text_with(plants: &'static [&'static str]) -> impl Strategy<Value = (String, Vec<&'static str>)> {
     let word = prop_oneof![
@@ -143,6 +157,8 @@ fn check_masking<H: OnChunk>(
     prop_assert_eq!(&whole(&expected).info["total"], 0, "{:?} leaks", expected);
     for p in planted.iter().filter(|p| !in_filler(p)) {
         prop_assert!(!expected.contains(p), "whole-text check leaks {p:?}: {expected:?}");
+        let frag = fragment_leak(text, planted, p, &expected);
+        prop_assert!(frag.is_none(), "whole-text check leaks {frag:?} of {p:?}: {expected:?}");
     }
     let pieces = split(text, cuts);
     let seen = stream_text(hook, &pieces, field, finish);
@@ -205,6 +221,7 @@ proptest! {
         prop_assert!(text.starts_with(&got), "emitted text is not a prefix of the input");
         prop_assert_eq!(&PII.check(&got).info["total"], 0);
         for p in &planted {
+            prop_assert!(fragment_leak(&text, &planted, p, &got).is_none());
             prop_assert!(!got.contains(p), "{got:?} leaks {p:?}");
         }
         prop_assert_eq!(seen.error.is_some(), !planted.is_empty());

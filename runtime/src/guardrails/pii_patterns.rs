@@ -39,26 +39,12 @@ fn whole(m: &[u8], ok: bool) -> Option<usize> {
     ok.then_some(m.len())
 }
 
-const HEX4: &str = "[0-9A-Fa-f]{1,4}";
-
-/// IPv6, with `::` compression, built from [`HEX4`] at first use.
-fn ipv6() -> &'static str {
-    static RE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    RE.get_or_init(|| {
-        let h = HEX4;
-        [
-            format!(r"\b(?:{h}:){{7}}{h}"),
-            format!(r"\b(?:{h}:){{1,7}}:"),
-            format!(r"\b(?:{h}:){{1,6}}:{h}"),
-            format!(r"\b(?:{h}:){{1,5}}(?::{h}){{1,2}}"),
-            format!(r"\b(?:{h}:){{1,4}}(?::{h}){{1,3}}"),
-            format!(r"\b(?:{h}:){{1,3}}(?::{h}){{1,4}}"),
-            format!(r"\b(?:{h}:){{1,2}}(?::{h}){{1,5}}"),
-            format!(r"\b{h}:(?::{h}){{1,6}}"),
-        ]
-        .join("|")
-    })
-}
+/// IPv6: hex groups joined by `:` or `::`. Written loosely (a DFA keeps
+/// leftmost-first semantics, so an alternation of the exact grammar would stop
+/// at the first alternative that fits, `2001:db8::` of `2001:db8::1`);
+/// greedy repetition takes the whole address and the check parses it.
+/// Forms that begin with `::` are not matched.
+const IPV6: &str = r"\b[0-9A-Fa-f]{1,4}(?::{1,2}[0-9A-Fa-f]{0,4}){1,7}";
 
 /// The built-in patterns, in priority order.
 pub(super) fn builtins() -> Vec<Builtin> {
@@ -91,8 +77,8 @@ pub(super) fn builtins() -> Vec<Builtin> {
         },
         Builtin {
             entity: E::IpAddress,
-            regex: ipv6(),
-            valid: |m| whole(m, valid_ipv6(m)),
+            regex: IPV6,
+            valid: valid_ipv6,
         },
         Builtin {
             entity: E::PhoneNumber,
@@ -163,13 +149,19 @@ pub(super) fn valid_ssn(m: &[u8]) -> bool {
     area != 0 && area != 666 && area < 900 && group != 0 && serial != 0
 }
 
-/// Parses as IPv6, and is not too short to tell from code (`a::b`,
-/// `std::io` never reach here, `de::ad` does): at least three hex digits.
-pub(super) fn valid_ipv6(m: &[u8]) -> bool {
-    let Ok(s) = std::str::from_utf8(m) else {
-        return false;
+/// Parses as IPv6 (a trailing `:` of the match, as in `fe80::1:` ending a
+/// clause, is left out), and is not too short to tell from code (`a::b`;
+/// `std::io` never reaches here, `de::ad` does): at least three hex digits.
+pub(super) fn valid_ipv6(m: &[u8]) -> Option<usize> {
+    let s = std::str::from_utf8(m).ok()?;
+    let ok = |t: &str| {
+        t.parse::<Ipv6Addr>().is_ok() && t.bytes().filter(u8::is_ascii_hexdigit).count() >= 3
     };
-    s.parse::<Ipv6Addr>().is_ok() && s.bytes().filter(u8::is_ascii_hexdigit).count() >= 3
+    if ok(s) {
+        return Some(s.len());
+    }
+    let t = s.trim_end_matches(':');
+    (t.len() < s.len() && ok(t)).then_some(t.len())
 }
 
 /// 7 to 15 digits (E.164 allows at most 15): the whole match, or its
@@ -224,10 +216,10 @@ mod tests {
 
     #[test]
     fn ipv6_and_phone() {
-        assert!(valid_ipv6(b"2001:db8::1"));
-        assert!(valid_ipv6(b"fe80::1"));
-        assert!(!valid_ipv6(b"a::b"));
-        assert!(!valid_ipv6(b"1:2:3"));
+        assert_eq!(valid_ipv6(b"2001:db8::1"), Some(11));
+        assert_eq!(valid_ipv6(b"fe80::1:"), Some(7));
+        assert_eq!(valid_ipv6(b"a::b"), None);
+        assert_eq!(valid_ipv6(b"1:2:3"), None);
         assert_eq!(valid_phone(b"+1 (555) 123-4567"), Some(17));
         assert_eq!(valid_phone(b"+1 2"), None);
         assert_eq!(valid_phone(b"+44 20 7946 0958 2024"), Some(16));
