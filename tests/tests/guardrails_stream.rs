@@ -23,7 +23,7 @@ use proptest::prelude::*;
 use support::stream::{Field, chunk, run, split, stream_text};
 
 static KEYWORDS: LazyLock<Keywords> = LazyLock::new(|| {
-    Keywords::new(["acme", "Globex Corp", "initech.", "c++"])
+    Keywords::new(["acme", "Globex Corp", "initech.", "c++", "@handle", "-x-"])
         .unwrap()
         .action(KeywordAction::Mask)
 });
@@ -56,6 +56,10 @@ const KEYWORD_PLANTS: &[&str] = &[
     "initech",
     "Initech",
     "c++",
+    "@handle",
+    "@HANDLE",
+    "-x-",
+    "＠ｈａｎｄｌｅ",
 ];
 
 /// Planted PII values, and what their folded value is (for the leak check

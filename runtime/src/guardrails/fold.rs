@@ -174,22 +174,26 @@ impl Window {
             self.orig.push_str(text);
             return;
         }
-        let mut o = self.orig_end();
-        for c in text.chars() {
-            let len = c.len_utf8();
-            if c.is_ascii() {
-                self.folded.push(c as u8);
-            } else {
-                let fs = self.fold_end();
-                fold_char(c, self.mode, &mut self.folded);
-                self.marks.push_back(Mark {
-                    fs,
-                    fe: self.fold_end(),
-                    os: o,
-                    oe: o + len,
-                });
-            }
-            o += len;
+        // Copy ASCII runs whole; fold the other characters one by one.
+        let base = self.orig_end();
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            let run = bytes[i..].iter().position(|b| !b.is_ascii()).unwrap_or(bytes.len() - i);
+            self.folded.extend_from_slice(&bytes[i..i + run]);
+            i += run;
+            let Some(c) = text[i..].chars().next() else {
+                break;
+            };
+            let fs = self.fold_end();
+            fold_char(c, self.mode, &mut self.folded);
+            self.marks.push_back(Mark {
+                fs,
+                fe: self.fold_end(),
+                os: base + i,
+                oe: base + i + c.len_utf8(),
+            });
+            i += c.len_utf8();
         }
         self.orig.push_str(text);
     }

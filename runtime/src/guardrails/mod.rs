@@ -53,6 +53,7 @@ mod budget;
 mod engine;
 mod error;
 mod fold;
+mod keyword_scan;
 mod keywords;
 mod pii;
 mod pii_patterns;

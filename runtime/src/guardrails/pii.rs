@@ -239,6 +239,9 @@ pub(crate) struct DfaDetector {
     start_none: regex_automata::util::primitives::StateID,
     start_after: Vec<regex_automata::util::primitives::StateID>,
     entries: Vec<Entry>,
+    /// Whether words without a trigger byte may be skipped: true for the
+    /// built-in patterns only (see [`DfaDetector::skip_word`]).
+    skip_words: bool,
 }
 
 impl std::fmt::Debug for DfaDetector {
@@ -329,7 +332,29 @@ impl DfaDetector {
             start_none,
             start_after,
             entries,
+            skip_words: custom.is_empty(),
         })
+    }
+
+    /// Word skipping: with only built-in patterns, every match starts in a
+    /// whitespace-delimited word that holds a digit, `@` or `:` (its first
+    /// group of digits, the `@` of an address, the `:` of an IPv6 address),
+    /// no pattern starts with whitespace, and a partial match begun in a word
+    /// without one dies at the next whitespace. So when the DFA is in a start
+    /// state just after whitespace (`at` is that whitespace byte) and the
+    /// next word is complete and holds none of those bytes, the DFA would
+    /// come out of the whitespace after it in a start state again: skip the
+    /// word with a byte-table scan. Returns the offset of the whitespace
+    /// after the word.
+    fn skip_word(&self, bytes: &[u8], base: usize, at: usize) -> Option<usize> {
+        if !self.skip_words || WORD_CLASS[usize::from(bytes[at - base])] != SPACE {
+            return None;
+        }
+        let from = at + 1 - base;
+        let n = bytes[from..]
+            .iter()
+            .position(|&b| WORD_CLASS[usize::from(b)] != OTHER)?;
+        (n > 0 && WORD_CLASS[usize::from(bytes[from + n])] == SPACE).then_some(at + 1 + n)
     }
 
     /// The start state for a search beginning at absolute offset `at`.
@@ -368,6 +393,28 @@ impl DfaDetector {
         }
     }
 }
+
+const OTHER: u8 = 0;
+const SPACE: u8 = 1;
+const TRIGGER: u8 = 2;
+
+/// Byte classes for word skipping (see [`DfaDetector::skip_word`]).
+static WORD_CLASS: [u8; 256] = {
+    let mut t = [OTHER; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = if c.is_ascii_whitespace() {
+            SPACE
+        } else if c.is_ascii_digit() || c == b'@' || c == b':' {
+            TRIGGER
+        } else {
+            OTHER
+        };
+        b += 1;
+    }
+    t
+};
 
 /// Per-stream state of [`DfaDetector`].
 #[derive(Debug)]
@@ -408,6 +455,14 @@ impl Detector for DfaDetector {
                 if self.fwd.is_special_state(sid) {
                     if self.fwd.is_start_state(sid) {
                         cur.lo = at + 1;
+                        if let Some(next) = self.skip_word(bytes, base, at) {
+                            // The word after this space cannot begin a
+                            // match: resume at the space after it.
+                            at = next;
+                            sid = self.start_after[usize::from(bytes[at - 1 - base])];
+                            cur.lo = at;
+                            continue;
+                        }
                     } else if self.fwd.is_match_state(sid) {
                         // Match states are delayed by one byte: the match
                         // ended before the byte just read.

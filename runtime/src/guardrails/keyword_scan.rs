@@ -1,0 +1,339 @@
+//! The incremental term matcher behind [`Keywords`](super::Keywords).
+//!
+//! A term that begins with a word character can only match where a word
+//! begins (its left boundary), so those terms are matched by walking an
+//! *anchored* Aho-Corasick DFA from each word start: most walks die after a
+//! byte or two, and between word starts the scan only classifies bytes with
+//! a table. Walks that are still alive at the end of a chunk carry over to
+//! the next, and the earliest of them is all a chunk hook holds back. Terms
+//! that begin with a symbol (`@handle`, `+1`) can start anywhere and go to a
+//! second, unanchored DFA stepped on every byte; its state's depth (the
+//! longest term prefix ending the text so far, computed once by a
+//! breadth-first walk of the DFA) is what that DFA holds back. A match that
+//! ends in a word character waits for the next character to confirm its
+//! right boundary.
+
+use std::collections::{HashMap, VecDeque};
+
+use aho_corasick::automaton::{Automaton, StateID};
+use aho_corasick::dfa::DFA;
+use aho_corasick::{Anchored, MatchKind, StartKind};
+
+use super::engine::{Detector, Finding, Hay};
+use super::error::GuardrailError;
+use super::fold::{Fold, is_word_char};
+
+/// ASCII word bytes.
+static WORD: [bool; 128] = {
+    let mut t = [false; 128];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric() || c == b'_';
+        b += 1;
+    }
+    t
+};
+
+/// The unanchored DFA for terms that begin with a symbol.
+struct Unanchored {
+    ac: DFA,
+    start: StateID,
+    depth: HashMap<StateID, usize>,
+}
+
+/// The compiled term set.
+pub(crate) struct KeywordDetector {
+    /// Terms beginning with a word character, anchored, and their term ids.
+    words: Option<(DFA, StateID, Vec<usize>)>,
+    /// The other terms and their term ids.
+    others: Option<(Unanchored, Vec<usize>)>,
+    /// Whether each term starts / ends with a word character.
+    edges: Vec<(bool, bool)>,
+    /// The configured term for each term id.
+    pub(crate) terms: Vec<String>,
+    pub(crate) label: &'static str,
+    pub(crate) name: &'static str,
+}
+
+impl std::fmt::Debug for KeywordDetector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeywordDetector")
+            .field("terms", &self.terms.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeywordDetector {
+    /// Compiles `folded` terms (shown in results as `shown`).
+    pub(crate) fn new(
+        folded: Vec<String>,
+        shown: Vec<String>,
+        label: &'static str,
+        name: &'static str,
+    ) -> Result<Self, GuardrailError> {
+        let err = |e: Box<dyn std::error::Error + Send + Sync>| GuardrailError::Automaton {
+            guardrail: name,
+            source: e,
+        };
+        let edges: Vec<(bool, bool)> = folded
+            .iter()
+            .map(|f| {
+                let first = f.chars().next().is_some_and(is_word_char);
+                let last = f.chars().next_back().is_some_and(is_word_char);
+                (first, last)
+            })
+            .collect();
+        let (word_ids, other_ids): (Vec<usize>, Vec<usize>) =
+            (0..folded.len()).partition(|&i| edges[i].0);
+        let build = |ids: &[usize], kind: StartKind| {
+            DFA::builder()
+                .match_kind(MatchKind::Standard)
+                .ascii_case_insensitive(true)
+                .start_kind(kind)
+                .prefilter(false)
+                .build(ids.iter().map(|&i| &folded[i]))
+                .map_err(|e| err(Box::new(e)))
+        };
+        let words = match word_ids.is_empty() {
+            true => None,
+            false => {
+                let ac = build(&word_ids, StartKind::Anchored)?;
+                let start = ac.start_state(Anchored::Yes).map_err(|e| err(Box::new(e)))?;
+                Some((ac, start, word_ids))
+            }
+        };
+        let others = match other_ids.is_empty() {
+            true => None,
+            false => {
+                let ac = build(&other_ids, StartKind::Unanchored)?;
+                let start = ac.start_state(Anchored::No).map_err(|e| err(Box::new(e)))?;
+                // Breadth-first from the start: the first time a state is
+                // reached, the path read is its trie string, so the distance
+                // is its depth.
+                let mut depth = HashMap::from([(start, 0)]);
+                let mut queue = VecDeque::from([start]);
+                while let Some(sid) = queue.pop_front() {
+                    let d = depth[&sid];
+                    for b in 0..=255u8 {
+                        let next = ac.next_state(Anchored::No, sid, b);
+                        depth.entry(next).or_insert_with(|| {
+                            queue.push_back(next);
+                            d + 1
+                        });
+                    }
+                }
+                Some((Unanchored { ac, start, depth }, other_ids))
+            }
+        };
+        Ok(Self {
+            words,
+            others,
+            edges,
+            terms: shown,
+            label,
+            name,
+        })
+    }
+
+    /// Whether a match of term `id` over `[s, e)` has word boundaries where
+    /// it needs them; `None` when the character after it has not arrived.
+    fn bounded(&self, hay: &Hay<'_>, id: usize, s: usize, e: usize, eoi: bool) -> Option<bool> {
+        let (word_start, word_end) = self.edges[id];
+        if word_start && char_before(hay, s).is_some_and(is_word_char) {
+            return Some(false);
+        }
+        if !word_end {
+            return Some(true);
+        }
+        match char_at(hay, e) {
+            Some(c) => Some(!is_word_char(c)),
+            None if eoi => Some(true),
+            None => None,
+        }
+    }
+
+    /// Confirms, drops or parks a candidate match.
+    #[allow(clippy::too_many_arguments)]
+    fn candidate(
+        &self,
+        hay: &Hay<'_>,
+        id: usize,
+        s: usize,
+        e: usize,
+        eoi: bool,
+        waiting: &mut Vec<(usize, usize, usize)>,
+        out: &mut Vec<Finding>,
+    ) {
+        match self.bounded(hay, id, s, e, eoi) {
+            Some(true) => out.push(Finding {
+                start: s,
+                end: e,
+                kind: id as u32,
+                note: None,
+            }),
+            Some(false) => {}
+            None => waiting.push((id, s, e)),
+        }
+    }
+}
+
+/// The character ending at absolute folded offset `at`, if held.
+fn char_before(hay: &Hay<'_>, at: usize) -> Option<char> {
+    (1..=4).find_map(|k| {
+        let s = at.checked_sub(k).filter(|&s| s >= hay.base())?;
+        if hay.byte(s) & 0xC0 == 0x80 {
+            return None;
+        }
+        std::str::from_utf8(hay.slice(s, at)).ok()?.chars().next()
+    })
+}
+
+/// Length of the UTF-8 sequence a byte starts (1 for a stray continuation
+/// byte, so a scan always moves on).
+fn utf8_len(b: u8) -> usize {
+    match b {
+        b if b >= 0xF0 => 4,
+        b if b >= 0xE0 => 3,
+        b if b >= 0xC0 => 2,
+        _ => 1,
+    }
+}
+
+/// The character starting at absolute folded offset `at`, if held.
+fn char_at(hay: &Hay<'_>, at: usize) -> Option<char> {
+    if at >= hay.end() {
+        return None;
+    }
+    let len = utf8_len(hay.byte(at));
+    std::str::from_utf8(hay.slice(at, at + len))
+        .ok()?
+        .chars()
+        .next()
+}
+
+/// Per-stream state of [`KeywordDetector`].
+#[derive(Debug)]
+pub(crate) struct KeywordCursor {
+    /// Next absolute folded offset to read.
+    at: usize,
+    /// Whether the character before `at` is a word character.
+    prev_word: bool,
+    /// Anchored walks alive: where each began and its state.
+    walks: Vec<(usize, StateID)>,
+    /// State of the unanchored DFA.
+    other: StateID,
+    /// Matches waiting for the character after them: term, start, end.
+    waiting: Vec<(usize, usize, usize)>,
+}
+
+impl Detector for KeywordDetector {
+    type Cursor = KeywordCursor;
+
+    fn fold(&self) -> Fold {
+        Fold::Caseless
+    }
+
+    fn cursor(&self) -> KeywordCursor {
+        KeywordCursor {
+            at: 0,
+            prev_word: false,
+            walks: Vec::new(),
+            other: self.others.as_ref().map_or(StateID::ZERO, |o| o.0.start),
+            waiting: Vec::new(),
+        }
+    }
+
+    fn scan(&self, cur: &mut KeywordCursor, hay: &Hay<'_>, eoi: bool, out: &mut Vec<Finding>) -> usize {
+        let (bytes, base, end) = (hay.bytes(), hay.base(), hay.end());
+        let mut waiting = std::mem::take(&mut cur.waiting);
+        waiting.retain(|&(id, s, e)| match self.bounded(hay, id, s, e, eoi) {
+            Some(true) => {
+                out.push(Finding {
+                    start: s,
+                    end: e,
+                    kind: id as u32,
+                    note: None,
+                });
+                false
+            }
+            Some(false) => false,
+            None => true,
+        });
+        let mut frontier = end;
+        if let Some((o, ids)) = &self.others {
+            let mut sid = cur.other;
+            for (i, &b) in bytes[cur.at - base..].iter().enumerate() {
+                sid = o.ac.next_state(Anchored::No, sid, b);
+                if o.ac.is_special(sid) && o.ac.is_match(sid) {
+                    let e = cur.at + i + 1;
+                    for m in 0..o.ac.match_len(sid) {
+                        let p = o.ac.match_pattern(sid, m);
+                        let s = e - o.ac.pattern_len(p);
+                        self.candidate(hay, ids[p.as_usize()], s, e, eoi, &mut waiting, out);
+                    }
+                }
+            }
+            cur.other = sid;
+            frontier = end - o.depth.get(&sid).copied().unwrap_or(0).min(end);
+        }
+        if let Some((ac, start, ids)) = &self.words {
+            let mut walks = std::mem::take(&mut cur.walks);
+            let mut prev = cur.prev_word;
+            let mut i = cur.at;
+            while i < end {
+                let b = bytes[i - base];
+                let (word, len) = match b {
+                    0..0x80 => (WORD[usize::from(b)], 1),
+                    _ => (char_at(hay, i).is_some_and(is_word_char), utf8_len(b)),
+                };
+                if word && !prev {
+                    walks.push((i, *start));
+                }
+                prev = word;
+                if !walks.is_empty() {
+                    for at in i..(i + len).min(end) {
+                        let b = bytes[at - base];
+                        let mut w = 0;
+                        while w < walks.len() {
+                            let (s, sid) = &mut walks[w];
+                            *sid = ac.next_state(Anchored::Yes, *sid, b);
+                            if ac.is_special(*sid) {
+                                if ac.is_dead(*sid) {
+                                    walks.swap_remove(w);
+                                    continue;
+                                }
+                                let (s, sid, e) = (*s, *sid, at + 1);
+                                for m in 0..ac.match_len(sid) {
+                                    let p = ac.match_pattern(sid, m);
+                                    // Matches of terms that began later are
+                                    // found by the walk from their own start.
+                                    if ac.pattern_len(p) == e - s {
+                                        self.candidate(hay, ids[p.as_usize()], s, e, eoi, &mut waiting, out);
+                                    }
+                                }
+                            }
+                            w += 1;
+                        }
+                    }
+                }
+                i += len;
+            }
+            cur.prev_word = prev;
+            frontier = walks.iter().map(|w| w.0).fold(frontier, usize::min);
+            cur.walks = walks;
+        }
+        cur.at = end;
+        frontier = waiting.iter().map(|w| w.1).fold(frontier, usize::min);
+        cur.waiting = waiting;
+        frontier
+    }
+
+    fn entity(&self, kind: u32) -> &str {
+        self.terms.get(kind as usize).map_or("", String::as_str)
+    }
+
+    fn label(&self, _kind: u32) -> &str {
+        self.label
+    }
+}
