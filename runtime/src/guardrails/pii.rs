@@ -240,7 +240,7 @@ pub(crate) struct DfaDetector {
     start_after: Vec<regex_automata::util::primitives::StateID>,
     entries: Vec<Entry>,
     /// Whether words without a trigger byte may be skipped: true for the
-    /// built-in patterns only (see [`DfaDetector::skip_word`]).
+    /// built-in patterns only (see [`DfaDetector::skip`]).
     skip_words: bool,
 }
 
@@ -336,25 +336,28 @@ impl DfaDetector {
         })
     }
 
-    /// Word skipping: with only built-in patterns, every match starts in a
-    /// whitespace-delimited word that holds a digit, `@` or `:` (its first
-    /// group of digits, the `@` of an address, the `:` of an IPv6 address),
-    /// no pattern starts with whitespace, and a partial match begun in a word
-    /// without one dies at the next whitespace. So when the DFA is in a start
-    /// state just after whitespace (`at` is that whitespace byte) and the
-    /// next word is complete and holds none of those bytes, the DFA would
-    /// come out of the whitespace after it in a start state again: skip the
-    /// word with a byte-table scan. Returns the offset of the whitespace
-    /// after the word.
-    fn skip_word(&self, bytes: &[u8], base: usize, at: usize) -> Option<usize> {
-        if !self.skip_words || WORD_CLASS[usize::from(bytes[at - base])] != SPACE {
+    /// Skipping ahead: with only built-in patterns, every match holds a
+    /// trigger byte (a digit, `@` or `:`) before its first whitespace (its
+    /// first group of digits, the `@` of an address, the `:` of an IPv6
+    /// address). So when the DFA is at rest (in a start state) at `from`,
+    /// no match begins before the last whitespace ahead of the next trigger,
+    /// and a partial match begun there dies at that whitespace: the DFA
+    /// would come out of it at rest. Returns the offset just after that
+    /// whitespace, found with byte scans (a trigger is rare in prose), or
+    /// `None` when there is nothing to skip.
+    fn skip(&self, bytes: &[u8], base: usize, from: usize, end: usize) -> Option<usize> {
+        if !self.skip_words {
             return None;
         }
-        let from = at + 1 - base;
-        let n = bytes[from..]
+        let region = &bytes[from - base..end - base];
+        let t = region
             .iter()
-            .position(|&b| WORD_CLASS[usize::from(b)] != OTHER)?;
-        (n > 0 && WORD_CLASS[usize::from(bytes[from + n])] == SPACE).then_some(at + 1 + n)
+            .position(|&b| CLASS[usize::from(b)] == TRIGGER)
+            .unwrap_or(region.len());
+        let ws = region[..t]
+            .iter()
+            .rposition(|&b| CLASS[usize::from(b)] == SPACE)?;
+        Some(from + ws + 1)
     }
 
     /// The start state for a search beginning at absolute offset `at`.
@@ -398,8 +401,8 @@ const OTHER: u8 = 0;
 const SPACE: u8 = 1;
 const TRIGGER: u8 = 2;
 
-/// Byte classes for word skipping (see [`DfaDetector::skip_word`]).
-static WORD_CLASS: [u8; 256] = {
+/// Byte classes for skipping ahead (see [`DfaDetector::skip`]).
+static CLASS: [u8; 256] = {
     let mut t = [OTHER; 256];
     let mut b = 0;
     while b < 256 {
@@ -455,9 +458,9 @@ impl Detector for DfaDetector {
                 if self.fwd.is_special_state(sid) {
                     if self.fwd.is_start_state(sid) {
                         cur.lo = at + 1;
-                        if let Some(next) = self.skip_word(bytes, base, at) {
-                            // The word after this space cannot begin a
-                            // match: resume at the space after it.
+                        if let Some(next) = self.skip(bytes, base, at + 1, end) {
+                            // No match can begin before `next`: resume there,
+                            // at rest, after the whitespace before it.
                             at = next;
                             sid = self.start_after[usize::from(bytes[at - 1 - base])];
                             cur.lo = at;

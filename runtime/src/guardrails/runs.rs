@@ -17,6 +17,8 @@ pub(crate) trait RunRule: Send + Sync + 'static {
     fn table(&self) -> &[bool; 256];
     /// The longest run judged in one piece.
     fn cap(&self) -> usize;
+    /// The shortest run worth judging (shorter ones are skipped unjudged).
+    fn min_len(&self) -> usize;
     /// Judges the complete run `run`, which starts at absolute offset
     /// `start`.
     fn judge(&self, run: &[u8], start: usize, out: &mut Vec<Finding>);
@@ -37,6 +39,20 @@ pub(crate) struct RunCursor {
     at: usize,
     /// Where the run in progress started.
     start: Option<usize>,
+}
+
+/// Bit `k` set when `table[block[k]]` (`block` is at most 64 bytes).
+pub(crate) fn block_mask(block: &[u8], table: &[bool; 256]) -> u64 {
+    let mut m = 0u64;
+    for (k, &b) in block.iter().enumerate() {
+        m |= u64::from(table[usize::from(b)]) << k;
+    }
+    m
+}
+
+/// The low `n` bits set (`n` at most 64).
+pub(crate) fn low_bits(n: usize) -> u64 {
+    if n >= 64 { u64::MAX } else { (1u64 << n) - 1 }
 }
 
 /// A byte table from a predicate.
@@ -61,49 +77,61 @@ impl<R: RunRule> Detector for RunDetector<R> {
 
     fn scan(&self, cur: &mut RunCursor, hay: &Hay<'_>, eoi: bool, out: &mut Vec<Finding>) -> usize {
         let rule = &self.0;
-        let (table, cap) = (rule.table(), rule.cap());
+        let (table, cap, min) = (rule.table(), rule.cap(), rule.min_len());
         let (bytes, base, end) = (hay.bytes(), hay.base(), hay.end());
         let mut start = cur.start;
+        let judge = |s: usize, e: usize, out: &mut Vec<Finding>| {
+            // Pieces of `cap` bytes from the run's start, then the rest.
+            let mut s = s;
+            while e - s > cap {
+                rule.judge(hay.slice(s, s + cap), s, out);
+                s += cap;
+            }
+            if e - s >= min {
+                rule.judge(hay.slice(s, e), s, out);
+            }
+        };
+        // Classify 64 bytes at a time into a bit mask and walk the run
+        // boundaries with bit tricks: no branch per byte, so prose (a
+        // boundary every few bytes) costs no mispredictions per word.
         let mut at = cur.at;
-        // Two tight loops (skip bytes outside runs, then walk a run) instead
-        // of one branch per byte: a misprediction per run, not per byte.
         while at < end {
-            match start {
-                None => {
-                    let skip = bytes[at - base..].iter().position(|&b| table[usize::from(b)]);
-                    match skip {
-                        Some(n) => {
-                            at += n;
-                            start = Some(at);
-                        }
-                        None => at = end,
+            let block = &bytes[at - base..(at + 64).min(end) - base];
+            let m = block_mask(block, table);
+            let carry = u64::from(start.is_some());
+            let prev = (m << 1) | carry;
+            let mut starts = m & !prev;
+            let mut ends = !m & prev & low_bits(block.len());
+            while starts | ends != 0 {
+                let (ks, ke) = (starts.trailing_zeros(), ends.trailing_zeros());
+                if ke < ks {
+                    if let Some(s) = start.take() {
+                        judge(s, at + ke as usize, out);
                     }
-                }
-                Some(s) => {
-                    let limit = end.min(s + cap);
-                    let len = bytes[at - base..limit - base]
-                        .iter()
-                        .position(|&b| !table[usize::from(b)]);
-                    match len {
-                        Some(n) => {
-                            at += n;
-                            rule.judge(hay.slice(s, at), s, out);
-                            start = None;
-                        }
-                        None if limit - s >= cap => {
-                            at = limit;
-                            rule.judge(hay.slice(s, at), s, out);
-                            start = Some(at);
-                        }
-                        None => at = limit,
-                    }
+                    ends &= ends - 1;
+                } else {
+                    start = Some(at + ks as usize);
+                    starts &= starts - 1;
                 }
             }
+            at += block.len();
         }
-        if eoi {
-            if let Some(s) = start.take() {
-                rule.judge(hay.slice(s, end), s, out);
+        match start {
+            Some(s) if eoi => {
+                judge(s, end, out);
+                start = None;
             }
+            Some(s) if end - s > cap => {
+                // Judge the full pieces now so at most `cap` bytes wait.
+                let whole = s + (end - s) / cap * cap;
+                let mut p = s;
+                while p < whole {
+                    rule.judge(hay.slice(p, p + cap), p, out);
+                    p += cap;
+                }
+                start = Some(whole);
+            }
+            _ => {}
         }
         cur.at = end;
         cur.start = start;

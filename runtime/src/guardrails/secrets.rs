@@ -211,6 +211,10 @@ impl RunRule for SecretRule {
         SECRET_TOKEN_CAP
     }
 
+    fn min_len(&self) -> usize {
+        8
+    }
+
     fn judge(&self, run: &[u8], start: usize, out: &mut Vec<Finding>) {
         const EDGES: &[u8] = b".,!?*#";
         let a = run.iter().position(|b| !EDGES.contains(b)).unwrap_or(run.len());

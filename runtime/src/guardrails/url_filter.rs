@@ -212,6 +212,11 @@ impl RunRule for UrlRule {
         URL_TOKEN_CAP
     }
 
+    fn min_len(&self) -> usize {
+        // `a.io` is the shortest host worth a look.
+        4
+    }
+
     fn judge(&self, run: &[u8], start: usize, out: &mut Vec<Finding>) {
         // Runs are printable ASCII, so this never fails.
         let Ok(tok) = std::str::from_utf8(run) else {
