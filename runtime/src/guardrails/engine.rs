@@ -262,7 +262,15 @@ impl<C> FieldStream<C> {
         tally: &mut Tally,
     ) -> Result<(), Blocked> {
         let known = self.found.len();
-        self.win.append(text);
+        // Nothing held and ASCII text (most chunks of most streams): scan
+        // the text where it is and, when it is clean, only cut it short.
+        let fast = known == 0 && self.win.is_empty() && text.is_ascii();
+        let text_f = self.win.fold_end();
+        if fast {
+            self.win.append_folded(text);
+        } else {
+            self.win.append(text);
+        }
         let hay = Hay::of(&self.win);
         let mut frontier = sc.det.scan(&mut self.cur, &hay, eoi, &mut self.found);
         if eoi {
@@ -275,6 +283,15 @@ impl<C> FieldStream<C> {
             if sc.treat == Treatment::Block {
                 return Err(Blocked);
             }
+        }
+        if fast {
+            if self.found.is_empty() {
+                let keep = frontier.saturating_sub(text_f).min(text.len());
+                self.win.hold_tail(text, keep, frontier.saturating_sub(4));
+                text.truncate(keep);
+                return Ok(());
+            }
+            self.win.hold_all(text);
         }
         text.clear();
         self.emit(sc, frontier, text);

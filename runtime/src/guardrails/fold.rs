@@ -28,6 +28,7 @@
 //! a match found in folded bytes maps back to whole original characters.
 
 use std::collections::VecDeque;
+use std::sync::LazyLock;
 
 use unicode_normalization::char::decompose_compatible;
 
@@ -35,10 +36,10 @@ use unicode_normalization::char::decompose_compatible;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Fold {
     /// Compatibility decomposition and ignorables removed; case kept.
-    Exact,
+    Exact = 0,
     /// As [`Fold::Exact`], and non-ASCII letters lowercased (the matcher
     /// folds ASCII case itself).
-    Caseless,
+    Caseless = 1,
 }
 
 /// Unicode `Default_Ignorable_Code_Point` ranges (DerivedCoreProperties).
@@ -68,8 +69,53 @@ pub(crate) fn is_ignorable(c: char) -> bool {
     IGNORABLE.iter().any(|&(lo, hi)| (lo..=hi).contains(&c))
 }
 
+/// Characters whose folds are computed once: Latin-1 Supplement and Latin
+/// Extended-A/B (`U+0080..U+0250`), and General Punctuation
+/// (`U+2000..U+2070`: dashes, quotes, zero-width characters), where most
+/// non-ASCII text of chat replies falls.
+const CACHED: [(u32, u32); 2] = [(0x80, 0x250), (0x2000, 0x2070)];
+
+/// Folds of the [`CACHED`] ranges, `[exact, caseless]`.
+static FOLDS: LazyLock<[Vec<Box<[u8]>>; 2]> = LazyLock::new(|| {
+    let fold = |mode| {
+        CACHED
+            .iter()
+            .flat_map(|&(lo, hi)| lo..hi)
+            .map(|c| {
+                let mut out = Vec::new();
+                if let Some(c) = char::from_u32(c) {
+                    fold_uncached(c, mode, &mut out);
+                }
+                out.into_boxed_slice()
+            })
+            .collect()
+    };
+    [fold(Fold::Exact), fold(Fold::Caseless)]
+});
+
+/// Index of `c` in [`FOLDS`], if cached.
+fn cache_index(c: char) -> Option<usize> {
+    let c = c as u32;
+    let mut offset = 0;
+    for (lo, hi) in CACHED {
+        if (lo..hi).contains(&c) {
+            return Some(offset + (c - lo) as usize);
+        }
+        offset += (hi - lo) as usize;
+    }
+    None
+}
+
 /// Appends the fold of the non-ASCII character `c` to `out`.
 fn fold_char(c: char, mode: Fold, out: &mut Vec<u8>) {
+    match cache_index(c) {
+        Some(i) => out.extend_from_slice(&FOLDS[mode as usize][i]),
+        None => fold_uncached(c, mode, out),
+    }
+}
+
+/// Appends the fold of `c` to `out`, computed.
+fn fold_uncached(c: char, mode: Fold, out: &mut Vec<u8>) {
     if is_ignorable(c) {
         return;
     }
@@ -195,6 +241,28 @@ impl Window {
             });
             i += c.len_utf8();
         }
+        self.orig.push_str(text);
+    }
+
+    /// Fast path for ASCII `text` when nothing is held: its folded bytes are
+    /// the text itself, and the original is copied only for the part that
+    /// stays held ([`hold_tail`](Self::hold_tail)) or when the general path
+    /// takes over ([`hold_all`](Self::hold_all)).
+    pub(crate) fn append_folded(&mut self, text: &str) {
+        debug_assert!(self.orig.is_empty() && text.is_ascii());
+        self.folded.extend_from_slice(text.as_bytes());
+    }
+
+    /// After [`append_folded`](Self::append_folded): holds `text[keep..]`,
+    /// the rest having been emitted, and keeps folded bytes from `keep_f`.
+    pub(crate) fn hold_tail(&mut self, text: &str, keep: usize, keep_f: usize) {
+        self.orig.push_str(&text[keep..]);
+        self.orig_base += keep;
+        self.consume(self.orig_base, keep_f);
+    }
+
+    /// After [`append_folded`](Self::append_folded): holds all of `text`.
+    pub(crate) fn hold_all(&mut self, text: &str) {
         self.orig.push_str(text);
     }
 

@@ -27,7 +27,7 @@ use aho_corasick::{Anchored, MatchKind, StartKind};
 use super::engine::{Detector, Finding, Hay};
 use super::error::GuardrailError;
 use super::fold::{Fold, is_word_char};
-use super::runs::block_mask;
+use super::runs::{block_mask, low_bits};
 
 /// ASCII word bytes.
 static WORD: [bool; 256] = {
@@ -96,6 +96,17 @@ impl StartFilter {
         }
     }
 }
+
+/// Bytes of non-ASCII characters.
+static NON_ASCII: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 128;
+    while b < 256 {
+        t[b] = true;
+        b += 1;
+    }
+    t
+};
 
 /// The unanchored DFA for terms that begin with a symbol.
 struct Unanchored {
@@ -391,42 +402,39 @@ impl Detector for KeywordDetector {
             let mut prev = cur.prev_word;
             let mut i = cur.at;
             while i < end {
-                let block = &bytes[i - base..(i + 64).min(end) - base];
-                if block.is_ascii() {
-                    // Word starts of 64 bytes at once, as a bit mask.
-                    let m = block_mask(block, &WORD);
-                    let mut starts = m & !((m << 1) | u64::from(prev));
-                    prev = (m >> (block.len() - 1)) & 1 == 1;
-                    while starts != 0 {
-                        let s = i + starts.trailing_zeros() as usize;
-                        starts &= starts - 1;
-                        if self.filter.admits(bytes, s - base) {
-                            if let Some(sid) =
-                                self.walk(ac, ids, hay, (s, *start), s, eoi, &mut waiting, out)
-                            {
-                                walks.push((s, sid));
-                            }
+                // 64 bytes at a time, ending on a character boundary.
+                let mut stop = (i + 64).min(end);
+                while stop < end && stop > i + 1 && bytes[stop - base] & 0xC0 == 0x80 {
+                    stop -= 1;
+                }
+                let block = &bytes[i - base..stop - base];
+                // Word characters as a bit mask: ASCII by table, other
+                // characters decoded (all their bytes get the same bit, so
+                // only a first byte can start a word).
+                let mut m = block_mask(block, &WORD);
+                if !block.is_ascii() {
+                    let mut rest = block_mask(block, &NON_ASCII);
+                    while rest != 0 {
+                        let k = rest.trailing_zeros() as usize;
+                        let bits = low_bits(utf8_len(block[k])) << k;
+                        if char_at(hay, i + k).is_some_and(is_word_char) {
+                            m |= bits;
+                        }
+                        rest &= !bits;
+                    }
+                }
+                let mut starts = m & !((m << 1) | u64::from(prev));
+                prev = (m >> (block.len() - 1)) & 1 == 1;
+                while starts != 0 {
+                    let s = i + starts.trailing_zeros() as usize;
+                    starts &= starts - 1;
+                    if self.filter.admits(bytes, s - base) {
+                        if let Some(sid) = self.walk(ac, ids, hay, (s, *start), s, eoi, &mut waiting, out) {
+                            walks.push((s, sid));
                         }
                     }
-                    i += block.len();
-                    continue;
                 }
-                // A block with non-ASCII text: one character at a time.
-                let stop = (i + 64).min(end);
-                while i < stop {
-                    let b = bytes[i - base];
-                    let (word, len) = match b {
-                        0..0x80 => (WORD[usize::from(b)], 1),
-                        _ => (char_at(hay, i).is_some_and(is_word_char), utf8_len(b)),
-                    };
-                    if word && !prev && self.filter.admits(bytes, i - base) {
-                        if let Some(sid) = self.walk(ac, ids, hay, (i, *start), i, eoi, &mut waiting, out) {
-                            walks.push((i, sid));
-                        }
-                    }
-                    prev = word;
-                    i += len;
-                }
+                i = stop;
             }
             cur.prev_word = prev;
             frontier = walks.iter().map(|w| w.0).fold(frontier, usize::min);
