@@ -23,7 +23,7 @@ use proptest::prelude::*;
 use support::stream::{Field, chunk, run, split, stream_text};
 
 static KEYWORDS: LazyLock<Keywords> = LazyLock::new(|| {
-    Keywords::new(["acme", "Globex Corp", "initech.", "c++", "@handle", "-x-"])
+    Keywords::new(["acme", "Globex Corp", "initech.", "c++", "@handle", "-x-", "ai"])
         .unwrap()
         .action(KeywordAction::Mask)
 });
@@ -60,6 +60,7 @@ const KEYWORD_PLANTS: &[&str] = &[
     "@HANDLE",
     "-x-",
     "＠ｈａｎｄｌｅ",
+    "AI",
 ];
 
 /// Planted PII values, and what their folded value is (for the leak check
@@ -82,6 +83,8 @@ const PII_PLANTS: &[&str] = &[
 ];
 
 const SECRET_PLANTS: &[&str] = &[
+    "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyzABCDEFGH",
+    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
     "sk-proj-4fT9qLm2Xv8RkP0sWz7YbN3c",
     "AKIAIOSFODNN7EXAMPLE",
     "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
@@ -91,6 +94,7 @@ const SECRET_PLANTS: &[&str] = &[
 ];
 
 const URL_PLANTS: &[&str] = &[
+    "https://evil.test/a/very/long/path/that/goes/on/and/on/past/one/block/of/sixty/four/bytes?q=1",
     "https://evil.test/steal?x=1",
     "http://example.com/plain",
     "https://user:pw@example.com/x",

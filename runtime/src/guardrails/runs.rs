@@ -32,6 +32,23 @@ pub(crate) trait RunRule: Send + Sync + 'static {
 #[derive(Debug, Clone)]
 pub(crate) struct RunDetector<R>(pub(crate) R);
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_runs_finds_run_starts() {
+        assert_eq!(long_runs(0b0111_0110, 3), 0b0001_0000);
+        assert_eq!(long_runs(0b0111_0110, 2), 0b0011_0010);
+        assert_eq!(long_runs(0b0111_0110, 4), 0);
+        assert_eq!(long_runs(1 << 63, 5), 0);
+        assert_eq!(long_runs(u64::MAX, 64), 1);
+        assert_eq!(long_runs(u64::MAX, 65), 0);
+        assert_eq!(low_bits(3), 0b111);
+        assert_eq!(block_mask(b"a b", &table(|b| b != b' ')), 0b101);
+    }
+}
+
 /// Per-stream state of a [`RunDetector`].
 #[derive(Debug, Default)]
 pub(crate) struct RunCursor {
@@ -53,6 +70,22 @@ pub(crate) fn block_mask(block: &[u8], table: &[bool; 256]) -> u64 {
 /// The low `n` bits set (`n` at most 64).
 pub(crate) fn low_bits(n: usize) -> u64 {
     if n >= 64 { u64::MAX } else { (1u64 << n) - 1 }
+}
+
+/// Bit `i` set when bits `i..i + n` of `m` are all set: where runs of at
+/// least `n` ones start.
+pub(crate) fn long_runs(m: u64, n: usize) -> u64 {
+    if n > 64 {
+        return 0;
+    }
+    let mut r = m;
+    let mut have = 1;
+    while have < n {
+        let sh = have.min(n - have);
+        r &= r >> sh;
+        have += sh;
+    }
+    r
 }
 
 /// A byte table from a predicate.
@@ -97,11 +130,27 @@ impl<R: RunRule> Detector for RunDetector<R> {
         let mut at = cur.at;
         while at < end {
             let block = &bytes[at - base..(at + 64).min(end) - base];
+            let len = block.len();
             let m = block_mask(block, table);
+            // Most blocks of prose hold no run long enough to judge. Then only
+            // the run carried in from the last block (it may end here) and
+            // the run reaching the end of this block (it may go on) matter.
+            let carried = if start.is_some() { m.trailing_ones() as usize } else { 0 };
+            if carried < len && long_runs(m & !low_bits(carried), min) == 0 {
+                if let Some(s) = start.take() {
+                    judge(s, at + carried, out);
+                }
+                if (m >> (len - 1)) & 1 == 1 {
+                    let tail = (m << (64 - len)).leading_ones() as usize;
+                    start = Some(at + len - tail);
+                }
+                at += len;
+                continue;
+            }
             let carry = u64::from(start.is_some());
             let prev = (m << 1) | carry;
             let mut starts = m & !prev;
-            let mut ends = !m & prev & low_bits(block.len());
+            let mut ends = !m & prev & low_bits(len);
             while starts | ends != 0 {
                 let (ks, ke) = (starts.trailing_zeros(), ends.trailing_zeros());
                 if ke < ks {
@@ -114,7 +163,7 @@ impl<R: RunRule> Detector for RunDetector<R> {
                     starts &= starts - 1;
                 }
             }
-            at += block.len();
+            at += len;
         }
         match start {
             Some(s) if eoi => {

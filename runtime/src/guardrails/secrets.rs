@@ -212,7 +212,14 @@ impl RunRule for SecretRule {
     }
 
     fn min_len(&self) -> usize {
-        8
+        // Shorter tokens are secrets only by a custom pattern.
+        match self.custom.is_empty() {
+            true => PREFIXES
+                .iter()
+                .map(|(p, body)| p.len() + body)
+                .fold(self.min_length, usize::min),
+            false => 1,
+        }
     }
 
     fn judge(&self, run: &[u8], start: usize, out: &mut Vec<Finding>) {
