@@ -157,6 +157,17 @@ pub(crate) fn fold_str(s: &str, mode: Fold) -> String {
 /// letters, digits, `_`, and combining marks (so `cafe` does not match
 /// inside `café`, which folds to `cafe` + U+0301).
 pub(crate) fn is_word_char(c: char) -> bool {
+    /// Answers for `U+0000..U+0370` (through the combining diacritical
+    /// marks that folding produces), computed once.
+    static LOW: LazyLock<Vec<bool>> =
+        LazyLock::new(|| (0..0x370).filter_map(char::from_u32).map(word_char_uncached).collect());
+    match LOW.get(c as usize) {
+        Some(&w) => w,
+        None => word_char_uncached(c),
+    }
+}
+
+fn word_char_uncached(c: char) -> bool {
     if c.is_ascii() {
         c.is_ascii_alphanumeric() || c == '_'
     } else {
