@@ -13,10 +13,10 @@
 //! ends in a word character waits for the next character to confirm its
 //! right boundary.
 //!
-//! Before a walk starts, a 32 Kbit filter of the terms' first three bytes
-//! (4 KB, so it stays in L1) rules out most word starts without touching
-//! the DFA, whose rows for a thousand terms do not fit in cache. The filter
-//! only skips walks that could not match, so results do not depend on it.
+//! Before a walk starts, a filter of the terms' first four bytes (4 KB, so
+//! it stays in cache) rules out most word starts without touching the DFA,
+//! whose rows for a thousand terms do not fit in cache. The filter only
+//! skips walks that could not match, so results do not depend on it.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -41,59 +41,69 @@ static WORD: [bool; 256] = {
     t
 };
 
-/// Bits in the first-three-bytes filter.
+/// Bits in each first-bytes filter.
 const FILTER_BITS: usize = 1 << 15;
 
-/// The filter slot of a term's (or a word's) first three bytes, ASCII
-/// letters lowercased as the DFA's case folding treats them.
-fn trigram(a: u8, b: u8, c: u8) -> usize {
-    // Setting bit 5 lowercases ASCII letters; other bytes may collide with
-    // their bit-5 twin, which only costs a walk that dies.
-    let x = u32::from(a | 0x20) | u32::from(b | 0x20) << 8 | u32::from(c | 0x20) << 16;
-    (x.wrapping_mul(0x9E37_79B1) >> 16) as usize % FILTER_BITS
+/// The filter slot of the first four (or three) bytes of a term or a word,
+/// read as a little-endian number. Setting bit 5 of each byte lowercases
+/// ASCII letters as the DFA's case folding does; other bytes may collide
+/// with their bit-5 twin, which only costs a walk that dies.
+fn slot(x: u32) -> usize {
+    ((x | 0x2020_2020).wrapping_mul(0x9E37_79B1) >> 17) as usize % FILTER_BITS
 }
 
-/// Which word starts can begin a term: those whose first three bytes are
-/// in the filter, or whose first byte begins a term shorter than three.
+/// Which word starts can begin a term: those whose first four bytes are in
+/// the filter of terms' first four bytes, or whose first three are in the
+/// filter of three-byte terms, or whose first byte begins a shorter term.
+/// The filters are 4 KB each, so they stay in cache while the DFA, whose
+/// rows for a thousand terms do not, is touched only for likely starts.
 struct StartFilter {
-    bits: Vec<u64>,
-    short: [bool; 256],
+    quad: Vec<u64>,
+    tri: Option<Vec<u64>>,
+    short: Option<[bool; 256]>,
+}
+
+fn set(bits: &mut [u64], i: usize) {
+    bits[i / 64] |= 1 << (i % 64);
+}
+
+fn get(bits: &[u64], i: usize) -> bool {
+    bits[i / 64] & (1 << (i % 64)) != 0
 }
 
 impl StartFilter {
     fn new<'a>(terms: impl Iterator<Item = &'a [u8]>) -> Self {
-        let mut f = Self {
-            bits: vec![0; FILTER_BITS / 64],
-            short: [false; 256],
-        };
+        let mut quad = vec![0; FILTER_BITS / 64];
+        let mut tri = None;
+        let mut short = None;
         for t in terms {
             match *t {
-                [a, b, c, ..] => {
-                    let i = trigram(a, b, c);
-                    f.bits[i / 64] |= 1 << (i % 64);
-                }
+                [a, b, c, d, ..] => set(&mut quad, slot(u32::from_le_bytes([a, b, c, d]))),
+                [a, b, c] => set(
+                    tri.get_or_insert_with(|| vec![0; FILTER_BITS / 64]),
+                    slot(u32::from_le_bytes([a, b, c, 0])),
+                ),
                 [a, ..] => {
-                    f.short[usize::from(a.to_ascii_lowercase())] = true;
-                    f.short[usize::from(a.to_ascii_uppercase())] = true;
+                    let s = short.get_or_insert([false; 256]);
+                    s[usize::from(a.to_ascii_lowercase())] = true;
+                    s[usize::from(a.to_ascii_uppercase())] = true;
                 }
                 [] => {}
             }
         }
-        f
+        Self { quad, tri, short }
     }
 
     /// Whether a walk from `at` could match; `true` when too few bytes are
     /// held to tell.
     fn admits(&self, bytes: &[u8], at: usize) -> bool {
-        match bytes.get(at..at + 3) {
-            Some(&[a, b, c]) => {
-                self.short[usize::from(a)] || {
-                    let i = trigram(a, b, c);
-                    self.bits[i / 64] & (1 << (i % 64)) != 0
-                }
-            }
-            _ => true,
-        }
+        let Some(&[a, b, c, d]) = bytes.get(at..at + 4) else {
+            return true;
+        };
+        let x = u32::from_le_bytes([a, b, c, d]);
+        get(&self.quad, slot(x))
+            || self.tri.as_ref().is_some_and(|t| get(t, slot(x & 0x00FF_FFFF)))
+            || self.short.as_ref().is_some_and(|s| s[usize::from(a)])
     }
 }
 
