@@ -175,6 +175,20 @@ fn word_char_uncached(c: char) -> bool {
     }
 }
 
+/// How many bytes at the start of `bytes` are ASCII, eight at a time.
+fn ascii_prefix(bytes: &[u8]) -> usize {
+    let mut words = bytes.chunks_exact(8);
+    let mut n = 0;
+    for w in &mut words {
+        let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+        if x & 0x8080_8080_8080_8080 != 0 {
+            break;
+        }
+        n += 8;
+    }
+    n + bytes[n..].iter().position(|b| !b.is_ascii()).unwrap_or(bytes.len() - n)
+}
+
 /// One non-ASCII character: where its fold sits and where it sits in the
 /// original text (absolute offsets since the stream started).
 #[derive(Debug, Clone, Copy)]
@@ -236,7 +250,7 @@ impl Window {
         let bytes = text.as_bytes();
         let mut i = 0;
         while i < bytes.len() {
-            let run = bytes[i..].iter().position(|b| !b.is_ascii()).unwrap_or(bytes.len() - i);
+            let run = ascii_prefix(&bytes[i..]);
             self.folded.extend_from_slice(&bytes[i..i + run]);
             i += run;
             let Some(c) = text[i..].chars().next() else {
@@ -375,6 +389,14 @@ mod tests {
         assert_eq!(fold_str("ﬁle", Fold::Exact), "file");
         assert_eq!(fold_str("É", Fold::Caseless), "e\u{301}");
         assert_eq!(fold_str("é", Fold::Caseless), fold_str("e\u{301}", Fold::Caseless));
+    }
+
+    #[test]
+    fn ascii_prefix_counts_ascii_bytes() {
+        assert_eq!(ascii_prefix(b""), 0);
+        assert_eq!(ascii_prefix(b"abc"), 3);
+        assert_eq!(ascii_prefix("0123456789abcdefé".as_bytes()), 16);
+        assert_eq!(ascii_prefix("01234é".as_bytes()), 5);
     }
 
     #[test]

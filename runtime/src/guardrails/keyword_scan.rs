@@ -345,6 +345,8 @@ pub(crate) struct KeywordCursor {
     prev_word: bool,
     /// Anchored walks alive: where each began and its state.
     walks: Vec<(usize, StateID)>,
+    /// An empty vector kept for the next call's walks.
+    spare: Vec<(usize, StateID)>,
     /// State of the unanchored DFA.
     other: StateID,
     /// Matches waiting for the character after them: term, start, end.
@@ -363,6 +365,7 @@ impl Detector for KeywordDetector {
             at: 0,
             prev_word: false,
             walks: Vec::new(),
+            spare: Vec::new(),
             other: self.others.as_ref().map_or(StateID::ZERO, |o| o.0.start),
             waiting: Vec::new(),
         }
@@ -402,13 +405,17 @@ impl Detector for KeywordDetector {
             frontier = end - o.depth.get(&sid).copied().unwrap_or(0).min(end);
         }
         if let Some((ac, start, ids)) = &self.words {
-            let mut walks = Vec::new();
+            // Two vectors swapped between calls, so a chunk allocates nothing.
+            let mut walks = std::mem::take(&mut cur.spare);
+            walks.clear();
+            let mut carried = std::mem::take(&mut cur.walks);
             // Walks carried over from the last chunk go on from where it ended.
-            for (s, sid) in std::mem::take(&mut cur.walks) {
+            for (s, sid) in carried.drain(..) {
                 if let Some(sid) = self.walk(ac, ids, hay, (s, sid), cur.at, eoi, &mut waiting, out) {
                     walks.push((s, sid));
                 }
             }
+            cur.spare = carried;
             let mut prev = cur.prev_word;
             let mut i = cur.at;
             while i < end {

@@ -350,10 +350,7 @@ impl DfaDetector {
             return None;
         }
         let region = &bytes[from - base..end - base];
-        let t = region
-            .iter()
-            .position(|&b| CLASS[usize::from(b)] == TRIGGER)
-            .unwrap_or(region.len());
+        let t = next_trigger(region);
         let ws = region[..t]
             .iter()
             .rposition(|&b| CLASS[usize::from(b)] == SPACE)?;
@@ -397,6 +394,34 @@ impl DfaDetector {
     }
 }
 
+/// Offset of the first trigger byte (digit, `:` or `@`) in `bytes`, or its
+/// length. Tests eight bytes at a time with the byte-range tricks of
+/// "Bit Twiddling Hacks" (exact for ASCII bytes; bytes of 128 and up never
+/// count), then finds the byte in the word that has one.
+fn next_trigger(bytes: &[u8]) -> usize {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    const LOW7: u64 = LO * 127;
+    let mut words = bytes.chunks_exact(8);
+    let mut n = 0;
+    for w in &mut words {
+        let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+        // Bytes in 0x30..=0x3A (digits and ':'), then bytes equal to '@'.
+        let (m, k) = (0x2F, 0x3B);
+        let range = ((LO * (127 + k)).wrapping_sub(x & LOW7) & !x & ((x & LOW7) + LO * (127 - m))) & HI;
+        let at = x ^ (LO * u64::from(b'@'));
+        let at = at.wrapping_sub(LO) & !at & HI;
+        if range | at != 0 {
+            break;
+        }
+        n += 8;
+    }
+    n + bytes[n..]
+        .iter()
+        .position(|&b| CLASS[usize::from(b)] == TRIGGER)
+        .unwrap_or(bytes.len() - n)
+}
+
 const OTHER: u8 = 0;
 const SPACE: u8 = 1;
 const TRIGGER: u8 = 2;
@@ -429,6 +454,33 @@ pub(crate) struct DfaCursor {
     lo: usize,
     /// The longest match so far of the leftmost candidate: end and pattern.
     pending: Option<(usize, PatternID)>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_trigger_finds_digits_colons_and_at() {
+        assert_eq!(next_trigger(b""), 0);
+        assert_eq!(next_trigger(b"hello world, no triggers here"), 29);
+        for (text, at) in [
+            ("abcdefgh ijklmnop 7", 18),
+            ("abcdefgh@", 8),
+            ("ab:", 2),
+            ("/;?>ABCDEFGH0", 12),
+            ("é0", 2),
+        ] {
+            assert_eq!(next_trigger(text.as_bytes()), at, "{text}");
+        }
+        // Every byte value: exactly digits, ':' and '@' are triggers.
+        for b in 0..=255u8 {
+            let mut buf = [b'x'; 16];
+            buf[11] = b;
+            let want = if b.is_ascii_digit() || b == b':' || b == b'@' { 11 } else { 16 };
+            assert_eq!(next_trigger(&buf), want, "byte {b:#x}");
+        }
+    }
 }
 
 impl Detector for DfaDetector {
