@@ -196,10 +196,10 @@ impl<H: OnChunk, N: ChunkChain> ChunkChain for Link<'_, H, N> {
         if !self.benched {
             let (hook, state) = (self.hook, &mut self.state);
             let r = std::panic::catch_unwind(AssertUnwindSafe(|| hook.on_end(state, cx)));
-            if let Some(Some(mut flushed)) = self.settle(r, Stage::StreamEnd)? {
-                if self.next.on_chunk(&mut flushed, cx)? == ChunkAction::Pass {
-                    out.push_back(flushed);
-                }
+            if let Some(Some(mut flushed)) = self.settle(r, Stage::StreamEnd)?
+                && self.next.on_chunk(&mut flushed, cx)? == ChunkAction::Pass
+            {
+                out.push_back(flushed);
             }
         }
         self.next.on_end(cx, out)

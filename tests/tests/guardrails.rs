@@ -34,7 +34,10 @@ fn keywords_match_case_insensitively_on_word_boundaries() {
     // Not inside other words, not across missing spaces.
     assert_eq!(masked(kw.check("acmes, xacme, acme_x, globexcorp")), None);
     // Trailing punctuation of the configured term is ignored.
-    assert_eq!(masked(kw.check("globex corp")).as_deref(), Some("<KEYWORD>"));
+    assert_eq!(
+        masked(kw.check("globex corp")).as_deref(),
+        Some("<KEYWORD>")
+    );
 }
 
 #[test]
@@ -82,9 +85,17 @@ fn keywords_tripwire_names_the_keyword_and_competitors_say_so() {
     assert_eq!(check.info["findings"]["acme"], 1);
     let rivals = Keywords::competitors(["Globex"]).unwrap();
     assert_eq!(rivals.name(), "competitors");
-    let seen = stream_text(&rivals, &["we beat glo".into(), "bex easily".into()], Field::Content, true);
+    let seen = stream_text(
+        &rivals,
+        &["we beat glo".into(), "bex easily".into()],
+        Field::Content,
+        true,
+    );
     let err = seen.error.as_ref().expect("trips");
-    assert!(err.to_string().contains("competitor mentioned: Globex"), "{err}");
+    assert!(
+        err.to_string().contains("competitor mentioned: Globex"),
+        "{err}"
+    );
     assert_eq!(seen.text(0), "we beat ");
 }
 
@@ -98,7 +109,9 @@ fn keywords_reject_an_empty_list() {
 
 #[test]
 fn keywords_hold_back_only_a_possible_match() {
-    let kw = Keywords::new(["acme corp"]).unwrap().action(KeywordAction::Mask);
+    let kw = Keywords::new(["acme corp"])
+        .unwrap()
+        .action(KeywordAction::Mask);
     let seen = stream_text(
         &kw,
         &["hello ac".into(), "me co".into(), "rp and acme inc".into()],
@@ -125,7 +138,10 @@ fn pii_masks_every_entity() {
         ("ip 192.168.10.25", "ip <IP_ADDRESS>"),
         ("ip 2001:db8::8a2e:370:7334 up", "ip <IP_ADDRESS> up"),
         ("ip fe80::1: up", "ip <IP_ADDRESS>: up"),
-        ("ip 2001:0db8:85a3:0000:0000:8a2e:0370:7334", "ip <IP_ADDRESS>"),
+        (
+            "ip 2001:0db8:85a3:0000:0000:8a2e:0370:7334",
+            "ip <IP_ADDRESS>",
+        ),
         ("call +1 (555) 123-4567", "call <PHONE_NUMBER>"),
         ("call 555-123-4567", "call <PHONE_NUMBER>"),
         ("call +44 20 7946 0958", "call <PHONE_NUMBER>"),
@@ -139,7 +155,7 @@ fn pii_masks_every_entity() {
 fn pii_leaves_look_alikes_alone() {
     let pii = Pii::new();
     for text in [
-        "card 4111 1111 1111 1112",   // Luhn fails
+        "card 4111 1111 1111 1112",    // Luhn fails
         "iban GB82WEST12345698765433", // mod 97 fails
         "ssn 666-45-6789",             // invalid area
         "version 1.2.3 on 2024-01-15",
@@ -177,7 +193,10 @@ fn pii_redact_hash_and_block() {
     assert_eq!(masked(redact.check(text)).as_deref(), Some("a  b"));
     let hash = Pii::new().action(PiiAction::Hash);
     let out = masked(hash.check(text)).unwrap();
-    assert!(out.starts_with("a <EMAIL_ADDRESS:") && out.ends_with("> b"), "{out}");
+    assert!(
+        out.starts_with("a <EMAIL_ADDRESS:") && out.ends_with("> b"),
+        "{out}"
+    );
     assert_eq!(masked(hash.check(text)).unwrap(), out, "stable");
     let salted = Pii::new().action(PiiAction::Hash).hash_salt("pepper");
     assert_ne!(masked(salted.check(text)).unwrap(), out);
@@ -215,7 +234,12 @@ fn pii_across_chunk_boundaries() {
     let pii = Pii::new();
     let seen = stream_text(
         &pii,
-        &["write to jane".into(), ".doe@exa".into(), "mple.com or 4111 11".into(), "11 1111 1111 ok".into()],
+        &[
+            "write to jane".into(),
+            ".doe@exa".into(),
+            "mple.com or 4111 11".into(),
+            "11 1111 1111 ok".into(),
+        ],
         Field::Content,
         false,
     );
@@ -261,12 +285,30 @@ fn secrets_by_prefix_and_entropy() {
 #[test]
 fn secret_presets_and_custom_patterns() {
     let token = "Ab3dEf7hIjK9"; // 12 characters, 3 classes, log2(12) bits
-    assert!(SecretKeys::preset(SecretPreset::Strict).check(token).tripped);
-    assert!(!SecretKeys::preset(SecretPreset::Balanced).check(token).tripped);
+    assert!(
+        SecretKeys::preset(SecretPreset::Strict)
+            .check(token)
+            .tripped
+    );
+    assert!(
+        !SecretKeys::preset(SecretPreset::Balanced)
+            .check(token)
+            .tripped
+    );
     let long = "Qw8eRt5yUi2oPa9sDf4g"; // 20 characters
-    assert!(SecretKeys::preset(SecretPreset::Balanced).check(long).tripped);
-    assert!(!SecretKeys::preset(SecretPreset::Permissive).check("Qw8eRt5yUi2oPa9").tripped);
-    let custom = SecretKeys::new().pattern("INTERNAL", r"int-[a-z0-9]{8}").unwrap();
+    assert!(
+        SecretKeys::preset(SecretPreset::Balanced)
+            .check(long)
+            .tripped
+    );
+    assert!(
+        !SecretKeys::preset(SecretPreset::Permissive)
+            .check("Qw8eRt5yUi2oPa9")
+            .tripped
+    );
+    let custom = SecretKeys::new()
+        .pattern("INTERNAL", r"int-[a-z0-9]{8}")
+        .unwrap();
     let check = custom.check("use int-ab12cd34 here");
     assert!(check.tripped);
     assert_eq!(check.info["findings"]["INTERNAL"], 1);
@@ -292,8 +334,13 @@ fn secrets_mask_only_the_key() {
 
 #[test]
 fn url_filter_allow_list() {
-    let f = UrlFilter::new(["example.com", "10.0.0.0/8", "192.168.1.5", "https://docs.rs/tokio"])
-        .unwrap();
+    let f = UrlFilter::new([
+        "example.com",
+        "10.0.0.0/8",
+        "192.168.1.5",
+        "https://docs.rs/tokio",
+    ])
+    .unwrap();
     for ok in [
         "see https://example.com/guide.",
         "(https://example.com)",
@@ -336,7 +383,9 @@ fn url_filter_names_the_host_and_masks() {
     assert!(check.tripped);
     assert_eq!(check.info["notes"][0], "evil.test");
     assert!(!check.info.to_string().contains("s3cret"));
-    let m = UrlFilter::new(["example.com"]).unwrap().action(UrlAction::Mask);
+    let m = UrlFilter::new(["example.com"])
+        .unwrap()
+        .action(UrlAction::Mask);
     assert_eq!(
         masked(m.check("a https://evil.test/x, b https://example.com/y")).as_deref(),
         Some("a <URL>, b https://example.com/y")
@@ -395,7 +444,10 @@ async fn pre_request_masks_input_and_records_a_result() {
     let mut cx = HookContext::new("m");
     Pii::new().pre_request(&mut req, &mut cx).await.unwrap();
     let body = serde_json::to_string(&req).unwrap();
-    assert!(body.contains("sys <EMAIL_ADDRESS>") && body.contains("ssn <US_SSN>"), "{body}");
+    assert!(
+        body.contains("sys <EMAIL_ADDRESS>") && body.contains("ssn <US_SSN>"),
+        "{body}"
+    );
     // Assistant history is left alone.
     assert!(body.contains("\"ok\""));
     let results = GuardrailResults::of(&cx).unwrap().snapshot();
@@ -446,14 +498,11 @@ fn held_text_leaves_with_the_finish_chunk() {
     assert_eq!(texts, ["say ", "acm"]);
     assert!(!seen.text_after_finish);
     // A finish chunk with no text of its own still carries the held text.
-    let chunks = vec![
-        chunk(0, Field::Content, "say ac", false),
-        {
-            let mut c = chunk(0, Field::Content, "", true);
-            c.choices[0].delta.content = None;
-            c
-        },
-    ];
+    let chunks = vec![chunk(0, Field::Content, "say ac", false), {
+        let mut c = chunk(0, Field::Content, "", true);
+        c.choices[0].delta.content = None;
+        c
+    }];
     let seen = run(&kw, chunks, Field::Content);
     assert_eq!(seen.text(0), "say ac");
     assert_eq!(seen.chunks.len(), 2);
@@ -475,7 +524,10 @@ fn on_end_flushes_a_stream_cut_short_and_records_once() {
     assert_eq!(end.id, "chatcmpl-1");
     assert_eq!(end.choices[0].index, 2);
     // `example.c` has a one-letter top-level label: not an address.
-    assert_eq!(end.choices[0].delta.refusal.as_deref(), Some("jane@example.c"));
+    assert_eq!(
+        end.choices[0].delta.refusal.as_deref(),
+        Some("jane@example.c")
+    );
     let recorded = results.snapshot();
     assert_eq!(recorded.len(), 1);
     assert_eq!(recorded[0].stage, Stage::Chunk);

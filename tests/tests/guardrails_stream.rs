@@ -15,17 +15,25 @@ mod support;
 
 use std::sync::LazyLock;
 
+use openai_hooks::OnChunk;
 use openai_hooks::guardrails::{
     Check, KeywordAction, Keywords, Pii, PiiAction, SecretAction, SecretKeys, UrlAction, UrlFilter,
 };
-use openai_hooks::OnChunk;
 use proptest::prelude::*;
 use support::stream::{Field, chunk, run, split, stream_text};
 
 static KEYWORDS: LazyLock<Keywords> = LazyLock::new(|| {
-    Keywords::new(["acme", "Globex Corp", "initech.", "c++", "@handle", "-x-", "ai"])
-        .unwrap()
-        .action(KeywordAction::Mask)
+    Keywords::new([
+        "acme",
+        "Globex Corp",
+        "initech.",
+        "c++",
+        "@handle",
+        "-x-",
+        "ai",
+    ])
+    .unwrap()
+    .action(KeywordAction::Mask)
 });
 static PII: LazyLock<Pii> = LazyLock::new(Pii::new);
 static SECRETS: LazyLock<SecretKeys> =
@@ -39,9 +47,44 @@ static URLS: LazyLock<UrlFilter> = LazyLock::new(|| {
 /// Filler that none of the guardrails flags: short words, punctuation,
 /// non-ASCII letters, digits that make no PII, line breaks.
 const FILLER: &[&str] = &[
-    "the", "quick", "brown", "fox", "jumps", "over", "lazy", "dog", "and", "acmes", "globex",
-    "corpus", "café", "naïve", "日本語", "über", "x", "a", "42", "7", "2024", ",", ".", "!", "?",
-    "-", "(", ")", "\n", "  ", "\t", "ß", "ac", "me", "sk", "c+", "12", "3a",
+    "the",
+    "quick",
+    "brown",
+    "fox",
+    "jumps",
+    "over",
+    "lazy",
+    "dog",
+    "and",
+    "acmes",
+    "globex",
+    "corpus",
+    "café",
+    "naïve",
+    "日本語",
+    "über",
+    "x",
+    "a",
+    "42",
+    "7",
+    "2024",
+    ",",
+    ".",
+    "!",
+    "?",
+    "-",
+    "(",
+    ")",
+    "\n",
+    "  ",
+    "\t",
+    "ß",
+    "ac",
+    "me",
+    "sk",
+    "c+",
+    "12",
+    "3a",
 ];
 
 /// Planted keyword spellings (all match a configured term).
@@ -123,7 +166,9 @@ fn fragment_leak(text: &str, planted: &[&str], p: &str, out: &str) -> Option<Str
 }
 
 /// A text of filler words with some plants, each set off by spaces.
-fn text_with(plants: &'static [&'static str]) -> impl Strategy<Value = (String, Vec<&'static str>)> {
+fn text_with(
+    plants: &'static [&'static str],
+) -> impl Strategy<Value = (String, Vec<&'static str>)> {
     let word = prop_oneof![
         4 => prop::sample::select(FILLER).prop_map(|w| (w, false)),
         1 => prop::sample::select(plants).prop_map(|w| (w, true)),
@@ -164,9 +209,15 @@ fn check_masking<H: OnChunk>(
     // What the guardrail finds in its own output: nothing.
     prop_assert_eq!(&whole(&expected).info["total"], 0, "{:?} leaks", expected);
     for p in planted.iter().filter(|p| !in_filler(p)) {
-        prop_assert!(!expected.contains(p), "whole-text check leaks {p:?}: {expected:?}");
+        prop_assert!(
+            !expected.contains(p),
+            "whole-text check leaks {p:?}: {expected:?}"
+        );
         let frag = fragment_leak(text, planted, p, &expected);
-        prop_assert!(frag.is_none(), "whole-text check leaks {frag:?} of {p:?}: {expected:?}");
+        prop_assert!(
+            frag.is_none(),
+            "whole-text check leaks {frag:?} of {p:?}: {expected:?}"
+        );
     }
     let pieces = split(text, cuts);
     let seen = stream_text(hook, &pieces, field, finish);

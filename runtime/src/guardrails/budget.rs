@@ -14,8 +14,8 @@ use async_openai::types::chat::{
 };
 use serde_json::json;
 
-use super::result::{GuardrailResult, record};
 use super::Guardrail;
+use super::result::{GuardrailResult, record};
 use crate::hooks::{HookContext, HookError, PreRequest, Stage};
 use crate::types::ChatRequest;
 
@@ -128,7 +128,11 @@ impl Guardrail for InputBudget {
 }
 
 impl PreRequest for InputBudget {
-    async fn pre_request(&self, req: &mut ChatRequest, cx: &mut HookContext) -> Result<(), HookError> {
+    async fn pre_request(
+        &self,
+        req: &mut ChatRequest,
+        cx: &mut HookContext,
+    ) -> Result<(), HookError> {
         let (messages, chars, tokens) = Self::measure(req);
         let over = [
             ("max_messages", self.max_messages, messages),

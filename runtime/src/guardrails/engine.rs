@@ -97,8 +97,13 @@ pub(crate) trait Detector: Send + Sync + 'static {
     /// matches it can confirm to `out`, and returns the frontier: no match
     /// confirmed later starts before it. With `eoi`, no more text follows:
     /// every pending match is settled.
-    fn scan(&self, cur: &mut Self::Cursor, hay: &Hay<'_>, eoi: bool, out: &mut Vec<Finding>)
-    -> usize;
+    fn scan(
+        &self,
+        cur: &mut Self::Cursor,
+        hay: &Hay<'_>,
+        eoi: bool,
+        out: &mut Vec<Finding>,
+    ) -> usize;
 
     /// What a finding of `kind` is called in results (`EMAIL_ADDRESS`, the
     /// keyword, ...).
@@ -203,10 +208,11 @@ impl Tally {
                 self.counts.insert(entity.to_owned(), 1);
             }
         }
-        if let Some(note) = note {
-            if self.notes.len() < MAX_NOTES && !self.notes.contains(note) {
-                self.notes.push(note.clone());
-            }
+        if let Some(note) = note
+            && self.notes.len() < MAX_NOTES
+            && !self.notes.contains(note)
+        {
+            self.notes.push(note.clone());
         }
     }
 
@@ -302,7 +308,12 @@ impl<C> FieldStream<C> {
     /// and forgets it. A group of overlapping findings is replaced as one and
     /// only once none of it can still grow: a group reaching past the
     /// frontier stays held from its start.
-    fn emit<D: Detector<Cursor = C>>(&mut self, sc: &Scanner<D>, frontier: usize, out: &mut String) {
+    fn emit<D: Detector<Cursor = C>>(
+        &mut self,
+        sc: &Scanner<D>,
+        frontier: usize,
+        out: &mut String,
+    ) {
         let mut cut = frontier;
         let mut pos = self.win.orig_base();
         let mut done = 0;

@@ -159,8 +159,12 @@ pub(crate) fn fold_str(s: &str, mode: Fold) -> String {
 pub(crate) fn is_word_char(c: char) -> bool {
     /// Answers for `U+0000..U+0370` (through the combining diacritical
     /// marks that folding produces), computed once.
-    static LOW: LazyLock<Vec<bool>> =
-        LazyLock::new(|| (0..0x370).filter_map(char::from_u32).map(word_char_uncached).collect());
+    static LOW: LazyLock<Vec<bool>> = LazyLock::new(|| {
+        (0..0x370)
+            .filter_map(char::from_u32)
+            .map(word_char_uncached)
+            .collect()
+    });
     match LOW.get(c as usize) {
         Some(&w) => w,
         None => word_char_uncached(c),
@@ -186,7 +190,10 @@ fn ascii_prefix(bytes: &[u8]) -> usize {
         }
         n += 8;
     }
-    n + bytes[n..].iter().position(|b| !b.is_ascii()).unwrap_or(bytes.len() - n)
+    n + bytes[n..]
+        .iter()
+        .position(|b| !b.is_ascii())
+        .unwrap_or(bytes.len() - n)
 }
 
 /// One non-ASCII character: where its fold sits and where it sits in the
@@ -385,10 +392,16 @@ mod tests {
     fn folds_fullwidth_ligatures_and_zero_width() {
         assert_eq!(fold_str("ＡＣＭＥ", Fold::Caseless), "acme");
         assert_eq!(fold_str("ＡＣＭＥ", Fold::Exact), "ACME");
-        assert_eq!(fold_str("ac\u{200B}m\u{200D}e\u{FEFF}", Fold::Exact), "acme");
+        assert_eq!(
+            fold_str("ac\u{200B}m\u{200D}e\u{FEFF}", Fold::Exact),
+            "acme"
+        );
         assert_eq!(fold_str("ﬁle", Fold::Exact), "file");
         assert_eq!(fold_str("É", Fold::Caseless), "e\u{301}");
-        assert_eq!(fold_str("é", Fold::Caseless), fold_str("e\u{301}", Fold::Caseless));
+        assert_eq!(
+            fold_str("é", Fold::Caseless),
+            fold_str("e\u{301}", Fold::Caseless)
+        );
     }
 
     #[test]

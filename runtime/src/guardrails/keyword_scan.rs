@@ -102,7 +102,10 @@ impl StartFilter {
         };
         let x = u32::from_le_bytes([a, b, c, d]);
         get(&self.quad, slot(x))
-            || self.tri.as_ref().is_some_and(|t| get(t, slot(x & 0x00FF_FFFF)))
+            || self
+                .tri
+                .as_ref()
+                .is_some_and(|t| get(t, slot(x & 0x00FF_FFFF)))
             || self.short.as_ref().is_some_and(|s| s[usize::from(a)])
     }
 }
@@ -185,7 +188,9 @@ impl KeywordDetector {
             true => None,
             false => {
                 let ac = build(&word_ids, StartKind::Anchored)?;
-                let start = ac.start_state(Anchored::Yes).map_err(|e| err(Box::new(e)))?;
+                let start = ac
+                    .start_state(Anchored::Yes)
+                    .map_err(|e| err(Box::new(e)))?;
                 Some((ac, start, word_ids))
             }
         };
@@ -371,7 +376,13 @@ impl Detector for KeywordDetector {
         }
     }
 
-    fn scan(&self, cur: &mut KeywordCursor, hay: &Hay<'_>, eoi: bool, out: &mut Vec<Finding>) -> usize {
+    fn scan(
+        &self,
+        cur: &mut KeywordCursor,
+        hay: &Hay<'_>,
+        eoi: bool,
+        out: &mut Vec<Finding>,
+    ) -> usize {
         let (bytes, base, end) = (hay.bytes(), hay.base(), hay.end());
         let mut waiting = std::mem::take(&mut cur.waiting);
         waiting.retain(|&(id, s, e)| match self.bounded(hay, id, s, e, eoi) {
@@ -411,7 +422,8 @@ impl Detector for KeywordDetector {
             let mut carried = std::mem::take(&mut cur.walks);
             // Walks carried over from the last chunk go on from where it ended.
             for (s, sid) in carried.drain(..) {
-                if let Some(sid) = self.walk(ac, ids, hay, (s, sid), cur.at, eoi, &mut waiting, out) {
+                if let Some(sid) = self.walk(ac, ids, hay, (s, sid), cur.at, eoi, &mut waiting, out)
+                {
                     walks.push((s, sid));
                 }
             }
@@ -445,10 +457,11 @@ impl Detector for KeywordDetector {
                 while starts != 0 {
                     let s = i + starts.trailing_zeros() as usize;
                     starts &= starts - 1;
-                    if self.filter.admits(bytes, s - base) {
-                        if let Some(sid) = self.walk(ac, ids, hay, (s, *start), s, eoi, &mut waiting, out) {
-                            walks.push((s, sid));
-                        }
+                    if self.filter.admits(bytes, s - base)
+                        && let Some(sid) =
+                            self.walk(ac, ids, hay, (s, *start), s, eoi, &mut waiting, out)
+                    {
+                        walks.push((s, sid));
                     }
                 }
                 i = stop;

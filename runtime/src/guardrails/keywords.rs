@@ -75,7 +75,11 @@ impl Keywords {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let name = if competitors { "competitors" } else { "keywords" };
+        let name = if competitors {
+            "competitors"
+        } else {
+            "keywords"
+        };
         let mut shown = Vec::new();
         let mut folded = Vec::new();
         for term in terms {

@@ -367,7 +367,14 @@ impl DfaDetector {
 
     /// Finds where the match of `pid` ending at `end` starts (not before
     /// `lo`) and keeps it if it passes its check.
-    fn confirm(&self, hay: &Hay<'_>, lo: usize, end: usize, pid: PatternID, out: &mut Vec<Finding>) {
+    fn confirm(
+        &self,
+        hay: &Hay<'_>,
+        lo: usize,
+        end: usize,
+        pid: PatternID,
+        out: &mut Vec<Finding>,
+    ) {
         let base = hay.base();
         let lo = lo.clamp(base, end);
         let input = Input::new(hay.bytes())
@@ -408,7 +415,8 @@ fn next_trigger(bytes: &[u8]) -> usize {
         let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
         // Bytes in 0x30..=0x3A (digits and ':'), then bytes equal to '@'.
         let (m, k) = (0x2F, 0x3B);
-        let range = ((LO * (127 + k)).wrapping_sub(x & LOW7) & !x & ((x & LOW7) + LO * (127 - m))) & HI;
+        let range =
+            ((LO * (127 + k)).wrapping_sub(x & LOW7) & !x & ((x & LOW7) + LO * (127 - m))) & HI;
         let at = x ^ (LO * u64::from(b'@'));
         let at = at.wrapping_sub(LO) & !at & HI;
         if range | at != 0 {
@@ -454,33 +462,6 @@ pub(crate) struct DfaCursor {
     lo: usize,
     /// The longest match so far of the leftmost candidate: end and pattern.
     pending: Option<(usize, PatternID)>,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn next_trigger_finds_digits_colons_and_at() {
-        assert_eq!(next_trigger(b""), 0);
-        assert_eq!(next_trigger(b"hello world, no triggers here"), 29);
-        for (text, at) in [
-            ("abcdefgh ijklmnop 7", 18),
-            ("abcdefgh@", 8),
-            ("ab:", 2),
-            ("/;?>ABCDEFGH0", 12),
-            ("é0", 2),
-        ] {
-            assert_eq!(next_trigger(text.as_bytes()), at, "{text}");
-        }
-        // Every byte value: exactly digits, ':' and '@' are triggers.
-        for b in 0..=255u8 {
-            let mut buf = [b'x'; 16];
-            buf[11] = b;
-            let want = if b.is_ascii_digit() || b == b':' || b == b'@' { 11 } else { 16 };
-            assert_eq!(next_trigger(&buf), want, "byte {b:#x}");
-        }
-    }
 }
 
 impl Detector for DfaDetector {
@@ -569,5 +550,36 @@ impl Detector for DfaDetector {
 
     fn label(&self, kind: u32) -> &str {
         self.entity(kind)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_trigger_finds_digits_colons_and_at() {
+        assert_eq!(next_trigger(b""), 0);
+        assert_eq!(next_trigger(b"hello world, no triggers here"), 29);
+        for (text, at) in [
+            ("abcdefgh ijklmnop 7", 18),
+            ("abcdefgh@", 8),
+            ("ab:", 2),
+            ("/;?>ABCDEFGH0", 12),
+            ("é0", 2),
+        ] {
+            assert_eq!(next_trigger(text.as_bytes()), at, "{text}");
+        }
+        // Every byte value: exactly digits, ':' and '@' are triggers.
+        for b in 0..=255u8 {
+            let mut buf = [b'x'; 16];
+            buf[11] = b;
+            let want = if b.is_ascii_digit() || b == b':' || b == b'@' {
+                11
+            } else {
+                16
+            };
+            assert_eq!(next_trigger(&buf), want, "byte {b:#x}");
+        }
     }
 }

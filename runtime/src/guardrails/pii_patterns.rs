@@ -110,7 +110,7 @@ pub(super) fn valid_card(m: &[u8]) -> bool {
             (false, _) => d,
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// 15 to 34 characters whose ISO 13616 mod-97 checksum is 1.

@@ -77,7 +77,10 @@ impl GuardrailResults {
 
     /// A copy of the results so far, in the order they were recorded.
     pub fn snapshot(&self) -> Vec<GuardrailResult> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Whether any recorded check tripped.

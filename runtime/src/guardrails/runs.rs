@@ -135,7 +135,11 @@ impl<R: RunRule> Detector for RunDetector<R> {
             // Most blocks of prose hold no run long enough to judge. Then only
             // the run carried in from the last block (it may end here) and
             // the run reaching the end of this block (it may go on) matter.
-            let carried = if start.is_some() { m.trailing_ones() as usize } else { 0 };
+            let carried = if start.is_some() {
+                m.trailing_ones() as usize
+            } else {
+                0
+            };
             if carried < len && long_runs(m & !low_bits(carried), min) == 0 {
                 if let Some(s) = start.take() {
                     judge(s, at + carried, out);

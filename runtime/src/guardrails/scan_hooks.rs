@@ -127,15 +127,16 @@ pub(crate) fn post_response<G: ScanGuard>(
     let mut tally = Tally::default();
     let outcome = resp.choices.iter_mut().try_for_each(|c| {
         let m = &mut c.message;
-        for field in [
+        for t in [
             &mut m.content,
             &mut m.refusal,
             &mut m.reasoning_content,
             &mut m.reasoning,
-        ] {
-            if let Some(t) = field {
-                apply_text(g, t, &mut tally)?;
-            }
+        ]
+        .into_iter()
+        .flatten()
+        {
+            apply_text(g, t, &mut tally)?;
         }
         Ok(())
     });
@@ -200,18 +201,18 @@ impl<C> Default for StreamState<C> {
 }
 
 impl<C: Send> StreamState<C> {
-    fn choice(&mut self, index: u32) -> &mut ChoiceState<C> {
-        let i = match self.choices.iter().position(|c| c.index == index) {
+    fn choice(choices: &mut Vec<ChoiceState<C>>, index: u32) -> &mut ChoiceState<C> {
+        let i = match choices.iter().position(|c| c.index == index) {
             Some(i) => i,
             None => {
-                self.choices.push(ChoiceState {
+                choices.push(ChoiceState {
                     index,
                     streams: [None, None, None, None],
                 });
-                self.choices.len() - 1
+                choices.len() - 1
             }
         };
-        &mut self.choices[i]
+        &mut choices[i]
     }
 
     /// Scans every text field of every choice in `chunk`.
@@ -233,10 +234,8 @@ impl<C: Send> StreamState<C> {
         let mut outcome = Ok(());
         for choice in &mut chunk.choices {
             let finishing = choice.finish_reason.is_some();
-            let mut tally = std::mem::take(&mut self.tally);
-            let state = self.choice(choice.index);
-            outcome = scan_choice(sc, state, &mut choice.delta, finishing, &mut tally);
-            self.tally = tally;
+            let state = Self::choice(&mut self.choices, choice.index);
+            outcome = scan_choice(sc, state, &mut choice.delta, finishing, &mut self.tally);
             if outcome.is_err() {
                 break;
             }

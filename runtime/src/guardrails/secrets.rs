@@ -99,8 +99,7 @@ const FILE_EXTENSIONS: &[&str] = &[
     ".py", ".js", ".ts", ".jsx", ".tsx", ".rs", ".go", ".rb", ".php", ".java", ".c", ".h", ".cpp",
     ".cs", ".sh", ".md", ".txt", ".csv", ".json", ".xml", ".yaml", ".yml", ".toml", ".ini",
     ".conf", ".config", ".log", ".sql", ".html", ".css", ".vue", ".pdf", ".png", ".jpg", ".jpeg",
-    ".gif", ".svg", ".doc", ".docx", ".xls", ".xlsx", ".zip", ".gz", ".tar", ".so", ".dll",
-    ".jar",
+    ".gif", ".svg", ".doc", ".docx", ".xls", ".xlsx", ".zip", ".gz", ".tar", ".so", ".dll", ".jar",
 ];
 
 /// Kinds of finding.
@@ -224,8 +223,14 @@ impl RunRule for SecretRule {
 
     fn judge(&self, run: &[u8], start: usize, out: &mut Vec<Finding>) {
         const EDGES: &[u8] = b".,!?*#";
-        let a = run.iter().position(|b| !EDGES.contains(b)).unwrap_or(run.len());
-        let b = run.iter().rposition(|b| !EDGES.contains(b)).map_or(a, |i| i + 1);
+        let a = run
+            .iter()
+            .position(|b| !EDGES.contains(b))
+            .unwrap_or(run.len());
+        let b = run
+            .iter()
+            .rposition(|b| !EDGES.contains(b))
+            .map_or(a, |i| i + 1);
         let c = &run[a..b];
         if c.len() < 8 {
             return;
@@ -311,7 +316,10 @@ impl SecretKeys {
             name: name.clone(),
             source: Box::new(e),
         })?;
-        Arc::make_mut(&mut self.scanner.det).0.custom.push((name, re));
+        Arc::make_mut(&mut self.scanner.det)
+            .0
+            .custom
+            .push((name, re));
         Ok(self)
     }
 

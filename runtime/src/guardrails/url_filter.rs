@@ -80,7 +80,10 @@ impl AllowEntry {
         }
         let (url, scheme) = match e.contains("://") {
             true => (Url::parse(e).map_err(|_| bad())?, true),
-            false => (Url::parse(&format!("http://{e}")).map_err(|_| bad())?, false),
+            false => (
+                Url::parse(&format!("http://{e}")).map_err(|_| bad())?,
+                false,
+            ),
         };
         let host = match url.host().ok_or_else(bad)? {
             Host::Domain(d) => AllowHost::Domain(d.trim_end_matches('.').to_owned()),
@@ -152,7 +155,7 @@ pub(crate) struct UrlRule {
 impl UrlRule {
     /// Finds the URL in a trimmed token: its parsed form, where it starts in
     /// the token, and whether it had a scheme.
-    fn candidate<'a>(&self, tok: &'a str) -> Option<(Url, usize, bool)> {
+    fn candidate(&self, tok: &str) -> Option<(Url, usize, bool)> {
         if let Some(i) = tok.find("://") {
             let start = tok[..i]
                 .rfind(|c: char| !(c.is_ascii_alphanumeric() || "+.-".contains(c)))
@@ -222,7 +225,10 @@ impl RunRule for UrlRule {
         let Ok(tok) = std::str::from_utf8(run) else {
             return;
         };
-        let lead = tok.len() - tok.trim_start_matches(['(', '[', '{', '<', '"', '\'', '`']).len();
+        let lead = tok.len()
+            - tok
+                .trim_start_matches(['(', '[', '{', '<', '"', '\'', '`'])
+                .len();
         let trimmed = tok[lead..].trim_end_matches([
             '.', ',', ';', ':', '!', '?', ')', ']', '}', '>', '"', '\'', '`',
         ]);

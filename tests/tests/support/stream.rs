@@ -60,7 +60,10 @@ pub fn split(text: &str, cuts: &[usize]) -> Vec<String> {
     points.push(text.len());
     points.sort_unstable();
     points.dedup();
-    points.windows(2).map(|w| text[w[0]..w[1]].to_owned()).collect()
+    points
+        .windows(2)
+        .map(|w| text[w[0]..w[1]].to_owned())
+        .collect()
 }
 
 /// What a caller saw of one stream.
