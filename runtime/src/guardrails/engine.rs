@@ -268,10 +268,10 @@ impl<C> FieldStream<C> {
         tally: &mut Tally,
     ) -> Result<(), Blocked> {
         let known = self.found.len();
-        // Nothing held and ASCII text (most chunks of most streams): scan
-        // the text where it is and, when it is clean, only cut it short.
-        let fast = known == 0 && self.win.is_empty() && text.is_ascii();
-        let text_f = self.win.fold_end();
+        // With no finding pending (the usual case), fold the text first and
+        // copy it into the window only if something in it matches: clean
+        // text is cut where the frontier falls, in place.
+        let fast = known == 0;
         if fast {
             self.win.append_folded(text);
         } else {
@@ -292,12 +292,12 @@ impl<C> FieldStream<C> {
         }
         if fast {
             if self.found.is_empty() {
-                let keep = frontier.saturating_sub(text_f).min(text.len());
-                self.win.hold_tail(text, keep, frontier.saturating_sub(4));
-                text.truncate(keep);
-                return Ok(());
+                let cut = self.win.down(frontier);
+                if self.win.settle(text, cut, frontier.saturating_sub(4)) {
+                    return Ok(());
+                }
             }
-            self.win.hold_all(text);
+            self.win.push_orig(text);
         }
         text.clear();
         self.emit(sc, frontier, text);

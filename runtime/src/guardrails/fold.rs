@@ -247,9 +247,16 @@ impl Window {
 
     /// Adds `text` at the end.
     pub(crate) fn append(&mut self, text: &str) {
+        self.append_folded(text);
+        self.orig.push_str(text);
+    }
+
+    /// Adds the fold of `text` (and its marks) but not yet the original:
+    /// the caller either [`settle`](Self::settle)s, which copies only what
+    /// stays held, or [`push_orig`](Self::push_orig)s the text.
+    pub(crate) fn append_folded(&mut self, text: &str) {
         if text.is_ascii() {
             self.folded.extend_from_slice(text.as_bytes());
-            self.orig.push_str(text);
             return;
         }
         // Copy ASCII runs whole; fold the other characters one by one.
@@ -273,29 +280,35 @@ impl Window {
             });
             i += c.len_utf8();
         }
+    }
+
+    /// After [`append_folded`](Self::append_folded): the original too.
+    pub(crate) fn push_orig(&mut self, text: &str) {
         self.orig.push_str(text);
     }
 
-    /// Fast path for ASCII `text` when nothing is held: its folded bytes are
-    /// the text itself, and the original is copied only for the part that
-    /// stays held ([`hold_tail`](Self::hold_tail)) or when the general path
-    /// takes over ([`hold_all`](Self::hold_all)).
-    pub(crate) fn append_folded(&mut self, text: &str) {
-        debug_assert!(self.orig.is_empty() && text.is_ascii());
-        self.folded.extend_from_slice(text.as_bytes());
-    }
-
-    /// After [`append_folded`](Self::append_folded): holds `text[keep..]`,
-    /// the rest having been emitted, and keeps folded bytes from `keep_f`.
-    pub(crate) fn hold_tail(&mut self, text: &str, keep: usize, keep_f: usize) {
+    /// After [`append_folded`](Self::append_folded), when nothing in the
+    /// window matched: turns `text` into what may be emitted, the held text
+    /// before it followed by `text` up to original offset `cut`, holds the
+    /// rest of `text`, and keeps folded bytes from `keep_f`. Only the held
+    /// part is copied into the window. Returns `false` (changing nothing)
+    /// when `cut` falls in text held from before.
+    pub(crate) fn settle(&mut self, text: &mut String, cut: usize, keep_f: usize) -> bool {
+        let start = self.orig_end();
+        if cut < start {
+            return false;
+        }
+        let keep = (cut - start).min(text.len());
+        let held = self.orig.len();
         self.orig.push_str(&text[keep..]);
-        self.orig_base += keep;
+        text.truncate(keep);
+        if held > 0 {
+            text.insert_str(0, &self.orig[..held]);
+            self.orig.drain(..held);
+        }
+        self.orig_base = start + keep;
         self.consume(self.orig_base, keep_f);
-    }
-
-    /// After [`append_folded`](Self::append_folded): holds all of `text`.
-    pub(crate) fn hold_all(&mut self, text: &str) {
-        self.orig.push_str(text);
+        true
     }
 
     /// The held original text.
