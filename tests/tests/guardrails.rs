@@ -533,3 +533,14 @@ fn on_end_flushes_a_stream_cut_short_and_records_once() {
     assert_eq!(recorded[0].stage, Stage::Chunk);
     assert_eq!(recorded[0].info["total"], 0);
 }
+
+/// A key split so that one chunk holds only its middle (shorter than a
+/// machine word): the key is still judged whole.
+#[test]
+fn secret_split_around_a_short_middle_chunk() {
+    let s = SecretKeys::new().action(SecretAction::Mask);
+    let text = " github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyzABCDEFGH ";
+    let pieces = [text[..36].into(), text[36..43].into(), text[43..].into()];
+    let seen = stream_text(&s, &pieces, Field::Content, false);
+    assert_eq!(seen.text(0), " <SECRET> ");
+}

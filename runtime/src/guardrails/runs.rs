@@ -46,6 +46,14 @@ mod tests {
         assert_eq!(long_runs(u64::MAX, 65), 0);
         assert_eq!(low_bits(3), 0b111);
         assert_eq!(block_mask(b"a b", &table(|b| b != b' ')), 0b101);
+        assert!(every_word_has_space(b"abc defg hijklmn opq"));
+        assert!(!every_word_has_space(b"abc defghijklmnop"));
+        assert!(every_word_has_space(b"abcdefg\n1234567\t"));
+        assert!(!every_word_has_space("abcdéfgh".as_bytes()));
+        for b in 0..=255u8 {
+            let w = [b'x', b'x', b'x', b, b'x', b'x', b'x', b'x'];
+            assert_eq!(every_word_has_space(&w), b < 0x21, "byte {b:#x}");
+        }
     }
 }
 
@@ -65,6 +73,18 @@ pub(crate) fn block_mask(block: &[u8], table: &[bool; 256]) -> u64 {
         m |= u64::from(table[usize::from(b)]) << k;
     }
     m
+}
+
+/// Whether every whole 8-byte word of `block` (from its start) holds a
+/// whitespace or control byte (below `0x21`): the "has less than" test of
+/// "Bit Twiddling Hacks", eight bytes at a time.
+pub(crate) fn every_word_has_space(block: &[u8]) -> bool {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    block.chunks_exact(8).all(|w| {
+        let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+        x.wrapping_sub(LO * 0x21) & !x & HI != 0
+    })
 }
 
 /// The low `n` bits set (`n` at most 64).
@@ -131,6 +151,30 @@ impl<R: RunRule> Detector for RunDetector<R> {
         while at < end {
             let block = &bytes[at - base..(at + 64).min(end) - base];
             let len = block.len();
+            if min >= 15 && every_word_has_space(block) {
+                // A run of 15 bytes or more inside the block would hold a
+                // whole aligned 8-byte word, and every such word has a
+                // whitespace byte (never part of a run): only the run carried
+                // in and the run reaching the end matter, and both are short
+                // walks from the block's edges.
+                match block.iter().position(|&b| !table[usize::from(b)]) {
+                    // All one run (a block too short to hold a whole word).
+                    None => {
+                        start.get_or_insert(at);
+                    }
+                    Some(first) => {
+                        if let Some(s) = start.take() {
+                            judge(s, at + first, out);
+                        }
+                        let last = block.iter().rposition(|&b| !table[usize::from(b)]);
+                        if let Some(last) = last.filter(|&l| l + 1 < len) {
+                            start = Some(at + last + 1);
+                        }
+                    }
+                }
+                at += len;
+                continue;
+            }
             let m = block_mask(block, table);
             // Most blocks of prose hold no run long enough to judge. Then only
             // the run carried in from the last block (it may end here) and
