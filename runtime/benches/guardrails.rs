@@ -212,6 +212,7 @@ fn chunk(piece: &str) -> ChatChunk {
 }
 
 struct Hooks {
+    /// 1,000 terms (or 20 in the `competitors` runs).
     keywords: Keywords,
     pii: Pii,
     secrets: SecretKeys,
@@ -301,6 +302,43 @@ fn bench(c: &mut Criterion) {
             );
         });
     }
+    // A typical list: twenty competitor names.
+    let rivals = Hooks {
+        keywords: Keywords::competitors([
+            "Acme",
+            "Globex",
+            "Initech",
+            "Umbrella",
+            "Hooli",
+            "Vandelay Industries",
+            "Stark",
+            "Wayne Enterprises",
+            "Cyberdyne",
+            "Soylent",
+            "Tyrell",
+            "Wonka",
+            "Gringotts",
+            "Oscorp",
+            "Massive Dynamic",
+            "Aperture",
+            "Black Mesa",
+            "Pied Piper",
+            "Dunder Mifflin",
+            "Prestige Worldwide",
+        ])
+        .unwrap()
+        .action(KeywordAction::Mask),
+        pii: Pii::new(),
+        secrets: SecretKeys::new().action(SecretAction::Mask),
+    };
+    let ps = pieces(&text, 1024);
+    group.bench_function("competitors20+pii+secrets/1KB", |b| {
+        b.iter_batched(
+            || (),
+            |()| black_box(run(&rivals, &ps, Run::All)),
+            BatchSize::PerIteration,
+        );
+    });
     group.finish();
 }
 

@@ -1,19 +1,15 @@
-//! Positive and negative cases for every built-in guardrail, as a whole-text
-//! check and as hooks.
+//! Positive and negative cases for every built-in guardrail (whole-text
+//! checks; the input budget as the pre-request hook it is).
 
 mod support;
 
-use openai_hooks::async_openai::types::chat::{
-    ChatCompletionRequestAssistantMessage, ChatCompletionRequestSystemMessage,
-    ChatCompletionRequestUserMessage, CreateChatCompletionRequestArgs,
-};
 use openai_hooks::guardrails::{
     Guardrail, GuardrailError, GuardrailResults, InputBudget, KeywordAction, Keywords, Pii,
     PiiAction, PiiEntity, SecretAction, SecretKeys, SecretPreset, UrlAction, UrlFilter,
 };
-use openai_hooks::types::{Choice, ResponseMessage};
-use openai_hooks::{ChatRequest, ChatResponse, HookContext, PostResponse, PreRequest, Stage};
-use support::stream::{Field, chunk, run, stream_text};
+use openai_hooks::{HookContext, PreRequest, Stage};
+use support::request::request;
+use support::stream::{Field, stream_text};
 
 fn masked(check: openai_hooks::guardrails::Check) -> Option<String> {
     assert!(!check.tripped);
@@ -394,19 +390,6 @@ fn url_filter_names_the_host_and_masks() {
 
 // ---- Input budget ----
 
-fn request(texts: &[&str]) -> ChatRequest {
-    let mut messages = vec![ChatCompletionRequestSystemMessage::from(texts[0]).into()];
-    for t in &texts[1..] {
-        messages.push(ChatCompletionRequestUserMessage::from(*t).into());
-    }
-    messages.push(ChatCompletionRequestAssistantMessage::from("ok").into());
-    CreateChatCompletionRequestArgs::default()
-        .model("m")
-        .messages(messages)
-        .build()
-        .unwrap()
-}
-
 #[tokio::test]
 async fn input_budget_limits() {
     let mut req = request(&["sys", "héllo wörld"]);
@@ -434,113 +417,4 @@ async fn input_budget_limits() {
     assert_eq!(results.len(), 6);
     assert_eq!(results.iter().filter(|r| r.tripped).count(), 3);
     assert_eq!(InputBudget::new().stages(), &[Stage::PreRequest]);
-}
-
-// ---- As hooks ----
-
-#[tokio::test]
-async fn pre_request_masks_input_and_records_a_result() {
-    let mut req = request(&["sys jane@example.com", "ssn 123-45-6789"]);
-    let mut cx = HookContext::new("m");
-    Pii::new().pre_request(&mut req, &mut cx).await.unwrap();
-    let body = serde_json::to_string(&req).unwrap();
-    assert!(
-        body.contains("sys <EMAIL_ADDRESS>") && body.contains("ssn <US_SSN>"),
-        "{body}"
-    );
-    // Assistant history is left alone.
-    assert!(body.contains("\"ok\""));
-    let results = GuardrailResults::of(&cx).unwrap().snapshot();
-    assert_eq!(results.len(), 1);
-    assert_eq!(results[0].guardrail, "pii");
-    assert_eq!(results[0].stage, Stage::PreRequest);
-    assert!(!results[0].tripped);
-    assert_eq!(results[0].info["total"], 2);
-}
-
-#[tokio::test]
-async fn post_response_blocks_and_scans_refusal_and_reasoning() {
-    let mut resp = ChatResponse {
-        choices: vec![Choice {
-            message: ResponseMessage {
-                content: Some("fine".into()),
-                reasoning_content: Some("the key is AKIAIOSFODNN7EXAMPLE".into()),
-                ..ResponseMessage::default()
-            },
-            ..Choice::default()
-        }],
-        ..ChatResponse::default()
-    };
-    let mut cx = HookContext::new("m");
-    let err = SecretKeys::new()
-        .post_response(&mut resp, &mut cx)
-        .await
-        .unwrap_err();
-    assert!(err.is_tripwire());
-    assert!(!format!("{err:?}").contains("AKIA"));
-    let r = &GuardrailResults::of(&cx).unwrap().snapshot()[0];
-    assert!(r.tripped && r.stage == Stage::PostResponse);
-
-    resp.choices[0].message.reasoning_content = None;
-    resp.choices[0].message.refusal = Some("I won't email jane@example.com".into());
-    Pii::new().post_response(&mut resp, &mut cx).await.unwrap();
-    assert_eq!(
-        resp.choices[0].message.refusal.as_deref(),
-        Some("I won't email <EMAIL_ADDRESS>")
-    );
-}
-
-#[test]
-fn held_text_leaves_with_the_finish_chunk() {
-    let kw = Keywords::new(["acme"]).unwrap().action(KeywordAction::Mask);
-    let seen = stream_text(&kw, &["say ac".into(), "m".into()], Field::Content, true);
-    let texts: Vec<&str> = seen.chunks.iter().map(|(_, t)| t.as_str()).collect();
-    assert_eq!(texts, ["say ", "acm"]);
-    assert!(!seen.text_after_finish);
-    // A finish chunk with no text of its own still carries the held text.
-    let chunks = vec![chunk(0, Field::Content, "say ac", false), {
-        let mut c = chunk(0, Field::Content, "", true);
-        c.choices[0].delta.content = None;
-        c
-    }];
-    let seen = run(&kw, chunks, Field::Content);
-    assert_eq!(seen.text(0), "say ac");
-    assert_eq!(seen.chunks.len(), 2);
-}
-
-#[test]
-fn on_end_flushes_a_stream_cut_short_and_records_once() {
-    let pii = Pii::new();
-    let cx = HookContext::new("m");
-    let mut cx = cx;
-    let results = GuardrailResults::install(&mut cx);
-    let mut state = <Pii as openai_hooks::OnChunk>::State::default();
-    let mut c = chunk(2, Field::Refusal, "mail jane@example.c", false);
-    openai_hooks::OnChunk::on_chunk(&pii, &mut c, &mut state, &cx).unwrap();
-    assert_eq!(c.choices[0].delta.refusal.as_deref(), Some("mail "));
-    let end = openai_hooks::OnChunk::on_end(&pii, &mut state, &cx)
-        .unwrap()
-        .expect("held text");
-    assert_eq!(end.id, "chatcmpl-1");
-    assert_eq!(end.choices[0].index, 2);
-    // `example.c` has a one-letter top-level label: not an address.
-    assert_eq!(
-        end.choices[0].delta.refusal.as_deref(),
-        Some("jane@example.c")
-    );
-    let recorded = results.snapshot();
-    assert_eq!(recorded.len(), 1);
-    assert_eq!(recorded[0].stage, Stage::Chunk);
-    assert_eq!(recorded[0].info["total"], 0);
-}
-
-/// A key split so that one chunk holds only its middle (shorter than a
-/// machine word): the key is still judged whole.
-#[test]
-fn secret_split_around_a_short_middle_chunk() {
-    let s = SecretKeys::new().action(SecretAction::Mask);
-    let text = " github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyzABCDEFGH ";
-    let pieces = [text[..36].into(), text[36..43].into(), text[43..].into()];
-    let seen = stream_text(&s, &pieces, Field::Content, false);
-    assert_eq!(seen.text(0), " <SECRET> ");
 }

@@ -388,19 +388,6 @@ pub(crate) struct KeywordCursor {
     waiting: Vec<(usize, usize, usize)>,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn word_mask_matches_the_table() {
-        let bytes: Vec<u8> = (0..=255u8).collect();
-        for block in bytes.chunks(64).chain([&bytes[3..50], &bytes[90..97]]) {
-            assert_eq!(word_mask(block), block_mask(block, &WORD), "{block:?}");
-        }
-    }
-}
-
 impl Detector for KeywordDetector {
     type Cursor = KeywordCursor;
 
@@ -525,5 +512,18 @@ impl Detector for KeywordDetector {
 
     fn label(&self, _kind: u32) -> &str {
         self.label
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn word_mask_matches_the_table() {
+        let bytes: Vec<u8> = (0..=255u8).collect();
+        for block in bytes.chunks(64).chain([&bytes[3..50], &bytes[90..97]]) {
+            assert_eq!(word_mask(block), block_mask(block, &WORD), "{block:?}");
+        }
     }
 }

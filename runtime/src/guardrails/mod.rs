@@ -22,13 +22,16 @@
 //! rest (the few bytes that could still begin one), releasing it with the
 //! next chunk, with the chunk that carries the choice's `finish_reason`, or
 //! from [`OnChunk::on_end`](crate::OnChunk::on_end) when the stream ends
-//! early. Each byte is read once by an automaton whose state carries over
-//! from chunk to chunk (Aho-Corasick for keywords, a regex DFA for PII, a
-//! byte-class run scanner for secrets and URLs), so the cost is linear in the
-//! streamed text; accumulated text is never rescanned. Clean text passes
-//! through unchanged and in order, and masking a stream gives exactly the
-//! text that masking it whole gives. Each choice (`n > 1`) and each field
-//! (content, refusal, reasoning) is its own stream.
+//! early. Scanning state carries over from chunk to chunk, so each byte is
+//! looked at a bounded number of times and accumulated text is never
+//! rescanned: keywords walk an anchored Aho-Corasick DFA from each word start
+//! (walks alive at a chunk's end continue in the next), PII steps a regex DFA
+//! (`regex-automata`) byte by byte and finds a match's start with its reverse
+//! DFA, secrets and URLs classify bytes into token runs 64 at a time and
+//! judge each run once. Clean text passes through unchanged and in order,
+//! and masking a stream gives exactly the text that masking it whole gives.
+//! Each choice (`n > 1`) and each field (content, refusal, reasoning) is its
+//! own stream.
 //!
 //! How much is held back at most: keywords, the longest term; PII, the
 //! current candidate (a word, a number) and never more than
@@ -37,10 +40,15 @@
 //! [`URL_TOKEN_CAP`] bytes. A match longer than its cap is not guaranteed to
 //! be found whole.
 //!
-//! Matching runs on folded text: fullwidth and other
-//! compatibility forms read as their plain letters, and zero-width
-//! characters inside a term are ignored; what is emitted is always the
-//! original text.
+//! Matching runs on folded text: each non-ASCII character is replaced by its
+//! compatibility decomposition (NFKD, per character, from
+//! `unicode-normalization`; lowercased for keywords), so fullwidth and other
+//! compatibility forms read as their plain letters and a precomposed `é`
+//! matches `e` + U+0301; default-ignorable code points (zero-width space and
+//! joiners, BOM, soft hyphen, bidi controls) fold to nothing, so they cannot
+//! split a term. What is emitted is always the original text.
+//!
+//! Throughput is in `docs/BENCHMARKS.md` ("Guardrail scanning").
 //!
 //! # Results
 //!
