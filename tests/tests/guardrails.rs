@@ -95,6 +95,29 @@ fn keywords_tripwire_names_the_keyword_and_competitors_say_so() {
     assert_eq!(seen.text(0), "we beat ");
 }
 
+/// A term that starts near the end of a 64-byte scanning block, in one
+/// piece and across chunks.
+#[test]
+fn keywords_across_scan_blocks() {
+    let kw = Keywords::new(["acme corp"])
+        .unwrap()
+        .action(KeywordAction::Mask);
+    for at in 55..70 {
+        let text = format!("{} acme corp and more", "x ".repeat(at / 2));
+        let want = text.replace("acme corp", "<KEYWORD>");
+        assert_eq!(
+            masked(kw.check(&text)).as_deref(),
+            Some(want.as_str()),
+            "{at}"
+        );
+        let pieces = [text[..at].to_owned(), text[at..].to_owned()];
+        assert_eq!(
+            stream_text(&kw, &pieces, Field::Content, true).text(0),
+            want
+        );
+    }
+}
+
 #[test]
 fn keywords_reject_an_empty_list() {
     assert!(matches!(

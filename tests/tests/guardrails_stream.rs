@@ -35,6 +35,13 @@ static KEYWORDS: LazyLock<Keywords> = LazyLock::new(|| {
     .unwrap()
     .action(KeywordAction::Mask)
 });
+/// Terms that all begin with a word of four letters or more, which lets the
+/// scanner pass over shorter words without a look.
+static LONG_KEYWORDS: LazyLock<Keywords> = LazyLock::new(|| {
+    Keywords::new(["acme", "Globex Corp", "initech."])
+        .unwrap()
+        .action(KeywordAction::Mask)
+});
 static PII: LazyLock<Pii> = LazyLock::new(Pii::new);
 static SECRETS: LazyLock<SecretKeys> =
     LazyLock::new(|| SecretKeys::new().action(SecretAction::Mask));
@@ -243,6 +250,11 @@ proptest! {
     #[test]
     fn keywords_never_leak((text, planted) in text_with(KEYWORD_PLANTS), cuts in cuts(), finish: bool) {
         check_masking(&*KEYWORDS, |t| KEYWORDS.check(t), &text, &planted, &cuts, Field::Content, finish)?;
+    }
+
+    #[test]
+    fn long_keywords_never_leak((text, planted) in text_with(&KEYWORD_PLANTS[..7]), cuts in cuts(), finish: bool) {
+        check_masking(&*LONG_KEYWORDS, |t| LONG_KEYWORDS.check(t), &text, &planted, &cuts, Field::Content, finish)?;
     }
 
     #[test]

@@ -13,7 +13,9 @@
 //! ends in a word character waits for the next character to confirm its
 //! right boundary.
 //!
-//! Before a walk starts, a filter of the terms' first four bytes (4 KB, so
+//! Word starts are found 64 bytes at a time as a bit mask, and only words at
+//! least as long as the shortest term's first word are considered. Before a
+//! walk starts, a filter of the terms' first four bytes (4 KB, so
 //! it stays in cache) rules out most word starts without touching the DFA,
 //! whose rows for a thousand terms do not fit in cache. The filter only
 //! skips walks that could not match, so results do not depend on it.
@@ -27,7 +29,7 @@ use aho_corasick::{Anchored, MatchKind, StartKind};
 use super::engine::{Detector, Finding, Hay};
 use super::error::GuardrailError;
 use super::fold::{Fold, is_word_char};
-use super::runs::{block_mask, low_bits};
+use super::runs::{block_mask, long_runs, low_bits};
 
 /// ASCII word bytes.
 static WORD: [bool; 256] = {
@@ -164,6 +166,9 @@ pub(crate) struct KeywordDetector {
     words: Option<(DFA, StateID, Vec<usize>)>,
     /// Rules out word starts for `words`.
     filter: StartFilter,
+    /// The fewest word bytes any term in `words` begins with: a word start
+    /// followed by fewer cannot begin a term.
+    lead: usize,
     /// The other terms and their term ids.
     others: Option<(Unanchored, Vec<usize>)>,
     /// Whether each term starts / ends with a word character.
@@ -214,6 +219,18 @@ impl KeywordDetector {
                 .map_err(|e| err(Box::new(e)))
         };
         let filter = StartFilter::new(word_ids.iter().map(|&i| folded[i].as_bytes()));
+        let lead = word_ids
+            .iter()
+            .map(|&i| {
+                folded[i]
+                    .chars()
+                    .take_while(|&c| is_word_char(c))
+                    .map(char::len_utf8)
+                    .sum::<usize>()
+            })
+            .min()
+            .unwrap_or(1)
+            .clamp(1, 64);
         let words = match word_ids.is_empty() {
             true => None,
             false => {
@@ -250,6 +267,7 @@ impl KeywordDetector {
         Ok(Self {
             words,
             filter,
+            lead,
             others,
             edges,
             terms: shown,
@@ -483,6 +501,12 @@ impl Detector for KeywordDetector {
                     }
                 }
                 let mut starts = m & !((m << 1) | u64::from(prev));
+                if self.lead > 1 {
+                    // Only words of at least `lead` word bytes; a start too
+                    // close to the block's end to tell stays.
+                    let near_end = !low_bits(block.len().saturating_sub(self.lead - 1));
+                    starts &= long_runs(m, self.lead) | near_end;
+                }
                 prev = (m >> (block.len() - 1)) & 1 == 1;
                 while starts != 0 {
                     let s = i + starts.trailing_zeros() as usize;

@@ -46,13 +46,17 @@ mod tests {
         assert_eq!(long_runs(u64::MAX, 65), 0);
         assert_eq!(low_bits(3), 0b111);
         assert_eq!(block_mask(b"a b", &table(|b| b != b' ')), 0b101);
-        assert!(every_word_has_space(b"abc defg hijklmn opq"));
-        assert!(!every_word_has_space(b"abc defghijklmnop"));
-        assert!(every_word_has_space(b"abcdefg\n1234567\t"));
-        assert!(!every_word_has_space("abcdéfgh".as_bytes()));
-        for b in 0..=255u8 {
-            let w = [b'x', b'x', b'x', b, b'x', b'x', b'x', b'x'];
-            assert_eq!(every_word_has_space(&w), b < 0x21, "byte {b:#x}");
+        let spaces = table(|b| !(0x01..=0x20).contains(&b));
+        let bytes: Vec<u8> = (0..=255u8).collect();
+        for block in bytes
+            .chunks(64)
+            .chain([&bytes[3..50], &bytes[1..12], &b"a b\tc"[..]])
+        {
+            assert_eq!(
+                nonspace_mask(block),
+                block_mask(block, &spaces),
+                "{block:?}"
+            );
         }
     }
 }
@@ -75,16 +79,32 @@ pub(crate) fn block_mask(block: &[u8], table: &[bool; 256]) -> u64 {
     m
 }
 
-/// Whether every whole 8-byte word of `block` (from its start) holds a
-/// whitespace or control byte (below `0x21`): the "has less than" test of
-/// "Bit Twiddling Hacks", eight bytes at a time.
-pub(crate) fn every_word_has_space(block: &[u8]) -> bool {
+/// Bit `k` set unless `block[k]` is whitespace or a control byte (`0x01` to
+/// `0x20`); `block` is at most 64 bytes, bits past it are clear. Eight
+/// bytes at a time with the byte-range test of "Bit Twiddling Hacks" (exact
+/// for every byte value).
+pub(crate) fn nonspace_mask(block: &[u8]) -> u64 {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
-    block.chunks_exact(8).all(|w| {
+    const LOW7: u64 = LO * 127;
+    let mut words = block.chunks_exact(8);
+    let mut m = 0u64;
+    let mut k = 0;
+    for w in &mut words {
         let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
-        x.wrapping_sub(LO * 0x21) & !x & HI != 0
-    })
+        // High bit of each byte in 0x01..=0x20.
+        let space =
+            ((LO * (127 + 0x21)).wrapping_sub(x & LOW7) & !x & ((x & LOW7) + LO * 127)) & HI;
+        let bits = ((space >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u8;
+        m |= u64::from(!bits) << k;
+        k += 8;
+    }
+    for (i, &b) in words.remainder().iter().enumerate() {
+        if !(0x01..=0x20).contains(&b) {
+            m |= 1 << (k + i);
+        }
+    }
+    m
 }
 
 /// The low `n` bits set (`n` at most 64).
@@ -151,12 +171,11 @@ impl<R: RunRule> Detector for RunDetector<R> {
         while at < end {
             let block = &bytes[at - base..(at + 64).min(end) - base];
             let len = block.len();
-            if min >= 15 && every_word_has_space(block) {
-                // A run of 15 bytes or more inside the block would hold a
-                // whole aligned 8-byte word, and every such word has a
-                // whitespace byte (never part of a run): only the run carried
-                // in and the run reaching the end matter, and both are short
-                // walks from the block's edges.
+            if min > 1 && long_runs(nonspace_mask(block), min) == 0 {
+                // No stretch of `min` bytes without whitespace (which is never
+                // part of a run), so no run inside the block is worth judging:
+                // only the run carried in and the run reaching the end
+                // matter, and both are short walks from the block's edges.
                 match block.iter().position(|&b| !table[usize::from(b)]) {
                     // All one run (a block too short to hold a whole word).
                     None => {
