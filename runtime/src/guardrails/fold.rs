@@ -262,23 +262,26 @@ impl Window {
         // Copy ASCII runs whole; fold the other characters one by one.
         let base = self.orig_end();
         let bytes = text.as_bytes();
+        // Folds rarely grow text by much: one reservation for most chunks.
+        self.folded.reserve(bytes.len() + bytes.len() / 4);
         let mut i = 0;
         while i < bytes.len() {
             let run = ascii_prefix(&bytes[i..]);
             self.folded.extend_from_slice(&bytes[i..i + run]);
             i += run;
-            let Some(c) = text[i..].chars().next() else {
+            let Some(c) = text.get(i..).and_then(|t| t.chars().next()) else {
                 break;
             };
-            let fs = self.fold_end();
+            let len = c.len_utf8();
+            let fs = self.fold_base + self.folded.len();
             fold_char(c, self.mode, &mut self.folded);
             self.marks.push_back(Mark {
                 fs,
-                fe: self.fold_end(),
+                fe: self.fold_base + self.folded.len(),
                 os: base + i,
-                oe: base + i + c.len_utf8(),
+                oe: base + i + len,
             });
-            i += c.len_utf8();
+            i += len;
         }
     }
 
