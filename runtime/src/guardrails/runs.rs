@@ -32,35 +32,6 @@ pub(crate) trait RunRule: Send + Sync + 'static {
 #[derive(Debug, Clone)]
 pub(crate) struct RunDetector<R>(pub(crate) R);
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn long_runs_finds_run_starts() {
-        assert_eq!(long_runs(0b0111_0110, 3), 0b0001_0000);
-        assert_eq!(long_runs(0b0111_0110, 2), 0b0011_0010);
-        assert_eq!(long_runs(0b0111_0110, 4), 0);
-        assert_eq!(long_runs(1 << 63, 5), 0);
-        assert_eq!(long_runs(u64::MAX, 64), 1);
-        assert_eq!(long_runs(u64::MAX, 65), 0);
-        assert_eq!(low_bits(3), 0b111);
-        assert_eq!(block_mask(b"a b", &table(|b| b != b' ')), 0b101);
-        let spaces = table(|b| !(0x01..=0x20).contains(&b));
-        let bytes: Vec<u8> = (0..=255u8).collect();
-        for block in bytes
-            .chunks(64)
-            .chain([&bytes[3..50], &bytes[1..12], &b"a b\tc"[..]])
-        {
-            assert_eq!(
-                nonspace_mask(block),
-                block_mask(block, &spaces),
-                "{block:?}"
-            );
-        }
-    }
-}
-
 /// Per-stream state of a [`RunDetector`].
 #[derive(Debug, Default)]
 pub(crate) struct RunCursor {
@@ -260,5 +231,34 @@ impl<R: RunRule> Detector for RunDetector<R> {
 
     fn label(&self, kind: u32) -> &str {
         self.0.label(kind)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_runs_finds_run_starts() {
+        assert_eq!(long_runs(0b0111_0110, 3), 0b0001_0000);
+        assert_eq!(long_runs(0b0111_0110, 2), 0b0011_0010);
+        assert_eq!(long_runs(0b0111_0110, 4), 0);
+        assert_eq!(long_runs(1 << 63, 5), 0);
+        assert_eq!(long_runs(u64::MAX, 64), 1);
+        assert_eq!(long_runs(u64::MAX, 65), 0);
+        assert_eq!(low_bits(3), 0b111);
+        assert_eq!(block_mask(b"a b", &table(|b| b != b' ')), 0b101);
+        let spaces = table(|b| !(0x01..=0x20).contains(&b));
+        let bytes: Vec<u8> = (0..=255u8).collect();
+        for block in bytes
+            .chunks(64)
+            .chain([&bytes[3..50], &bytes[1..12], &b"a b\tc"[..]])
+        {
+            assert_eq!(
+                nonspace_mask(block),
+                block_mask(block, &spaces),
+                "{block:?}"
+            );
+        }
     }
 }
