@@ -6,12 +6,15 @@
 //! - [`#[openai_client]`](openai_client): turns a struct of hooks around an
 //!   inner client into a typed client, checked at compile time.
 //! - [`PreRequest`], [`PostResponse`], [`OnChunk`]: the hooks.
+//! - [`guardrails`]: built-in hooks that find PII, keywords, secrets, URLs
+//!   and oversized input, streaming-safe.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod client;
 pub mod concurrent;
 mod error;
+pub mod guardrails;
 mod hooks;
 mod method;
 mod redact;

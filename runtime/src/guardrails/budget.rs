@@ -1,0 +1,172 @@
+//! `InputBudget`: stop requests that are too big before they are sent.
+
+use async_openai::types::chat::{
+    ChatCompletionRequestAssistantMessageContent as AsstContent,
+    ChatCompletionRequestAssistantMessageContentPart as AsstPart,
+    ChatCompletionRequestDeveloperMessageContent as DevContent,
+    ChatCompletionRequestDeveloperMessageContentPart as DevPart, ChatCompletionRequestMessage,
+    ChatCompletionRequestSystemMessageContent as SysContent,
+    ChatCompletionRequestSystemMessageContentPart as SysPart,
+    ChatCompletionRequestToolMessageContent as ToolContent,
+    ChatCompletionRequestToolMessageContentPart as ToolPart,
+    ChatCompletionRequestUserMessageContent as UserContent,
+    ChatCompletionRequestUserMessageContentPart as UserPart,
+};
+use serde_json::json;
+
+use super::Guardrail;
+use super::result::{GuardrailResult, record};
+use crate::hooks::{HookContext, HookError, PreRequest, Stage};
+use crate::types::ChatRequest;
+
+/// Stops a request whose messages exceed a budget, before it is sent.
+///
+/// Counts the text of every message (all roles; string content and text and
+/// refusal parts; images and audio are not counted). Characters are Unicode
+/// scalar values. Tokens are *estimated* as characters / 4, rounded up:
+/// OpenAI's rule of thumb for English, no tokenizer needed; it undercounts
+/// code and most non-Latin scripts, so leave headroom or budget characters.
+///
+/// ```
+/// use openai_hooks::guardrails::InputBudget;
+///
+/// let budget = InputBudget::new().max_chars(20_000).max_tokens(4_000).max_messages(50);
+/// assert_eq!(InputBudget::estimate_tokens("twelve chars"), 3);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct InputBudget {
+    max_chars: Option<usize>,
+    max_tokens: Option<usize>,
+    max_messages: Option<usize>,
+}
+
+impl InputBudget {
+    /// No limits yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Most characters over all messages.
+    pub fn max_chars(mut self, n: usize) -> Self {
+        self.max_chars = Some(n);
+        self
+    }
+
+    /// Most estimated tokens over all messages (characters / 4).
+    pub fn max_tokens(mut self, n: usize) -> Self {
+        self.max_tokens = Some(n);
+        self
+    }
+
+    /// Most messages.
+    pub fn max_messages(mut self, n: usize) -> Self {
+        self.max_messages = Some(n);
+        self
+    }
+
+    /// The token estimate for `text`: characters / 4, rounded up.
+    pub fn estimate_tokens(text: &str) -> usize {
+        text.chars().count().div_ceil(4)
+    }
+
+    /// Measures `req`: `(messages, characters, estimated tokens)`.
+    pub fn measure(req: &ChatRequest) -> (usize, usize, usize) {
+        let mut chars = 0;
+        for msg in &req.messages {
+            each_text(msg, &mut |t| chars += t.chars().count());
+        }
+        (req.messages.len(), chars, chars.div_ceil(4))
+    }
+}
+
+/// Calls `f` on every text of `msg`.
+fn each_text(msg: &ChatCompletionRequestMessage, f: &mut impl FnMut(&str)) {
+    match msg {
+        ChatCompletionRequestMessage::System(m) => match &m.content {
+            SysContent::Text(t) => f(t),
+            SysContent::Array(parts) => parts.iter().for_each(|SysPart::Text(p)| f(&p.text)),
+        },
+        ChatCompletionRequestMessage::Developer(m) => match &m.content {
+            DevContent::Text(t) => f(t),
+            DevContent::Array(parts) => parts.iter().for_each(|DevPart::Text(p)| f(&p.text)),
+        },
+        ChatCompletionRequestMessage::User(m) => match &m.content {
+            UserContent::Text(t) => f(t),
+            UserContent::Array(parts) => parts.iter().for_each(|p| {
+                if let UserPart::Text(p) = p {
+                    f(&p.text);
+                }
+            }),
+        },
+        ChatCompletionRequestMessage::Assistant(m) => match &m.content {
+            Some(AsstContent::Text(t)) => f(t),
+            Some(AsstContent::Array(parts)) => parts.iter().for_each(|p| match p {
+                AsstPart::Text(p) => f(&p.text),
+                AsstPart::Refusal(p) => f(&p.refusal),
+            }),
+            None => {}
+        },
+        ChatCompletionRequestMessage::Tool(m) => match &m.content {
+            ToolContent::Text(t) => f(t),
+            ToolContent::Array(parts) => parts.iter().for_each(|ToolPart::Text(p)| f(&p.text)),
+        },
+        ChatCompletionRequestMessage::Function(m) => {
+            if let Some(t) = &m.content {
+                f(t);
+            }
+        }
+    }
+}
+
+impl Guardrail for InputBudget {
+    fn name(&self) -> &'static str {
+        "input_budget"
+    }
+    fn stages(&self) -> &'static [Stage] {
+        &[Stage::PreRequest]
+    }
+}
+
+impl PreRequest for InputBudget {
+    async fn pre_request(
+        &self,
+        req: &mut ChatRequest,
+        cx: &mut HookContext,
+    ) -> Result<(), HookError> {
+        let (messages, chars, tokens) = Self::measure(req);
+        let over = [
+            ("max_messages", self.max_messages, messages),
+            ("max_chars", self.max_chars, chars),
+            ("max_tokens", self.max_tokens, tokens),
+        ]
+        .into_iter()
+        .find_map(|(limit, max, actual)| max.filter(|&m| actual > m).map(|m| (limit, m, actual)));
+        let mut info = json!({
+            "guardrail": "input_budget",
+            "messages": messages,
+            "chars": chars,
+            "estimated_tokens": tokens,
+        });
+        if let Some((limit, max, actual)) = over {
+            info["limit"] = limit.into();
+            info["max"] = max.into();
+            info["actual"] = actual.into();
+        }
+        record(
+            cx,
+            GuardrailResult {
+                guardrail: "input_budget".into(),
+                stage: Stage::PreRequest,
+                tripped: over.is_some(),
+                info: info.clone(),
+            },
+        );
+        match over {
+            Some((limit, max, actual)) => Err(HookError::tripwire(format!(
+                "input over budget: {limit} is {max}, request has {actual}"
+            ))
+            .with_info(info)),
+            None => Ok(()),
+        }
+    }
+}

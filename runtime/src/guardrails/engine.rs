@@ -1,0 +1,407 @@
+//! The scanning engine every text guardrail shares.
+//!
+//! A [`Detector`] finds spans in folded text, incrementally: it keeps its
+//! automaton state in a cursor between calls, looks at each new folded byte
+//! once (plus a bounded look back when a match is confirmed), and reports a
+//! *frontier*: the folded offset before which no future match can start.
+//! [`FieldStream`] owns one text stream (one field of one choice), feeds it
+//! to the detector, and emits everything before the frontier at once, with
+//! confirmed matches replaced; only the text after the frontier waits for
+//! the next chunk. A whole text (a request message, a complete reply) is the
+//! same stream in one piece, so streamed and whole-text results are the same
+//! by construction, and the property tests check it.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::fold::{Fold, Window};
+
+/// Folded bytes a detector scans: the window's folded text, addressed by
+/// absolute offsets.
+pub(crate) struct Hay<'a> {
+    bytes: &'a [u8],
+    base: usize,
+}
+
+impl<'a> Hay<'a> {
+    /// The folded text of `win`.
+    pub(crate) fn of(win: &'a Window) -> Self {
+        Self {
+            bytes: win.folded(),
+            base: win.fold_base(),
+        }
+    }
+
+    /// Absolute offset of the first byte held.
+    pub(crate) fn base(&self) -> usize {
+        self.base
+    }
+
+    /// Absolute offset just past the last byte.
+    pub(crate) fn end(&self) -> usize {
+        self.base + self.bytes.len()
+    }
+
+    /// The held bytes; index `i` is absolute offset `base() + i`.
+    pub(crate) fn bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// The byte at absolute offset `at` (which must be held).
+    pub(crate) fn byte(&self, at: usize) -> u8 {
+        self.bytes[at - self.base]
+    }
+
+    /// The byte before absolute offset `at`, if it is held.
+    pub(crate) fn byte_before(&self, at: usize) -> Option<u8> {
+        at.checked_sub(1)
+            .filter(|&p| p >= self.base)
+            .map(|p| self.bytes[p - self.base])
+    }
+
+    /// Bytes between two absolute offsets, clamped to what is held.
+    pub(crate) fn slice(&self, start: usize, end: usize) -> &'a [u8] {
+        let s = start.saturating_sub(self.base).min(self.bytes.len());
+        let e = end.saturating_sub(self.base).clamp(s, self.bytes.len());
+        &self.bytes[s..e]
+    }
+}
+
+/// A confirmed match, in absolute folded offsets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Finding {
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+    /// Detector-specific kind (entity, keyword index, ...).
+    pub(crate) kind: u32,
+    /// A safe detail for results (a URL's host), never a secret or PII.
+    pub(crate) note: Option<String>,
+}
+
+/// Finds spans in folded text, incrementally.
+pub(crate) trait Detector: Send + Sync + 'static {
+    /// Per-stream automaton state.
+    type Cursor: Send;
+
+    /// How text is folded for this detector.
+    fn fold(&self) -> Fold;
+
+    /// A cursor at the start of a stream.
+    fn cursor(&self) -> Self::Cursor;
+
+    /// Scans the bytes of `hay` the cursor has not seen yet, pushing the
+    /// matches it can confirm to `out`, and returns the frontier: no match
+    /// confirmed later starts before it. With `eoi`, no more text follows:
+    /// every pending match is settled.
+    fn scan(
+        &self,
+        cur: &mut Self::Cursor,
+        hay: &Hay<'_>,
+        eoi: bool,
+        out: &mut Vec<Finding>,
+    ) -> usize;
+
+    /// What a finding of `kind` is called in results (`EMAIL_ADDRESS`, the
+    /// keyword, ...).
+    fn entity(&self, kind: u32) -> &str;
+
+    /// The label in the placeholder that replaces a finding of `kind`.
+    fn label(&self, kind: u32) -> &str;
+}
+
+/// What happens to a finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Treatment {
+    /// Stop the call with a tripwire.
+    Block,
+    /// Replace with `<LABEL>`.
+    Mask,
+    /// Remove.
+    Redact,
+    /// Replace with `<LABEL:hash>`.
+    Hash,
+}
+
+impl Treatment {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Block => "block",
+            Self::Mask => "mask",
+            Self::Redact => "redact",
+            Self::Hash => "hash",
+        }
+    }
+}
+
+/// A detector with what to do about its findings.
+pub(crate) struct Scanner<D> {
+    pub(crate) det: Arc<D>,
+    pub(crate) treat: Treatment,
+    /// Prefix hashed in front of each value in [`Treatment::Hash`].
+    pub(crate) salt: Arc<str>,
+}
+
+impl<D> Clone for Scanner<D> {
+    fn clone(&self) -> Self {
+        Self {
+            det: Arc::clone(&self.det),
+            treat: self.treat,
+            salt: Arc::clone(&self.salt),
+        }
+    }
+}
+
+impl<D> std::fmt::Debug for Scanner<D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scanner")
+            .field("treat", &self.treat)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<D: Detector> Scanner<D> {
+    pub(crate) fn new(det: Arc<D>, treat: Treatment) -> Self {
+        Self {
+            det,
+            treat,
+            salt: Arc::from(""),
+        }
+    }
+
+    /// Scans a whole text: `Ok(None)` when nothing matched, the rewritten
+    /// text otherwise, or `Err` when a finding blocks.
+    pub(crate) fn apply(&self, text: &str, tally: &mut Tally) -> Result<Option<String>, Blocked> {
+        let before = tally.total;
+        let mut stream = FieldStream::new(&*self.det);
+        let mut out = text.to_owned();
+        stream.push(self, &mut out, true, tally)?;
+        Ok((tally.total != before).then_some(out))
+    }
+}
+
+/// A finding blocked the text; what was found is in the [`Tally`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Blocked;
+
+/// What a guardrail found over a call or a stream: counts per entity, and
+/// safe notes. Never holds a matched value.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Tally {
+    pub(crate) counts: BTreeMap<String, u64>,
+    pub(crate) notes: Vec<String>,
+    pub(crate) total: u64,
+}
+
+/// At most this many notes are kept (a reply could name thousands of hosts).
+const MAX_NOTES: usize = 16;
+
+impl Tally {
+    fn add(&mut self, entity: &str, note: Option<&String>) {
+        self.total += 1;
+        match self.counts.get_mut(entity) {
+            Some(n) => *n += 1,
+            None => {
+                self.counts.insert(entity.to_owned(), 1);
+            }
+        }
+        if let Some(note) = note
+            && self.notes.len() < MAX_NOTES
+            && !self.notes.contains(note)
+        {
+            self.notes.push(note.clone());
+        }
+    }
+
+    /// Names of what was found, for a tripwire's reason.
+    pub(crate) fn names(&self) -> String {
+        let names: Vec<&str> = self.counts.keys().map(String::as_str).collect();
+        names.join(", ")
+    }
+
+    /// Structured details: `{"action", "findings": {entity: count}, "notes"}`.
+    pub(crate) fn info(&self, treat: Treatment) -> Value {
+        let mut info = json!({
+            "action": treat.as_str(),
+            "findings": self.counts,
+            "total": self.total,
+        });
+        if !self.notes.is_empty() {
+            info["notes"] = json!(self.notes);
+        }
+        info
+    }
+}
+
+/// One stream of text (one field of one choice) under one detector.
+pub(crate) struct FieldStream<C> {
+    win: Window,
+    cur: C,
+    /// Confirmed findings not emitted yet, sorted by start when emitting.
+    found: Vec<Finding>,
+}
+
+impl<C> FieldStream<C> {
+    pub(crate) fn new<D: Detector<Cursor = C>>(det: &D) -> Self {
+        Self {
+            win: Window::new(det.fold()),
+            cur: det.cursor(),
+            found: Vec::new(),
+        }
+    }
+
+    /// Whether text is held back.
+    pub(crate) fn holds_text(&self) -> bool {
+        !self.win.is_empty()
+    }
+
+    /// Takes `text` (the next piece of the stream) and replaces it with what
+    /// may be emitted now; with `eoi`, flushes everything.
+    pub(crate) fn push<D: Detector<Cursor = C>>(
+        &mut self,
+        sc: &Scanner<D>,
+        text: &mut String,
+        eoi: bool,
+        tally: &mut Tally,
+    ) -> Result<(), Blocked> {
+        let known = self.found.len();
+        // With no finding pending (the usual case), fold the text first and
+        // copy it into the window only if something in it matches: clean
+        // text is cut where the frontier falls, in place.
+        let fast = known == 0;
+        if fast {
+            self.win.append_folded(text);
+        } else {
+            self.win.append(text);
+        }
+        let hay = Hay::of(&self.win);
+        let mut frontier = sc.det.scan(&mut self.cur, &hay, eoi, &mut self.found);
+        if eoi {
+            frontier = self.win.fold_end();
+        }
+        if self.found.len() > known {
+            for f in &self.found[known..] {
+                tally.add(sc.det.entity(f.kind), f.note.as_ref());
+            }
+            if sc.treat == Treatment::Block {
+                return Err(Blocked);
+            }
+        }
+        if fast {
+            if self.found.is_empty() {
+                let cut = self.win.down(frontier);
+                if self.win.settle(text, cut, frontier.saturating_sub(4)) {
+                    return Ok(());
+                }
+            }
+            self.win.push_orig(text);
+        }
+        text.clear();
+        self.emit(sc, frontier, text);
+        Ok(())
+    }
+
+    /// Appends to `out` the held text before `frontier`, findings replaced,
+    /// and forgets it. A group of overlapping findings is replaced as one and
+    /// only once none of it can still grow: a group reaching past the
+    /// frontier stays held from its start.
+    fn emit<D: Detector<Cursor = C>>(
+        &mut self,
+        sc: &Scanner<D>,
+        frontier: usize,
+        out: &mut String,
+    ) {
+        let mut cut = frontier;
+        let mut pos = self.win.orig_base();
+        let mut done = 0;
+        if !self.found.is_empty() {
+            if self.found.len() > 1 {
+                self.found.sort_by_key(|f| (f.start, f.end));
+            }
+            let hay = Hay::of(&self.win);
+            let mut i = 0;
+            while i < self.found.len() {
+                let (start, kind) = (self.found[i].start, self.found[i].kind);
+                let mut end = self.found[i].end;
+                let mut j = i + 1;
+                while j < self.found.len() && self.found[j].start < end {
+                    end = end.max(self.found[j].end);
+                    j += 1;
+                }
+                if end > frontier {
+                    cut = cut.min(start);
+                    break;
+                }
+                let s = self.win.down(start).max(pos);
+                out.push_str(self.slice(pos, s));
+                replace(sc, kind, hay.slice(start, end), out);
+                pos = self.win.up(end).max(s);
+                i = j;
+                done = j;
+            }
+        }
+        self.found.drain(..done);
+        let stop = self.win.down(cut).max(pos);
+        out.push_str(self.slice(pos, stop));
+        self.win.consume(stop, cut.saturating_sub(4));
+    }
+
+    /// Held original text between two absolute offsets.
+    fn slice(&self, from: usize, to: usize) -> &str {
+        let base = self.win.orig_base();
+        let orig = self.win.orig();
+        let s = from.saturating_sub(base).min(orig.len());
+        let e = to.saturating_sub(base).clamp(s, orig.len());
+        orig.get(s..e).unwrap_or_default()
+    }
+}
+
+/// Writes the replacement for a finding whose folded text is `value`.
+fn replace<D: Detector>(sc: &Scanner<D>, kind: u32, value: &[u8], out: &mut String) {
+    match sc.treat {
+        Treatment::Redact => {}
+        Treatment::Mask | Treatment::Block => {
+            out.push('<');
+            out.push_str(sc.det.label(kind));
+            out.push('>');
+        }
+        Treatment::Hash => {
+            out.push('<');
+            out.push_str(sc.det.label(kind));
+            out.push(':');
+            out.push_str(&short_hash(&sc.salt, value));
+            out.push('>');
+        }
+    }
+}
+
+/// The first 8 hex digits of SHA-256(`salt` ‖ `value`): stable across runs
+/// and processes, so the same value always gets the same tag. 32 bits tell
+/// values apart in one conversation; they do not hide a value drawn from a
+/// small space (an SSN), so set a secret salt when that matters.
+pub(crate) fn short_hash(salt: &str, value: &[u8]) -> String {
+    let digest = Sha256::new()
+        .chain_update(salt.as_bytes())
+        .chain_update(value)
+        .finalize();
+    let mut hex = String::with_capacity(8);
+    for b in &digest[..4] {
+        let _ = write!(hex, "{b:02x}");
+    }
+    hex
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_hash_is_stable_and_salted() {
+        assert_eq!(short_hash("", b"abc"), "ba7816bf");
+        assert_ne!(short_hash("pepper", b"abc"), "ba7816bf");
+        assert_eq!(short_hash("pepper", b"abc"), short_hash("pepper", b"abc"));
+    }
+}

@@ -1,0 +1,128 @@
+//! Built-in guardrails: hooks that check text before it leaves and before
+//! the caller sees it.
+//!
+//! | guardrail | finds | can |
+//! |---|---|---|
+//! | [`Pii`] | e-mail, phone, credit card (Luhn), IBAN (mod 97), US SSN, IPv4/IPv6, your patterns | mask, redact, hash, block |
+//! | [`Keywords`] | configured terms; [`Keywords::competitors`] | block, mask |
+//! | [`SecretKeys`] | API keys by prefix, high-entropy tokens, your patterns | block, mask |
+//! | [`UrlFilter`] | URLs outside an allow-list of domains, IPs and CIDR ranges | block, mask |
+//! | [`InputBudget`] | requests over a character, token or message budget | block |
+//!
+//! Every text guardrail is a [`PreRequest`](crate::PreRequest) hook (system,
+//! developer and user messages), a [`PostResponse`](crate::PostResponse)
+//! hook (each choice's content, refusal and reasoning) and an
+//! [`OnChunk`](crate::OnChunk) hook. [`InputBudget`] is pre-request only.
+//!
+//! # Streaming
+//!
+//! As a chunk hook a guardrail sees each chunk before the caller does and
+//! never lets a match through, however the text is split: it emits at once
+//! everything that can no longer be part of a match and holds back only the
+//! rest (the few bytes that could still begin one), releasing it with the
+//! next chunk, with the chunk that carries the choice's `finish_reason`, or
+//! from [`OnChunk::on_end`](crate::OnChunk::on_end) when the stream ends
+//! early. Scanning state carries over from chunk to chunk, so each byte is
+//! looked at a bounded number of times and accumulated text is never
+//! rescanned: keywords walk an anchored Aho-Corasick DFA from each word start
+//! (walks alive at a chunk's end continue in the next), PII steps a regex DFA
+//! (`regex-automata`) byte by byte and finds a match's start with its reverse
+//! DFA, secrets and URLs classify bytes into token runs 64 at a time and
+//! judge each run once. Clean text passes through unchanged and in order,
+//! and masking a stream gives exactly the text that masking it whole gives.
+//! Each choice (`n > 1`) and each field (content, refusal, reasoning) is its
+//! own stream.
+//!
+//! How much is held back at most: keywords, the longest term; PII, the
+//! current candidate (a word, a number) and never more than
+//! [`PII_HOLD_CAP`] bytes; secrets, the current token, at most
+//! [`SECRET_TOKEN_CAP`] bytes; URLs, the current token, at most
+//! [`URL_TOKEN_CAP`] bytes. A match longer than its cap is not guaranteed to
+//! be found whole.
+//!
+//! Matching runs on folded text: each non-ASCII character is replaced by its
+//! compatibility decomposition (NFKD, per character, from
+//! `unicode-normalization`; lowercased for keywords), so fullwidth and other
+//! compatibility forms read as their plain letters and a precomposed `é`
+//! matches `e` + U+0301; default-ignorable code points (zero-width space and
+//! joiners, BOM, soft hyphen, bidi controls) fold to nothing, so they cannot
+//! split a term. What is emitted is always the original text.
+//!
+//! Throughput is in `docs/BENCHMARKS.md` ("Guardrail scanning").
+//!
+//! # Results
+//!
+//! Every check records a [`GuardrailResult`] in the call's
+//! [`GuardrailResults`] (a handle in the [`HookContext`](crate::HookContext)
+//! extensions); a tripwire's `info` carries the same structured details.
+//! Neither ever contains a PII value or a secret.
+
+mod budget;
+mod engine;
+mod error;
+mod fold;
+mod keyword_scan;
+mod keywords;
+mod pii;
+mod pii_patterns;
+mod result;
+mod runs;
+pub(crate) mod scan_hooks;
+mod secrets;
+mod url_filter;
+
+pub use budget::InputBudget;
+pub use error::GuardrailError;
+pub use keywords::{KeywordAction, Keywords, KeywordsState};
+pub use pii::{PII_HOLD_CAP, Pii, PiiAction, PiiBuilder, PiiEntity, PiiState};
+pub use result::{GuardrailResult, GuardrailResults};
+pub use secrets::{SECRET_TOKEN_CAP, SecretAction, SecretKeys, SecretKeysState, SecretPreset};
+pub use url_filter::{URL_TOKEN_CAP, UrlAction, UrlFilter, UrlFilterState};
+
+use serde_json::Value;
+
+use crate::hooks::Stage;
+use engine::{Detector, Scanner, Tally};
+
+/// What every built-in guardrail has in common, for code that handles them
+/// by name (results, a pipeline configuration).
+pub trait Guardrail: Send + Sync {
+    /// The guardrail's stable name (`pii`, `keywords`, `competitors`,
+    /// `secret_keys`, `url_filter`, `input_budget`), as it appears in
+    /// results and tripwires.
+    fn name(&self) -> &'static str;
+
+    /// The stages it can run at.
+    fn stages(&self) -> &'static [Stage];
+}
+
+/// Stages of a text guardrail.
+const STAGES_ALL: &[Stage] = &[Stage::PreRequest, Stage::PostResponse, Stage::Chunk];
+
+/// The outcome of checking one text with [`Pii::check`], [`Keywords::check`],
+/// [`SecretKeys::check`] or [`UrlFilter::check`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Check {
+    /// Whether the guardrail would stop the call.
+    pub tripped: bool,
+    /// The rewritten text, when something was masked, redacted or hashed.
+    pub text: Option<String>,
+    /// What was found (counts by entity or keyword; never a value).
+    pub info: Value,
+}
+
+impl Check {
+    fn run<D: Detector>(sc: &Scanner<D>, text: &str) -> Self {
+        let mut tally = Tally::default();
+        let (tripped, text) = match sc.apply(text, &mut tally) {
+            Ok(text) => (false, text),
+            Err(_) => (true, None),
+        };
+        Self {
+            tripped,
+            text,
+            info: tally.info(sc.treat),
+        }
+    }
+}

@@ -1,0 +1,264 @@
+//! Detectors that judge whole tokens: runs of bytes from a class.
+//!
+//! Secrets and URLs are not regular languages worth a DFA (entropy is not
+//! regular; a URL is judged by parsing it), but both are tokens: a maximal
+//! run of bytes from a small class. The scan walks bytes once with a 256-entry
+//! table, holds back only the run in progress, and judges each run when it
+//! ends. A run longer than the rule's cap is judged in cap-sized pieces, so a
+//! chunk hook never holds more than the cap; where the pieces fall depends on
+//! the text alone, so streamed and whole-text results stay equal.
+
+use super::engine::{Detector, Finding, Hay};
+use super::fold::Fold;
+
+/// What a run detector looks for.
+pub(crate) trait RunRule: Send + Sync + 'static {
+    /// Which bytes (of folded text) make up a run.
+    fn table(&self) -> &[bool; 256];
+    /// The longest run judged in one piece.
+    fn cap(&self) -> usize;
+    /// The shortest run worth judging (shorter ones are skipped unjudged).
+    fn min_len(&self) -> usize;
+    /// Judges the complete run `run`, which starts at absolute offset
+    /// `start`.
+    fn judge(&self, run: &[u8], start: usize, out: &mut Vec<Finding>);
+    /// See [`Detector::entity`].
+    fn entity(&self, kind: u32) -> &str;
+    /// See [`Detector::label`].
+    fn label(&self, kind: u32) -> &str;
+}
+
+/// A [`Detector`] built from a [`RunRule`].
+#[derive(Debug, Clone)]
+pub(crate) struct RunDetector<R>(pub(crate) R);
+
+/// Per-stream state of a [`RunDetector`].
+#[derive(Debug, Default)]
+pub(crate) struct RunCursor {
+    /// Next absolute folded offset to read.
+    at: usize,
+    /// Where the run in progress started.
+    start: Option<usize>,
+}
+
+/// Bit `k` set when `table[block[k]]` (`block` is at most 64 bytes).
+pub(crate) fn block_mask(block: &[u8], table: &[bool; 256]) -> u64 {
+    let mut m = 0u64;
+    for (k, &b) in block.iter().enumerate() {
+        m |= u64::from(table[usize::from(b)]) << k;
+    }
+    m
+}
+
+/// Bit `k` set unless `block[k]` is whitespace or a control byte (`0x01` to
+/// `0x20`); `block` is at most 64 bytes, bits past it are clear. Eight
+/// bytes at a time with the byte-range test of "Bit Twiddling Hacks" (exact
+/// for every byte value).
+pub(crate) fn nonspace_mask(block: &[u8]) -> u64 {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    const LOW7: u64 = LO * 127;
+    let mut words = block.chunks_exact(8);
+    let mut m = 0u64;
+    let mut k = 0;
+    for w in &mut words {
+        let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+        // High bit of each byte in 0x01..=0x20.
+        let space =
+            ((LO * (127 + 0x21)).wrapping_sub(x & LOW7) & !x & ((x & LOW7) + LO * 127)) & HI;
+        let bits = ((space >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u8;
+        m |= u64::from(!bits) << k;
+        k += 8;
+    }
+    for (i, &b) in words.remainder().iter().enumerate() {
+        if !(0x01..=0x20).contains(&b) {
+            m |= 1 << (k + i);
+        }
+    }
+    m
+}
+
+/// The low `n` bits set (`n` at most 64).
+pub(crate) fn low_bits(n: usize) -> u64 {
+    if n >= 64 { u64::MAX } else { (1u64 << n) - 1 }
+}
+
+/// Bit `i` set when bits `i..i + n` of `m` are all set: where runs of at
+/// least `n` ones start.
+pub(crate) fn long_runs(m: u64, n: usize) -> u64 {
+    if n > 64 {
+        return 0;
+    }
+    let mut r = m;
+    let mut have = 1;
+    while have < n {
+        let sh = have.min(n - have);
+        r &= r >> sh;
+        have += sh;
+    }
+    r
+}
+
+/// A byte table from a predicate.
+pub(crate) fn table(pred: impl Fn(u8) -> bool) -> [bool; 256] {
+    let mut t = [false; 256];
+    for (b, slot) in t.iter_mut().enumerate() {
+        *slot = pred(b as u8);
+    }
+    t
+}
+
+impl<R: RunRule> Detector for RunDetector<R> {
+    type Cursor = RunCursor;
+
+    fn fold(&self) -> Fold {
+        Fold::Exact
+    }
+
+    fn cursor(&self) -> RunCursor {
+        RunCursor::default()
+    }
+
+    fn scan(&self, cur: &mut RunCursor, hay: &Hay<'_>, eoi: bool, out: &mut Vec<Finding>) -> usize {
+        let rule = &self.0;
+        let (table, cap, min) = (rule.table(), rule.cap(), rule.min_len());
+        let (bytes, base, end) = (hay.bytes(), hay.base(), hay.end());
+        let mut start = cur.start;
+        let judge = |s: usize, e: usize, out: &mut Vec<Finding>| {
+            // Pieces of `cap` bytes from the run's start, then the rest.
+            let mut s = s;
+            while e - s > cap {
+                rule.judge(hay.slice(s, s + cap), s, out);
+                s += cap;
+            }
+            if e - s >= min {
+                rule.judge(hay.slice(s, e), s, out);
+            }
+        };
+        // Classify 64 bytes at a time into a bit mask and walk the run
+        // boundaries with bit tricks: no branch per byte, so prose (a
+        // boundary every few bytes) costs no mispredictions per word.
+        let mut at = cur.at;
+        while at < end {
+            let block = &bytes[at - base..(at + 64).min(end) - base];
+            let len = block.len();
+            if min > 1 && long_runs(nonspace_mask(block), min) == 0 {
+                // No stretch of `min` bytes without whitespace (which is never
+                // part of a run), so no run inside the block is worth judging:
+                // only the run carried in and the run reaching the end
+                // matter, and both are short walks from the block's edges.
+                match block.iter().position(|&b| !table[usize::from(b)]) {
+                    // All one run (a block too short to hold a whole word).
+                    None => {
+                        start.get_or_insert(at);
+                    }
+                    Some(first) => {
+                        if let Some(s) = start.take() {
+                            judge(s, at + first, out);
+                        }
+                        let last = block.iter().rposition(|&b| !table[usize::from(b)]);
+                        if let Some(last) = last.filter(|&l| l + 1 < len) {
+                            start = Some(at + last + 1);
+                        }
+                    }
+                }
+                at += len;
+                continue;
+            }
+            let m = block_mask(block, table);
+            // Most blocks of prose hold no run long enough to judge. Then only
+            // the run carried in from the last block (it may end here) and
+            // the run reaching the end of this block (it may go on) matter.
+            let carried = if start.is_some() {
+                m.trailing_ones() as usize
+            } else {
+                0
+            };
+            if carried < len && long_runs(m & !low_bits(carried), min) == 0 {
+                if let Some(s) = start.take() {
+                    judge(s, at + carried, out);
+                }
+                if (m >> (len - 1)) & 1 == 1 {
+                    let tail = (m << (64 - len)).leading_ones() as usize;
+                    start = Some(at + len - tail);
+                }
+                at += len;
+                continue;
+            }
+            let carry = u64::from(start.is_some());
+            let prev = (m << 1) | carry;
+            let mut starts = m & !prev;
+            let mut ends = !m & prev & low_bits(len);
+            while starts | ends != 0 {
+                let (ks, ke) = (starts.trailing_zeros(), ends.trailing_zeros());
+                if ke < ks {
+                    if let Some(s) = start.take() {
+                        judge(s, at + ke as usize, out);
+                    }
+                    ends &= ends - 1;
+                } else {
+                    start = Some(at + ks as usize);
+                    starts &= starts - 1;
+                }
+            }
+            at += len;
+        }
+        match start {
+            Some(s) if eoi => {
+                judge(s, end, out);
+                start = None;
+            }
+            Some(s) if end - s > cap => {
+                // Judge the full pieces now so at most `cap` bytes wait.
+                let whole = s + (end - s) / cap * cap;
+                let mut p = s;
+                while p < whole {
+                    rule.judge(hay.slice(p, p + cap), p, out);
+                    p += cap;
+                }
+                start = Some(whole);
+            }
+            _ => {}
+        }
+        cur.at = end;
+        cur.start = start;
+        start.unwrap_or(end)
+    }
+
+    fn entity(&self, kind: u32) -> &str {
+        self.0.entity(kind)
+    }
+
+    fn label(&self, kind: u32) -> &str {
+        self.0.label(kind)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_runs_finds_run_starts() {
+        assert_eq!(long_runs(0b0111_0110, 3), 0b0001_0000);
+        assert_eq!(long_runs(0b0111_0110, 2), 0b0011_0010);
+        assert_eq!(long_runs(0b0111_0110, 4), 0);
+        assert_eq!(long_runs(1 << 63, 5), 0);
+        assert_eq!(long_runs(u64::MAX, 64), 1);
+        assert_eq!(long_runs(u64::MAX, 65), 0);
+        assert_eq!(low_bits(3), 0b111);
+        assert_eq!(block_mask(b"a b", &table(|b| b != b' ')), 0b101);
+        let spaces = table(|b| !(0x01..=0x20).contains(&b));
+        let bytes: Vec<u8> = (0..=255u8).collect();
+        for block in bytes
+            .chunks(64)
+            .chain([&bytes[3..50], &bytes[1..12], &b"a b\tc"[..]])
+        {
+            assert_eq!(
+                nonspace_mask(block),
+                block_mask(block, &spaces),
+                "{block:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,396 @@
+//! Running a scanner as a hook: over request messages, reply choices and
+//! streamed chunks.
+//!
+//! What is scanned:
+//! - pre-request: the text of system, developer and user messages (string
+//!   content and text parts); assistant history, tool results and images are
+//!   left alone;
+//! - post-response: each choice's `content`, `refusal` and reasoning
+//!   (`reasoning_content` / `reasoning`);
+//! - streamed: the same four fields of every choice's delta, each its own
+//!   stream with its own held-back text, per choice index (`n > 1`). Reasoning
+//!   is scanned because it reaches the caller like content does; tool-call
+//!   arguments are not scanned by these guardrails.
+//!
+//! A choice's held-back text is released in the chunk that carries its
+//! `finish_reason` (so nothing of it follows its finish), and whatever is
+//! still held when the upstream ends (a stream cut short) is released by
+//! `on_end` as one last chunk.
+
+use async_openai::types::chat::{
+    ChatCompletionRequestDeveloperMessageContent as DevContent,
+    ChatCompletionRequestDeveloperMessageContentPart as DevPart, ChatCompletionRequestMessage,
+    ChatCompletionRequestSystemMessageContent as SysContent,
+    ChatCompletionRequestSystemMessageContentPart as SysPart,
+    ChatCompletionRequestUserMessageContent as UserContent,
+    ChatCompletionRequestUserMessageContentPart as UserPart,
+};
+
+use super::engine::{Blocked, Detector, FieldStream, Scanner, Tally};
+use super::result::{GuardrailResult, record, record_shared};
+use crate::hooks::{ChunkAction, HookContext, HookError, Stage};
+use crate::types::{ChatChunk, ChatRequest, ChatResponse, ChunkChoice, Delta};
+
+/// A guardrail built on a [`Scanner`].
+pub(crate) trait ScanGuard: Send + Sync {
+    type Det: Detector;
+    /// The guardrail's name in results.
+    fn guard_name(&self) -> &'static str;
+    fn scanner(&self) -> &Scanner<Self::Det>;
+    /// Why it tripped, for people; must not quote a matched value.
+    fn reason(&self, tally: &Tally) -> String;
+}
+
+fn trip<G: ScanGuard>(g: &G, tally: &Tally) -> HookError {
+    HookError::tripwire(g.reason(tally)).with_info(info(g, tally))
+}
+
+fn info<G: ScanGuard>(g: &G, tally: &Tally) -> serde_json::Value {
+    let mut info = tally.info(g.scanner().treat);
+    info["guardrail"] = g.guard_name().into();
+    info
+}
+
+fn result<G: ScanGuard>(g: &G, stage: Stage, tripped: bool, tally: &Tally) -> GuardrailResult {
+    GuardrailResult {
+        guardrail: g.guard_name().into(),
+        stage,
+        tripped,
+        info: info(g, tally),
+    }
+}
+
+/// Scans one text in place.
+fn apply_text<G: ScanGuard>(g: &G, text: &mut String, tally: &mut Tally) -> Result<(), Blocked> {
+    if let Some(new) = g.scanner().apply(text, tally)? {
+        *text = new;
+    }
+    Ok(())
+}
+
+/// Calls `f` on the text of every system, developer and user message.
+pub(crate) fn for_each_input_text<E>(
+    req: &mut ChatRequest,
+    mut f: impl FnMut(&mut String) -> Result<(), E>,
+) -> Result<(), E> {
+    for msg in &mut req.messages {
+        match msg {
+            ChatCompletionRequestMessage::System(m) => match &mut m.content {
+                SysContent::Text(t) => f(t)?,
+                SysContent::Array(parts) => {
+                    for SysPart::Text(p) in parts {
+                        f(&mut p.text)?;
+                    }
+                }
+            },
+            ChatCompletionRequestMessage::Developer(m) => match &mut m.content {
+                DevContent::Text(t) => f(t)?,
+                DevContent::Array(parts) => {
+                    for DevPart::Text(p) in parts {
+                        f(&mut p.text)?;
+                    }
+                }
+            },
+            ChatCompletionRequestMessage::User(m) => match &mut m.content {
+                UserContent::Text(t) => f(t)?,
+                UserContent::Array(parts) => {
+                    for part in parts {
+                        if let UserPart::Text(p) = part {
+                            f(&mut p.text)?;
+                        }
+                    }
+                }
+            },
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The pre-request hook of a scanning guardrail.
+pub(crate) fn pre_request<G: ScanGuard>(
+    g: &G,
+    req: &mut ChatRequest,
+    cx: &mut HookContext,
+) -> Result<(), HookError> {
+    let mut tally = Tally::default();
+    let outcome = for_each_input_text(req, |t| apply_text(g, t, &mut tally));
+    finish_whole(g, Stage::PreRequest, outcome, &tally, cx)
+}
+
+/// The post-response hook of a scanning guardrail.
+pub(crate) fn post_response<G: ScanGuard>(
+    g: &G,
+    resp: &mut ChatResponse,
+    cx: &mut HookContext,
+) -> Result<(), HookError> {
+    let mut tally = Tally::default();
+    let outcome = resp.choices.iter_mut().try_for_each(|c| {
+        let m = &mut c.message;
+        for t in [
+            &mut m.content,
+            &mut m.refusal,
+            &mut m.reasoning_content,
+            &mut m.reasoning,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            apply_text(g, t, &mut tally)?;
+        }
+        Ok(())
+    });
+    finish_whole(g, Stage::PostResponse, outcome, &tally, cx)
+}
+
+fn finish_whole<G: ScanGuard>(
+    g: &G,
+    stage: Stage,
+    outcome: Result<(), Blocked>,
+    tally: &Tally,
+    cx: &mut HookContext,
+) -> Result<(), HookError> {
+    let tripped = outcome.is_err();
+    record(cx, result(g, stage, tripped, tally));
+    if tripped { Err(trip(g, tally)) } else { Ok(()) }
+}
+
+/// How many text fields a delta has that guardrails scan.
+const FIELDS: usize = 4;
+
+fn fields(delta: &mut Delta) -> [&mut Option<String>; FIELDS] {
+    [
+        &mut delta.content,
+        &mut delta.refusal,
+        &mut delta.reasoning_content,
+        &mut delta.reasoning,
+    ]
+}
+
+/// One choice of a stream: a text stream per field.
+struct ChoiceState<C> {
+    index: u32,
+    streams: [Option<FieldStream<C>>; FIELDS],
+}
+
+/// Identity of the stream's chunks, copied onto the chunk `on_end` emits.
+struct Meta {
+    id: String,
+    object: String,
+    created: u64,
+    model: String,
+}
+
+/// Per-stream state of a scanning chunk hook.
+pub(crate) struct StreamState<C> {
+    choices: Vec<ChoiceState<C>>,
+    meta: Option<Meta>,
+    tally: Tally,
+    reported: bool,
+}
+
+impl<C> Default for StreamState<C> {
+    fn default() -> Self {
+        Self {
+            choices: Vec::new(),
+            meta: None,
+            tally: Tally::default(),
+            reported: false,
+        }
+    }
+}
+
+impl<C: Send> StreamState<C> {
+    fn choice(choices: &mut Vec<ChoiceState<C>>, index: u32) -> &mut ChoiceState<C> {
+        let i = match choices.iter().position(|c| c.index == index) {
+            Some(i) => i,
+            None => {
+                choices.push(ChoiceState {
+                    index,
+                    streams: [None, None, None, None],
+                });
+                choices.len() - 1
+            }
+        };
+        &mut choices[i]
+    }
+
+    /// Scans every text field of every choice in `chunk`.
+    pub(crate) fn on_chunk<G: ScanGuard<Det: Detector<Cursor = C>>>(
+        &mut self,
+        g: &G,
+        chunk: &mut ChatChunk,
+        cx: &HookContext,
+    ) -> Result<ChunkAction, HookError> {
+        if self.meta.is_none() {
+            self.meta = Some(Meta {
+                id: chunk.id.clone(),
+                object: chunk.object.clone(),
+                created: chunk.created,
+                model: chunk.model.clone(),
+            });
+        }
+        let sc = g.scanner();
+        let mut outcome = Ok(());
+        for choice in &mut chunk.choices {
+            let finishing = choice.finish_reason.is_some();
+            let state = Self::choice(&mut self.choices, choice.index);
+            outcome = scan_choice(sc, state, &mut choice.delta, finishing, &mut self.tally);
+            if outcome.is_err() {
+                break;
+            }
+        }
+        if outcome.is_err() {
+            self.report(g, cx, true);
+            return Err(trip(g, &self.tally));
+        }
+        Ok(ChunkAction::Pass)
+    }
+
+    /// Releases what every unfinished choice still holds, as one chunk.
+    pub(crate) fn on_end<G: ScanGuard<Det: Detector<Cursor = C>>>(
+        &mut self,
+        g: &G,
+        cx: &HookContext,
+    ) -> Result<Option<ChatChunk>, HookError> {
+        let sc = g.scanner();
+        let mut tally = std::mem::take(&mut self.tally);
+        let mut choices = Vec::new();
+        let mut outcome = Ok(());
+        for state in &mut self.choices {
+            if !state.streams.iter().flatten().any(FieldStream::holds_text) {
+                continue;
+            }
+            let mut delta = Delta::default();
+            outcome = scan_choice(sc, state, &mut delta, true, &mut tally);
+            if outcome.is_err() {
+                break;
+            }
+            choices.push(ChunkChoice {
+                index: state.index,
+                delta,
+                ..ChunkChoice::default()
+            });
+        }
+        self.tally = tally;
+        if outcome.is_err() {
+            self.report(g, cx, true);
+            return Err(trip(g, &self.tally));
+        }
+        self.report(g, cx, false);
+        if choices.is_empty() {
+            return Ok(None);
+        }
+        let meta = self.meta.take();
+        Ok(Some(ChatChunk {
+            id: meta.as_ref().map(|m| m.id.clone()).unwrap_or_default(),
+            object: meta.as_ref().map(|m| m.object.clone()).unwrap_or_default(),
+            created: meta.as_ref().map_or(0, |m| m.created),
+            model: meta.map(|m| m.model).unwrap_or_default(),
+            choices,
+            ..ChatChunk::default()
+        }))
+    }
+
+    fn report<G: ScanGuard>(&mut self, g: &G, cx: &HookContext, tripped: bool) {
+        if !self.reported {
+            self.reported = true;
+            record_shared(cx, result(g, Stage::Chunk, tripped, &self.tally));
+        }
+    }
+}
+
+/// Scans the text fields of one choice's delta; with `finishing`, flushes
+/// every field of the choice into this delta and forgets the choice's
+/// streams.
+fn scan_choice<D: Detector>(
+    sc: &Scanner<D>,
+    state: &mut ChoiceState<D::Cursor>,
+    delta: &mut Delta,
+    finishing: bool,
+    tally: &mut Tally,
+) -> Result<(), Blocked> {
+    for (slot, field) in state.streams.iter_mut().zip(fields(delta)) {
+        match field {
+            Some(text) => {
+                let stream = slot.get_or_insert_with(|| FieldStream::new(&*sc.det));
+                stream.push(sc, text, finishing, tally)?;
+            }
+            None if finishing => {
+                if let Some(stream) = slot.as_mut().filter(|s| s.holds_text()) {
+                    let mut text = String::new();
+                    stream.push(sc, &mut text, true, tally)?;
+                    if !text.is_empty() {
+                        *field = Some(text);
+                    }
+                }
+            }
+            None => {}
+        }
+        if finishing {
+            *slot = None;
+        }
+    }
+    Ok(())
+}
+
+/// Implements [`PreRequest`](crate::PreRequest),
+/// [`PostResponse`](crate::PostResponse) and [`OnChunk`](crate::OnChunk) for
+/// a [`ScanGuard`], with `$state` as its opaque per-stream state.
+macro_rules! scan_hooks {
+    ($guard:ty, $state:ident, $cursor:ty) => {
+        /// Per-stream state of the guardrail as a chunk hook: the text each
+        /// choice and field holds back, and what was found so far.
+        #[derive(Default)]
+        pub struct $state($crate::guardrails::scan_hooks::StreamState<$cursor>);
+
+        impl ::std::fmt::Debug for $state {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct(stringify!($state)).finish_non_exhaustive()
+            }
+        }
+
+        impl $crate::PreRequest for $guard {
+            async fn pre_request(
+                &self,
+                req: &mut $crate::ChatRequest,
+                cx: &mut $crate::HookContext,
+            ) -> Result<(), $crate::HookError> {
+                $crate::guardrails::scan_hooks::pre_request(self, req, cx)
+            }
+        }
+
+        impl $crate::PostResponse for $guard {
+            async fn post_response(
+                &self,
+                resp: &mut $crate::ChatResponse,
+                cx: &mut $crate::HookContext,
+            ) -> Result<(), $crate::HookError> {
+                $crate::guardrails::scan_hooks::post_response(self, resp, cx)
+            }
+        }
+
+        impl $crate::OnChunk for $guard {
+            type State = $state;
+
+            fn on_chunk(
+                &self,
+                chunk: &mut $crate::ChatChunk,
+                state: &mut $state,
+                cx: &$crate::HookContext,
+            ) -> Result<$crate::ChunkAction, $crate::HookError> {
+                state.0.on_chunk(self, chunk, cx)
+            }
+
+            fn on_end(
+                &self,
+                state: &mut $state,
+                cx: &$crate::HookContext,
+            ) -> Result<Option<$crate::ChatChunk>, $crate::HookError> {
+                state.0.on_end(self, cx)
+            }
+        }
+    };
+}
+
+pub(crate) use scan_hooks;

@@ -1,0 +1,139 @@
+//! Driving a chunk hook by hand: build chunks, feed them, collect what the
+//! caller would see.
+
+use openai_hooks::types::{ChunkChoice, Delta};
+use openai_hooks::{ChatChunk, ChunkAction, FinishReason, HookContext, HookError, OnChunk};
+
+/// Which delta field a test streams into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Content,
+    Refusal,
+    Reasoning,
+}
+
+/// A chunk carrying `text` in `field` of choice `index`.
+pub fn chunk(index: u32, field: Field, text: &str, finish: bool) -> ChatChunk {
+    let mut delta = Delta::default();
+    let t = Some(text.to_owned());
+    match field {
+        Field::Content => delta.content = t,
+        Field::Refusal => delta.refusal = t,
+        Field::Reasoning => delta.reasoning_content = t,
+    }
+    ChatChunk {
+        id: "chatcmpl-1".into(),
+        object: "chat.completion.chunk".into(),
+        model: "m".into(),
+        choices: vec![ChunkChoice {
+            index,
+            delta,
+            finish_reason: finish.then_some(FinishReason::Stop),
+            ..ChunkChoice::default()
+        }],
+        ..ChatChunk::default()
+    }
+}
+
+/// The text of `field` in a delta.
+pub fn text_of(delta: &Delta, field: Field) -> Option<&str> {
+    match field {
+        Field::Content => delta.content.as_deref(),
+        Field::Refusal => delta.refusal.as_deref(),
+        Field::Reasoning => delta.reasoning_content.as_deref(),
+    }
+}
+
+/// Splits `text` at the given cut points (moved to char boundaries).
+pub fn split(text: &str, cuts: &[usize]) -> Vec<String> {
+    let mut points: Vec<usize> = cuts
+        .iter()
+        .map(|&c| {
+            let mut c = c % (text.len() + 1);
+            while !text.is_char_boundary(c) {
+                c -= 1;
+            }
+            c
+        })
+        .collect();
+    points.push(0);
+    points.push(text.len());
+    points.sort_unstable();
+    points.dedup();
+    points
+        .windows(2)
+        .map(|w| text[w[0]..w[1]].to_owned())
+        .collect()
+}
+
+/// What a caller saw of one stream.
+#[derive(Debug, Default)]
+pub struct Seen {
+    /// Text of each emitted chunk, per choice index, in order.
+    pub chunks: Vec<(u32, String)>,
+    /// Whether a chunk with a finish reason was emitted, per choice, and
+    /// whether text for that choice came after it.
+    pub text_after_finish: bool,
+    /// How the stream ended.
+    pub error: Option<HookError>,
+}
+
+impl Seen {
+    /// Everything emitted for choice `index`, concatenated.
+    pub fn text(&self, index: u32) -> String {
+        self.chunks
+            .iter()
+            .filter(|(i, _)| *i == index)
+            .map(|(_, t)| t.as_str())
+            .collect()
+    }
+}
+
+/// Feeds `chunks` through `hook` (then `on_end`) as the hooked stream would.
+pub fn run<H: OnChunk>(hook: &H, chunks: Vec<ChatChunk>, field: Field) -> Seen {
+    let cx = HookContext::new("m");
+    let mut state = H::State::default();
+    let mut seen = Seen::default();
+    let mut finished: Vec<u32> = Vec::new();
+    let mut note = |seen: &mut Seen, c: &ChatChunk| {
+        for choice in &c.choices {
+            if let Some(t) = text_of(&choice.delta, field) {
+                if finished.contains(&choice.index) && !t.is_empty() {
+                    seen.text_after_finish = true;
+                }
+                seen.chunks.push((choice.index, t.to_owned()));
+            }
+            if choice.finish_reason.is_some() {
+                finished.push(choice.index);
+            }
+        }
+    };
+    for mut c in chunks {
+        match hook.on_chunk(&mut c, &mut state, &cx) {
+            Ok(ChunkAction::Pass) => note(&mut seen, &c),
+            Ok(ChunkAction::Drop) => {}
+            Err(e) => {
+                seen.error = Some(e);
+                return seen;
+            }
+        }
+    }
+    match hook.on_end(&mut state, &cx) {
+        Ok(Some(c)) => note(&mut seen, &c),
+        Ok(None) => {}
+        Err(e) => seen.error = Some(e),
+    }
+    seen
+}
+
+/// Streams `text` in `pieces` as choice 0, the last piece carrying a finish
+/// reason when `finish`.
+pub fn stream_text<H: OnChunk>(hook: &H, pieces: &[String], field: Field, finish: bool) -> Seen {
+    let n = pieces.len();
+    let chunks = pieces
+        .iter()
+        .enumerate()
+        .map(|(i, p)| chunk(0, field, p, finish && i + 1 == n))
+        .collect();
+    run(hook, chunks, field)
+}
