@@ -1,6 +1,6 @@
 //! Chat Completions wire types.
 //!
-//! Requests are async-openai's [`CreateChatCompletionRequest`]: its typed
+//! Requests are async-openai's [`CreateChatCompletionRequest`](async_openai::types::chat::CreateChatCompletionRequest): its typed
 //! builder serialises exactly what the OpenAI spec accepts.
 //!
 //! Responses and stream chunks are this crate's own types. async-openai's
