@@ -6,7 +6,9 @@
 //! (text in N chunks, tool calls in argument fragments, refusals, errors with
 //! `Retry-After`, recorded fixtures), injects latency and faults, counts the
 //! TCP connections it accepts, and logs every request it receives, to prove
-//! what left the process. It binds 127.0.0.1 on a free port.
+//! what left the process. It binds 127.0.0.1 on a free port, over plain
+//! HTTP ([`LocalServer::start`]) or HTTPS with a certificate made at start
+//! ([`LocalServer::start_tls`]).
 //!
 //! ```
 //! use openai_hooks::server::{LocalServer, Reply};
@@ -42,10 +44,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use rustls::pki_types::PrivateKeyDer;
 use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
 
 use listener::{Conn, Counters, TrackedListener};
 pub use reply::{Fault, Reply, ToolCallSpec};
@@ -94,6 +98,7 @@ impl Shared {
 /// The running server; see the [module docs](self). Dropping it stops it.
 pub struct LocalServer {
     addr: SocketAddr,
+    certificate_pem: Option<String>,
     shared: Arc<Shared>,
     stop: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
@@ -111,6 +116,33 @@ impl LocalServer {
     /// Binds 127.0.0.1 on a free port and serves on the current tokio
     /// runtime. The default reply echoes the last user message in 8 chunks.
     pub async fn start() -> std::io::Result<Self> {
+        Self::start_with(None).await
+    }
+
+    /// Like [`start`](Self::start), over HTTPS: a self-signed certificate
+    /// for `127.0.0.1` and `localhost` is made at start (a fresh key each
+    /// time). Clients must trust [`certificate_pem`](Self::certificate_pem)
+    /// explicitly, e.g. with
+    /// [`Transport::add_root_certificate_pem`](crate::transport::Transport::add_root_certificate_pem)
+    /// or reqwest's `tls_certs_only`.
+    ///
+    /// ```
+    /// use openai_hooks::server::LocalServer;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = LocalServer::start_tls().await?;
+    /// assert!(server.base_url().starts_with("https://127.0.0.1:"));
+    /// assert!(server.certificate_pem().unwrap().starts_with("-----BEGIN CERTIFICATE-----"));
+    /// # Ok(()) }
+    /// ```
+    pub async fn start_tls() -> std::io::Result<Self> {
+        let (acceptor, pem) = tls_acceptor()?;
+        Self::start_with(Some((acceptor, pem))).await
+    }
+
+    async fn start_with(tls: Option<(TlsAcceptor, String)>) -> std::io::Result<Self> {
+        let (acceptor, certificate_pem) = tls.unzip();
         let tcp = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).await?;
         let addr = tcp.local_addr()?;
         let (stop, shutdown) = watch::channel(false);
@@ -124,10 +156,7 @@ impl LocalServer {
             shutdown: shutdown.clone(),
         });
         let app = handler::router(shared.clone());
-        let listener = TrackedListener {
-            inner: tcp,
-            counters,
-        };
+        let listener = TrackedListener::spawn(tcp, counters, acceptor);
         let mut signal = shutdown;
         let serve = axum::serve(listener, app.into_make_service_with_connect_info::<Conn>())
             .with_graceful_shutdown(async move {
@@ -140,15 +169,27 @@ impl LocalServer {
         });
         Ok(Self {
             addr,
+            certificate_pem,
             shared,
             stop,
             task: Some(task),
         })
     }
 
-    /// The base URL for clients: `http://127.0.0.1:PORT/v1`.
+    /// The base URL for clients: `http://127.0.0.1:PORT/v1`, or `https://…`
+    /// for a server started with [`start_tls`](Self::start_tls).
     pub fn base_url(&self) -> String {
-        format!("http://{}/v1", self.addr)
+        let scheme = if self.certificate_pem.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}/v1", self.addr)
+    }
+
+    /// The server's certificate (PEM) when it speaks HTTPS.
+    pub fn certificate_pem(&self) -> Option<&str> {
+        self.certificate_pem.as_deref()
     }
 
     /// The bound address.
@@ -217,6 +258,28 @@ impl Drop for LocalServer {
             task.abort();
         }
     }
+}
+
+/// A TLS acceptor with a fresh self-signed certificate, and that
+/// certificate as PEM.
+fn tls_acceptor() -> std::io::Result<(TlsAcceptor, String)> {
+    let invalid = |e: &dyn std::fmt::Display| {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("TLS setup: {e}"))
+    };
+    let names = vec!["127.0.0.1".to_owned(), "localhost".to_owned()];
+    let certified = rcgen::generate_simple_self_signed(names).map_err(|e| invalid(&e))?;
+    let pem = certified.cert.pem();
+    let key = PrivateKeyDer::Pkcs8(certified.signing_key.serialize_der().into());
+    // The provider is named rather than taken from the process default, so
+    // an application that installs another one is not affected.
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| invalid(&e))?
+        .with_no_client_auth()
+        .with_single_cert(vec![certified.cert.der().clone()], key)
+        .map_err(|e| invalid(&e))?;
+    Ok((TlsAcceptor::from(Arc::new(config)), pem))
 }
 
 /// `tests/fixtures` of this repository.
