@@ -175,7 +175,7 @@ impl TransportBuilder {
                     let cert = reqwest::Certificate::from_pem(pem).map_err(|e| {
                         ClientError::InvalidRequest(format!("root certificate: {e}"))
                     })?;
-                    b = b.add_root_certificate(cert);
+                    b = b.tls_certs_merge([cert]);
                 }
                 b.build().map_err(|e| ClientError::Transport {
                     message: format!("building the HTTP client: {e}"),

@@ -70,14 +70,16 @@ fn record(shared: &Shared, method: &Method, uri: &Uri, headers: &HeaderMap, raw:
     }
     let text = String::from_utf8_lossy(raw).into_owned();
     let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-    lock(&shared.requests).push(RecordedRequest {
-        method: method.to_string(),
-        path: uri.to_string(),
-        headers: names,
-        body: body.clone(),
-        raw: text,
-        received_at: Instant::now(),
-    });
+    if shared.log_requests.load(Ordering::Relaxed) {
+        lock(&shared.requests).push(RecordedRequest {
+            method: method.to_string(),
+            path: uri.to_string(),
+            headers: names,
+            body: body.clone(),
+            raw: text,
+            received_at: Instant::now(),
+        });
+    }
     body
 }
 

@@ -40,7 +40,7 @@ mod reply;
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -76,6 +76,7 @@ struct Shared {
     queue: Mutex<VecDeque<Reply>>,
     default: Mutex<Reply>,
     requests: Mutex<Vec<RecordedRequest>>,
+    log_requests: AtomicBool,
     counters: Arc<Counters>,
     seq: AtomicU64,
     shutdown: watch::Receiver<bool>,
@@ -151,6 +152,7 @@ impl LocalServer {
             queue: Mutex::new(VecDeque::new()),
             default: Mutex::new(Reply::echo().chunks(8)),
             requests: Mutex::new(Vec::new()),
+            log_requests: AtomicBool::new(true),
             counters: counters.clone(),
             seq: AtomicU64::new(1),
             shutdown: shutdown.clone(),
@@ -210,6 +212,13 @@ impl LocalServer {
     /// Every request received so far, in order.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         lock(&self.shared.requests).clone()
+    }
+
+    /// Whether to keep a log of the requests received (on by default).
+    /// Long load runs turn it off so the log does not grow without bound;
+    /// what is already logged is kept.
+    pub fn set_request_log(&self, on: bool) {
+        self.shared.log_requests.store(on, Ordering::Relaxed);
     }
 
     /// TCP connections accepted so far.
