@@ -423,7 +423,7 @@ fn create_stream(input: &Input<'_>, inner: &Field<'_>) -> TokenStream {
         #signature {
             async move {
                 #mut_request
-                let #mut_cx #cx = #p::HookContext::for_request(&#request);
+                let #mut_cx #cx = #p::HookContext::for_stream(&#request);
                 #(#pre)*
                 #after
             }

@@ -75,13 +75,18 @@ impl<C: ChatClient, H: PreRequest> Concurrently<C, H> {
     async fn race<T, F>(
         &self,
         req: ChatRequest,
+        streaming: bool,
         call: impl FnOnce(ChatRequest) -> F,
     ) -> Result<T, ClientError>
     where
         F: Future<Output = Result<T, ClientError>>,
     {
         let mut copy = req.clone();
-        let mut cx = HookContext::for_request(&req);
+        let mut cx = if streaming {
+            HookContext::for_stream(&req)
+        } else {
+            HookContext::for_request(&req)
+        };
         let call = call(req);
         let check = guard(
             self.check.pre_request(&mut copy, &mut cx),
@@ -107,13 +112,13 @@ impl<C: ChatClient, H: PreRequest> ChatClient for Concurrently<C, H> {
         &self,
         req: ChatRequest,
     ) -> impl Future<Output = Result<ChatResponse, ClientError>> + Send {
-        self.race(req, |req| self.inner.create(req))
+        self.race(req, false, |req| self.inner.create(req))
     }
 
     fn create_stream(
         &self,
         req: ChatRequest,
     ) -> impl Future<Output = Result<ChatStream<'_>, ClientError>> + Send {
-        self.race(req, |req| self.inner.create_stream(req))
+        self.race(req, true, |req| self.inner.create_stream(req))
     }
 }

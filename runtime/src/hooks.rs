@@ -219,6 +219,7 @@ pub struct HookContext {
     request_id: String,
     model: String,
     stage: Stage,
+    streaming: bool,
     started: Instant,
     extensions: http::Extensions,
 }
@@ -239,14 +240,29 @@ impl HookContext {
             request_id: format!("req_{millis:x}_{n}"),
             model: model.into(),
             stage: Stage::PreRequest,
+            streaming: false,
             started: Instant::now(),
             extensions: http::Extensions::new(),
         }
     }
 
-    /// A context for `request`.
+    /// A context for `request`, sent with `create`.
     pub fn for_request(request: &ChatRequest) -> Self {
         Self::new(request.model.clone())
+    }
+
+    /// A context for `request`, sent with `create_stream`.
+    pub fn for_stream(request: &ChatRequest) -> Self {
+        let mut cx = Self::new(request.model.clone());
+        cx.streaming = true;
+        cx
+    }
+
+    /// Whether the call streams (`create_stream`), known from the start:
+    /// pre-request hooks run before the client marks the request itself
+    /// with `stream: true`.
+    pub fn is_streaming(&self) -> bool {
+        self.streaming
     }
 
     /// This call's id (unique within the process).

@@ -102,7 +102,7 @@ impl PreRequest for Telemetry {
             gen_ai.usage.input_tokens = Empty,
             gen_ai.usage.output_tokens = Empty,
             openai_hooks.request_id = %cx.request_id(),
-            openai_hooks.stream = req.stream.unwrap_or(false),
+            openai_hooks.stream = cx.is_streaming(),
             openai_hooks.time_to_first_token_ms = Empty,
             openai_hooks.duration_ms = Empty,
         );
@@ -112,15 +112,21 @@ impl PreRequest for Telemetry {
                 span.record("gen_ai.request.max_tokens", n);
             }
             if let Some(t) = req.temperature {
-                span.record("gen_ai.request.temperature", f64::from(t));
+                span.record("gen_ai.request.temperature", widen(t));
             }
             if let Some(p) = req.top_p {
-                span.record("gen_ai.request.top_p", f64::from(p));
+                span.record("gen_ai.request.top_p", widen(p));
             }
         }
         cx.extensions_mut().insert(CallSpan(span));
         Ok(())
     }
+}
+
+/// An `f32` request parameter as the `f64` a reader expects: `0.2`, not
+/// `0.20000000298023224` (six decimals are more than any sampler reads).
+fn widen(x: f32) -> f64 {
+    (f64::from(x) * 1e6).round() / 1e6
 }
 
 /// Records the end of a call on its span and emits the metrics event.
