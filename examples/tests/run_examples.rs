@@ -2,8 +2,9 @@
 //! `cargo test --workspace` (which builds the examples first) keeps them
 //! working.
 
+use std::io::Read;
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// `target/<profile>/examples/<name>`, next to this test's own binary.
@@ -16,6 +17,11 @@ fn example(name: &str) -> PathBuf {
     profile_dir.join("examples").join(name)
 }
 
+/// The longest an example may run before it is stopped: they finish in
+/// seconds, so only a hang reaches this, and the test then fails instead of
+/// hanging.
+const HANG_LIMIT: Duration = Duration::from_secs(120);
+
 /// Runs an example with no API key (so it uses the local server) and
 /// returns its standard output.
 fn run(name: &str) -> String {
@@ -25,24 +31,49 @@ fn run(name: &str) -> String {
         "{} is not built: run `cargo test --workspace`, which builds the examples",
         path.display()
     );
-    let started = Instant::now();
-    let output = Command::new(&path)
+    let mut child = Command::new(&path)
         .env_remove("OPENAI_API_KEY")
         .env_remove("OPENAI_BASE_URL")
-        .output()
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("example starts");
-    assert!(
-        output.status.success(),
-        "{name} failed after {:?}:\n{}\n{}",
-        started.elapsed(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(
-        started.elapsed() < Duration::from_secs(120),
-        "{name} ran too long"
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
+    // Read both pipes on threads so a chatty example cannot block on a full
+    // pipe while we wait for it.
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    let mut stderr = child.stderr.take().expect("piped stderr");
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s);
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("example status") {
+            break Some(status);
+        }
+        if started.elapsed() > HANG_LIMIT {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stdout = out.join().expect("stdout reader");
+    let stderr = err.join().expect("stderr reader");
+    match status {
+        Some(status) if status.success() => stdout,
+        Some(status) => panic!("{name} failed ({status}):\n{stdout}\n{stderr}"),
+        None => {
+            panic!("{name} did not finish within {HANG_LIMIT:?}; stopped it:\n{stdout}\n{stderr}")
+        }
+    }
 }
 
 #[test]
@@ -58,4 +89,84 @@ fn quickstart() {
         "the server saw the masked prompt: {out}"
     );
     assert!(out.contains("1 e-mail address(es) masked"), "{out}");
+}
+
+#[test]
+fn observability() {
+    let out = run("observability");
+    for field in [
+        "gen_ai.system=openai",
+        "gen_ai.request.model=gpt-4o-mini",
+        "gen_ai.usage.input_tokens=21",
+        "gen_ai.usage.output_tokens=12",
+        "gen_ai.response.finish_reasons",
+        "openai_hooks.time_to_first_token_ms=",
+        "openai_hooks.stream=true",
+    ] {
+        assert!(out.contains(field), "{field} missing:\n{out}");
+    }
+    assert!(
+        out.contains("Spans, metrics and logs, all with the same names."),
+        "{out}"
+    );
+}
+
+#[test]
+fn tokio_generic() {
+    let out = run("tokio_generic");
+    assert!(out.contains("32 tasks, 128 replies in all."), "{out}");
+    assert!(out.contains("128 of them carried"), "{out}");
+    // 32 tasks at once need about 32 connections (a few more when a request
+    // starts just before another's connection goes back to the pool); with
+    // reuse, far fewer than the 128 a client per request would open.
+    let accepted: u32 = out
+        .split("The server accepted ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .expect("connection count printed");
+    assert!(
+        accepted <= 64,
+        "{accepted} connections for 128 requests:\n{out}"
+    );
+}
+
+#[test]
+fn gateway_routing() {
+    let out = run("gateway_routing");
+    assert!(
+        out.contains("asked  fast, served by fast-deployment"),
+        "{out}"
+    );
+    assert!(
+        out.contains("asked  fast, served by smart-deployment"),
+        "long prompts move up: {out}"
+    );
+    assert!(out.contains("refused before sending"), "{out}");
+    assert!(
+        out.contains("(3 requests; the refused one never left)"),
+        "{out}"
+    );
+    assert_eq!(out.matches("x-gateway-team=payments").count(), 3, "{out}");
+}
+
+#[test]
+fn axum_lifespan() {
+    let out = run("axum_lifespan");
+    assert!(
+        out.contains("POST /ask    -> \"My e-mail is <EMAIL_ADDRESS>;"),
+        "{out}"
+    );
+    assert!(
+        out.contains("POST /stream -> Call me at <PHONE_NUMBER> and explain keep-alive."),
+        "{out}"
+    );
+    assert!(
+        out.contains("references to the client left: 1 (ours)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("saw 2 requests on 1 connection(s)"),
+        "one pool for both handlers: {out}"
+    );
 }
