@@ -16,13 +16,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
-use openai_hooks::async_openai::{Client, config::OpenAIConfig};
-use openai_hooks::server::{LocalServer, Reply};
+use openai_hooks::async_openai::Client;
+use openai_hooks::server::Reply;
 use openai_hooks::text::request_texts_mut;
 use openai_hooks::{
     ChatChunk, ChatClient, ChatRequest, ChunkAction, HookContext, HookError, OnChunk, PreRequest,
     openai_client,
 };
+use openai_hooks_examples::Backend;
 
 /// Masks e-mail addresses in user text before the request leaves.
 struct MaskEmails;
@@ -126,40 +127,20 @@ no handshake to wait.";
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
-    // One client for the whole program: built once, shared by every call.
-    let (config, server) = match std::env::var("OPENAI_API_KEY") {
-        Ok(key) => {
-            let mut config = OpenAIConfig::new().with_api_key(key);
-            if let Ok(base) = std::env::var("OPENAI_BASE_URL") {
-                config = config.with_api_base(base);
-            }
-            println!("Using the OpenAI API ({})", config_base(&config));
-            (config, None)
-        }
-        Err(_) => {
-            let server = LocalServer::start().await?;
-            server.set_default(
-                Reply::text(LOCAL_REPLY)
-                    .chunks(14)
-                    .chunk_delay(Duration::from_millis(40)),
-            );
-            println!(
-                "OPENAI_API_KEY is not set: using the local server at {}",
-                server.base_url()
-            );
-            let config = OpenAIConfig::new()
-                .with_api_base(server.base_url())
-                .with_api_key("local-key");
-            (config, Some(server))
-        }
-    };
-    let model = std::env::var("OPENAI_MODEL").unwrap_or_else(|_| "gpt-4o-mini".to_owned());
+    // The OpenAI API when OPENAI_API_KEY is set, the local server otherwise.
+    let backend = Backend::start(
+        Reply::text(LOCAL_REPLY)
+            .chunks(14)
+            .chunk_delay(Duration::from_millis(40)),
+    )
+    .await?;
 
     let chunks = Arc::new(AtomicUsize::new(0));
     let chars = Arc::new(AtomicUsize::new(0));
     let masked = Arc::new(AtomicUsize::new(0));
+    // One client for the whole program: built once, shared by every call.
     let client = Guarded {
-        client: Client::with_config(config),
+        client: Client::with_config(backend.config.clone()),
         pii: MaskEmails,
         meter: Meter {
             chunks: chunks.clone(),
@@ -169,7 +150,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     };
 
     let request: ChatRequest = serde_json::from_value(serde_json::json!({
-        "model": model,
+        "model": backend.model,
         "messages": [{"role": "user", "content": PROMPT}],
     }))?;
     println!("\n> {PROMPT}\n");
@@ -190,7 +171,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         masked.load(Ordering::Relaxed)
     );
 
-    if let Some(server) = server {
+    if let Some(server) = &backend.server {
         let sent = server.requests();
         println!(
             "The server received {} request(s) on {} connection(s); the prompt it saw:\n  {}",
@@ -198,12 +179,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
             server.connections_accepted(),
             sent[0].body["messages"][0]["content"]
         );
-        server.shutdown().await;
     }
+    backend.shutdown().await;
     Ok(())
-}
-
-fn config_base(config: &OpenAIConfig) -> String {
-    use openai_hooks::async_openai::config::Config;
-    config.api_base().to_owned()
 }

@@ -60,50 +60,28 @@ pub trait ChatClient: Send + Sync {
     ) -> impl Future<Output = Result<ChatStream<'_>, ClientError>> + Send;
 }
 
-impl<T: ChatClient + ?Sized> ChatClient for &T {
-    fn create(
-        &self,
-        req: ChatRequest,
-    ) -> impl Future<Output = Result<ChatResponse, ClientError>> + Send {
-        T::create(self, req)
-    }
-    fn create_stream(
-        &self,
-        req: ChatRequest,
-    ) -> impl Future<Output = Result<ChatStream<'_>, ClientError>> + Send {
-        T::create_stream(self, req)
-    }
+// A client behind a pointer is a client: share one through `&`, `Arc` or
+// `Box` without wrapping it.
+macro_rules! forward_client {
+    ($($ptr:ty),*) => {$(
+        impl<T: ChatClient + ?Sized> ChatClient for $ptr {
+            fn create(
+                &self,
+                req: ChatRequest,
+            ) -> impl Future<Output = Result<ChatResponse, ClientError>> + Send {
+                T::create(self, req)
+            }
+            fn create_stream(
+                &self,
+                req: ChatRequest,
+            ) -> impl Future<Output = Result<ChatStream<'_>, ClientError>> + Send {
+                T::create_stream(self, req)
+            }
+        }
+    )*};
 }
 
-impl<T: ChatClient + ?Sized> ChatClient for Arc<T> {
-    fn create(
-        &self,
-        req: ChatRequest,
-    ) -> impl Future<Output = Result<ChatResponse, ClientError>> + Send {
-        T::create(self, req)
-    }
-    fn create_stream(
-        &self,
-        req: ChatRequest,
-    ) -> impl Future<Output = Result<ChatStream<'_>, ClientError>> + Send {
-        T::create_stream(self, req)
-    }
-}
-
-impl<T: ChatClient + ?Sized> ChatClient for Box<T> {
-    fn create(
-        &self,
-        req: ChatRequest,
-    ) -> impl Future<Output = Result<ChatResponse, ClientError>> + Send {
-        T::create(self, req)
-    }
-    fn create_stream(
-        &self,
-        req: ChatRequest,
-    ) -> impl Future<Output = Result<ChatStream<'_>, ClientError>> + Send {
-        T::create_stream(self, req)
-    }
-}
+forward_client!(&T, Arc<T>, Box<T>);
 
 /// The object-safe twin of [`ChatClient`], for `Arc<dyn DynChatClient>` when
 /// the client is chosen at run time. Every `ChatClient` is one, and

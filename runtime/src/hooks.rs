@@ -414,87 +414,50 @@ pub trait OnChunk: Send + Sync {
 // Hooks behind `&` and `Arc` are hooks, so a client can share one with
 // another. `do_not_recommend`: when a type is not a hook, rustc does not
 // offer these as the fix (borrowing or sharing it would not make it one).
+macro_rules! forward_hooks {
+    ($($ptr:ty),*) => {$(
+        #[diagnostic::do_not_recommend]
+        impl<T: PreRequest + ?Sized> PreRequest for $ptr {
+            fn pre_request(
+                &self,
+                req: &mut ChatRequest,
+                cx: &mut HookContext,
+            ) -> impl Future<Output = Result<(), HookError>> + Send {
+                T::pre_request(self, req, cx)
+            }
+        }
 
-#[diagnostic::do_not_recommend]
-impl<T: PreRequest + ?Sized> PreRequest for &T {
-    fn pre_request(
-        &self,
-        req: &mut ChatRequest,
-        cx: &mut HookContext,
-    ) -> impl Future<Output = Result<(), HookError>> + Send {
-        T::pre_request(self, req, cx)
-    }
+        #[diagnostic::do_not_recommend]
+        impl<T: PostResponse + ?Sized> PostResponse for $ptr {
+            fn post_response(
+                &self,
+                resp: &mut ChatResponse,
+                cx: &mut HookContext,
+            ) -> impl Future<Output = Result<(), HookError>> + Send {
+                T::post_response(self, resp, cx)
+            }
+        }
+
+        #[diagnostic::do_not_recommend]
+        impl<T: OnChunk + ?Sized> OnChunk for $ptr {
+            type State = T::State;
+            fn on_chunk(
+                &self,
+                chunk: &mut ChatChunk,
+                state: &mut Self::State,
+                cx: &HookContext,
+            ) -> Result<ChunkAction, HookError> {
+                T::on_chunk(self, chunk, state, cx)
+            }
+            fn on_end(
+                &self,
+                state: &mut Self::State,
+                cx: &HookContext,
+            ) -> Result<Option<ChatChunk>, HookError> {
+                T::on_end(self, state, cx)
+            }
+        }
+    )*};
 }
 
-#[diagnostic::do_not_recommend]
-impl<T: PreRequest + ?Sized> PreRequest for std::sync::Arc<T> {
-    fn pre_request(
-        &self,
-        req: &mut ChatRequest,
-        cx: &mut HookContext,
-    ) -> impl Future<Output = Result<(), HookError>> + Send {
-        T::pre_request(self, req, cx)
-    }
-}
-
-#[diagnostic::do_not_recommend]
-impl<T: PostResponse + ?Sized> PostResponse for &T {
-    fn post_response(
-        &self,
-        resp: &mut ChatResponse,
-        cx: &mut HookContext,
-    ) -> impl Future<Output = Result<(), HookError>> + Send {
-        T::post_response(self, resp, cx)
-    }
-}
-
-#[diagnostic::do_not_recommend]
-impl<T: PostResponse + ?Sized> PostResponse for std::sync::Arc<T> {
-    fn post_response(
-        &self,
-        resp: &mut ChatResponse,
-        cx: &mut HookContext,
-    ) -> impl Future<Output = Result<(), HookError>> + Send {
-        T::post_response(self, resp, cx)
-    }
-}
-
-#[diagnostic::do_not_recommend]
-impl<T: OnChunk + ?Sized> OnChunk for &T {
-    type State = T::State;
-    fn on_chunk(
-        &self,
-        chunk: &mut ChatChunk,
-        state: &mut Self::State,
-        cx: &HookContext,
-    ) -> Result<ChunkAction, HookError> {
-        T::on_chunk(self, chunk, state, cx)
-    }
-    fn on_end(
-        &self,
-        state: &mut Self::State,
-        cx: &HookContext,
-    ) -> Result<Option<ChatChunk>, HookError> {
-        T::on_end(self, state, cx)
-    }
-}
-
-#[diagnostic::do_not_recommend]
-impl<T: OnChunk + ?Sized> OnChunk for std::sync::Arc<T> {
-    type State = T::State;
-    fn on_chunk(
-        &self,
-        chunk: &mut ChatChunk,
-        state: &mut Self::State,
-        cx: &HookContext,
-    ) -> Result<ChunkAction, HookError> {
-        T::on_chunk(self, chunk, state, cx)
-    }
-    fn on_end(
-        &self,
-        state: &mut Self::State,
-        cx: &HookContext,
-    ) -> Result<Option<ChatChunk>, HookError> {
-        T::on_end(self, state, cx)
-    }
-}
+forward_hooks!(&T, std::sync::Arc<T>);
