@@ -1,6 +1,7 @@
 //! What every example needs to start: the OpenAI API when `OPENAI_API_KEY`
 //! is set, the local OpenAI-compatible server otherwise.
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 use openai_hooks::async_openai::config::{Config, OpenAIConfig};
 use openai_hooks::server::{LocalServer, Reply};

@@ -6,6 +6,8 @@
 //! (`valid.rs`, every error collected), and write the code (`expand.rs`).
 //! On error it still emits the struct, so the user sees the macro's errors
 //! and no others.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 mod ast;
 mod attr;

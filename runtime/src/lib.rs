@@ -9,6 +9,7 @@
 //! - [`guardrails`]: built-in hooks that find PII, keywords, secrets, URLs
 //!   and oversized input, streaming-safe.
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod client;
