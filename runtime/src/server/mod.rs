@@ -124,7 +124,7 @@ impl LocalServer {
     /// for `127.0.0.1` and `localhost` is made at start (a fresh key each
     /// time). Clients must trust [`certificate_pem`](Self::certificate_pem)
     /// explicitly, e.g. with
-    /// [`Transport::add_root_certificate_pem`](crate::transport::Transport::add_root_certificate_pem)
+    /// [`TransportBuilder::add_root_certificate_pem`](crate::transport::TransportBuilder::add_root_certificate_pem)
     /// or reqwest's `tls_certs_only`.
     ///
     /// ```
