@@ -18,7 +18,9 @@ mod error;
 pub mod guardrails;
 mod hooks;
 mod method;
+pub mod model;
 mod redact;
+mod source;
 mod stream;
 pub mod telemetry;
 pub mod text;
@@ -41,6 +43,7 @@ pub use hooks::{
     BoxError, ChunkAction, FailurePolicy, HookContext, HookError, OnChunk, PostResponse,
     PreRequest, Stage, Tripwire,
 };
+pub use model::{Model, OpenAIModel};
 pub use stream::{ChatStream, checked};
 pub use types::{ChatChunk, ChatRequest, ChatResponse, FinishReason, Usage};
 

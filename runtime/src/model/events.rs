@@ -1,0 +1,373 @@
+//! Stream events: a reply turned into the provider-neutral event sequence an
+//! agent loop consumes (Strands Agents' `StreamEvent` in Rust).
+//!
+//! For every reply, streamed or not, the sequence is: [`MessageStart`],
+//! then content blocks ([`ContentBlockStart`], deltas, [`ContentBlockStop`])
+//! for reasoning, text and refusals in the order they arrive and then for
+//! each tool call in index order, then [`MessageStop`] with the stop reason,
+//! then [`Metadata`] with usage and timings.
+//!
+//! [`MessageStart`]: StreamEvent::MessageStart
+//! [`ContentBlockStart`]: StreamEvent::ContentBlockStart
+//! [`ContentBlockStop`]: StreamEvent::ContentBlockStop
+//! [`MessageStop`]: StreamEvent::MessageStop
+//! [`Metadata`]: StreamEvent::Metadata
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use super::content::Role;
+use super::error::ModelError;
+use crate::error::{ApiError, ClientError};
+use crate::types::{ChatChunk, ChatResponse, FinishReason, Usage};
+
+/// Why the model stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StopReason {
+    /// It finished its turn (`stop`).
+    EndTurn,
+    /// It called tools (`tool_calls`, or the legacy `function_call`).
+    ToolUse,
+    /// It hit the token limit (`length`).
+    MaxTokens,
+    /// A content filter withheld output (`content_filter`).
+    ContentFiltered,
+    /// Another reason a server sent, verbatim.
+    Other(String),
+}
+
+impl From<&FinishReason> for StopReason {
+    fn from(reason: &FinishReason) -> Self {
+        match reason {
+            FinishReason::Stop => StopReason::EndTurn,
+            FinishReason::ToolCalls | FinishReason::FunctionCall => StopReason::ToolUse,
+            FinishReason::Length => StopReason::MaxTokens,
+            FinishReason::ContentFilter => StopReason::ContentFiltered,
+            FinishReason::Other(other) => StopReason::Other(other.clone()),
+        }
+    }
+}
+
+/// What a content block holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlockStart {
+    /// Reply text.
+    Text,
+    /// Reasoning (`reasoning_content` or `reasoning` on the wire).
+    Reasoning,
+    /// A refusal: the model declined, and says why.
+    Refusal,
+    /// A tool call.
+    ToolUse {
+        /// The call's id.
+        id: String,
+        /// The tool's name.
+        name: String,
+    },
+}
+
+/// A piece of a content block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlockDelta {
+    /// Reply text.
+    Text(String),
+    /// Reasoning text.
+    Reasoning(String),
+    /// Refusal text.
+    Refusal(String),
+    /// A fragment of a tool call's JSON arguments; the fragments of one
+    /// block concatenate to the whole arguments.
+    ToolUseInput(String),
+}
+
+/// Token counts of one call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TokenUsage {
+    /// Prompt tokens.
+    pub input_tokens: u64,
+    /// Completion tokens.
+    pub output_tokens: u64,
+    /// Both.
+    pub total_tokens: u64,
+    /// Prompt tokens served from the provider's prompt cache, when reported.
+    pub cached_input_tokens: Option<u64>,
+}
+
+impl From<&Usage> for TokenUsage {
+    fn from(u: &Usage) -> Self {
+        Self {
+            input_tokens: u.prompt_tokens,
+            output_tokens: u.completion_tokens,
+            total_tokens: u.total_tokens,
+            cached_input_tokens: u.cached_tokens(),
+        }
+    }
+}
+
+/// Timings of one call, measured on this side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Metrics {
+    /// From sending the request to the end of the reply.
+    pub latency: Duration,
+    /// From sending the request to the first chunk that carried output
+    /// (text, reasoning, a refusal or a tool call); `None` without a stream
+    /// or without output.
+    pub time_to_first_token: Option<Duration>,
+}
+
+/// One event of a reply.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StreamEvent {
+    /// The reply begins.
+    MessageStart {
+        /// Always the assistant.
+        role: Role,
+    },
+    /// A content block begins.
+    ContentBlockStart(BlockStart),
+    /// A piece of the current content block.
+    ContentBlockDelta(BlockDelta),
+    /// The current content block ends.
+    ContentBlockStop,
+    /// The reply ends.
+    MessageStop {
+        /// Why.
+        stop_reason: StopReason,
+    },
+    /// Usage and timings, after the reply.
+    Metadata {
+        /// Token counts, when the server sent them.
+        usage: Option<TokenUsage>,
+        /// Timings.
+        metrics: Metrics,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Open {
+    Text,
+    Reasoning,
+    Refusal,
+}
+
+#[derive(Debug, Default)]
+struct ToolAcc {
+    id: String,
+    name: String,
+    fragments: Vec<String>,
+}
+
+/// Turns chunks into events, one chunk at a time. Only choice 0 is read
+/// (Chat Completions' `n` is 1 for agent loops).
+#[derive(Debug)]
+pub struct EventConverter {
+    started: Instant,
+    first_token: Option<Instant>,
+    began: bool,
+    open: Option<Open>,
+    tools: BTreeMap<u32, ToolAcc>,
+    stop: Option<StopReason>,
+    usage: Option<TokenUsage>,
+    chunks: u64,
+}
+
+impl EventConverter {
+    /// A converter for a request sent at `started`.
+    pub fn new(started: Instant) -> Self {
+        Self {
+            started,
+            first_token: None,
+            began: false,
+            open: None,
+            tools: BTreeMap::new(),
+            stop: None,
+            usage: None,
+            chunks: 0,
+        }
+    }
+
+    fn begin(&mut self, out: &mut Vec<StreamEvent>) {
+        if !self.began {
+            self.began = true;
+            out.push(StreamEvent::MessageStart {
+                role: Role::Assistant,
+            });
+        }
+    }
+
+    fn switch(&mut self, to: Open, out: &mut Vec<StreamEvent>) {
+        if self.open == Some(to) {
+            return;
+        }
+        if self.open.take().is_some() {
+            out.push(StreamEvent::ContentBlockStop);
+        }
+        out.push(StreamEvent::ContentBlockStart(match to {
+            Open::Text => BlockStart::Text,
+            Open::Reasoning => BlockStart::Reasoning,
+            Open::Refusal => BlockStart::Refusal,
+        }));
+        self.open = Some(to);
+    }
+
+    fn piece(&mut self, to: Open, text: &str, out: &mut Vec<StreamEvent>) {
+        if text.is_empty() {
+            return;
+        }
+        self.first_token.get_or_insert_with(Instant::now);
+        self.switch(to, out);
+        out.push(StreamEvent::ContentBlockDelta(match to {
+            Open::Text => BlockDelta::Text(text.to_owned()),
+            Open::Reasoning => BlockDelta::Reasoning(text.to_owned()),
+            Open::Refusal => BlockDelta::Refusal(text.to_owned()),
+        }));
+    }
+
+    /// Closes the open block, then emits each tool call's block.
+    fn close(&mut self, out: &mut Vec<StreamEvent>) {
+        if self.open.take().is_some() {
+            out.push(StreamEvent::ContentBlockStop);
+        }
+        for (_, tool) in std::mem::take(&mut self.tools) {
+            out.push(StreamEvent::ContentBlockStart(BlockStart::ToolUse {
+                id: tool.id,
+                name: tool.name,
+            }));
+            for fragment in tool.fragments {
+                out.push(StreamEvent::ContentBlockDelta(BlockDelta::ToolUseInput(
+                    fragment,
+                )));
+            }
+            out.push(StreamEvent::ContentBlockStop);
+        }
+    }
+
+    /// Adds the events `chunk` causes to `out`. An `error` object in the
+    /// chunk ends the reply with that error.
+    pub fn push(
+        &mut self,
+        chunk: &ChatChunk,
+        out: &mut Vec<StreamEvent>,
+    ) -> Result<(), ModelError> {
+        self.chunks += 1;
+        if let Some(wire) = &chunk.error {
+            return Err(ClientError::Api(ApiError::from_wire(None, wire.clone())).into());
+        }
+        if let Some(usage) = &chunk.usage {
+            self.usage = Some(usage.into());
+        }
+        let Some(choice) = chunk.choices.iter().find(|c| c.index == 0) else {
+            // Azure's prompt-filter results and the usage chunk have no
+            // choices.
+            return Ok(());
+        };
+        self.begin(out);
+        let delta = &choice.delta;
+        if let Some(text) = delta.reasoning_text() {
+            self.piece(Open::Reasoning, text, out);
+        }
+        if let Some(text) = &delta.content {
+            self.piece(Open::Text, text, out);
+        }
+        if let Some(text) = &delta.refusal {
+            self.piece(Open::Refusal, text, out);
+        }
+        for call in delta.tool_calls.iter().flatten() {
+            self.first_token.get_or_insert_with(Instant::now);
+            let acc = self.tools.entry(call.index).or_default();
+            if let Some(id) = call.id.as_deref().filter(|id| !id.is_empty()) {
+                if acc.id.is_empty() {
+                    id.clone_into(&mut acc.id);
+                }
+            }
+            if let Some(function) = &call.function {
+                if let Some(name) = function.name.as_deref().filter(|n| !n.is_empty()) {
+                    if acc.name.is_empty() {
+                        name.clone_into(&mut acc.name);
+                    }
+                }
+                if let Some(args) = function.arguments.as_deref().filter(|a| !a.is_empty()) {
+                    acc.fragments.push(args.to_owned());
+                }
+            }
+        }
+        if let Some(reason) = &choice.finish_reason
+            && self.stop.is_none()
+        {
+            self.close(out);
+            let stop_reason = StopReason::from(reason);
+            self.stop = Some(stop_reason.clone());
+            out.push(StreamEvent::MessageStop { stop_reason });
+        }
+        Ok(())
+    }
+
+    /// Ends the reply: the metadata event, or an error if the reply never
+    /// said why it stopped (it was cut short).
+    pub fn finish(&mut self, out: &mut Vec<StreamEvent>) -> Result<(), ModelError> {
+        if self.stop.is_none() {
+            return Err(ClientError::Truncated {
+                chunks: self.chunks,
+            }
+            .into());
+        }
+        out.push(StreamEvent::Metadata {
+            usage: self.usage,
+            metrics: Metrics {
+                latency: self.started.elapsed(),
+                time_to_first_token: self.first_token.map(|t| t - self.started),
+            },
+        });
+        Ok(())
+    }
+}
+
+/// The events of a complete (non-streamed) reply, in the same shape as a
+/// stream's.
+pub fn response_events(
+    resp: &ChatResponse,
+    started: Instant,
+) -> Result<Vec<StreamEvent>, ModelError> {
+    let mut out = Vec::new();
+    let mut conv = EventConverter::new(started);
+    let Some(choice) = resp.choices.iter().find(|c| c.index == 0) else {
+        return Err(ClientError::Decode {
+            what: "response",
+            reason: "the reply has no choices".into(),
+            snippet: String::new(),
+        }
+        .into());
+    };
+    conv.chunks = 1;
+    conv.begin(&mut out);
+    let message = &choice.message;
+    if let Some(text) = message.reasoning_text() {
+        conv.piece(Open::Reasoning, text, &mut out);
+    }
+    if let Some(text) = &message.content {
+        conv.piece(Open::Text, text, &mut out);
+    }
+    if let Some(text) = &message.refusal {
+        conv.piece(Open::Refusal, text, &mut out);
+    }
+    for (i, call) in message.tool_calls.iter().flatten().enumerate() {
+        conv.tools.insert(
+            i as u32,
+            ToolAcc {
+                id: call.id.clone(),
+                name: call.function.name.clone(),
+                fragments: vec![call.function.arguments.clone()],
+            },
+        );
+    }
+    let reason = choice.finish_reason.clone().unwrap_or(FinishReason::Stop);
+    conv.close(&mut out);
+    let stop_reason = StopReason::from(&reason);
+    conv.stop = Some(stop_reason.clone());
+    out.push(StreamEvent::MessageStop { stop_reason });
+    conv.usage = resp.usage.as_ref().map(TokenUsage::from);
+    // Without a stream there is no first token to time.
+    conv.first_token = None;
+    conv.finish(&mut out)?;
+    Ok(out)
+}

@@ -1,0 +1,355 @@
+//! Where a model gets its client: the four client sources.
+//!
+//! | source | lifetime | use |
+//! |---|---|---|
+//! | [`Fixed`] | injected and shared; never closed by the model | a guarded client, one pool per process or worker |
+//! | [`Ephemeral`] | a new client per request (the default) | simplest, safe anywhere, pays connection set-up every time |
+//! | [`Factory`] | a new client whenever one is needed | fresh credentials or tokens per request |
+//! | [`PerRuntime`] | one client per tokio runtime, reused inside it | several runtimes (one per worker thread): pooling without cross-runtime failures |
+//!
+//! Why [`PerRuntime`] exists: a connection pool's connections are driven by
+//! the tokio runtime that opened them. Share one client between two
+//! runtimes, shut the first down, and the second one's requests on those
+//! connections fail part way. [`Fixed`] is safe when every use of the client
+//! is on one runtime, or on runtimes that live as long as the client (the
+//! usual `#[tokio::main]` service); [`PerRuntime`] is safe everywhere.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use async_openai::Client;
+use async_openai::config::OpenAIConfig;
+use secrecy::{ExposeSecret, SecretString};
+use tokio::runtime::{Handle, Id};
+
+use crate::client::ChatClient;
+use crate::model::ModelError;
+
+/// Gives a model the client for one request.
+pub trait ClientSource: Send + Sync {
+    /// The client type.
+    type Client: ChatClient + 'static;
+
+    /// The client to use for the next request.
+    fn client(&self) -> Result<Arc<Self::Client>, ModelError>;
+
+    /// Takes client args given to the model builder: only [`Ephemeral`]
+    /// uses them; every other source refuses, since the client it gives is
+    /// already configured.
+    fn with_client_args(self, args: Option<ClientArgs>) -> Result<Self, ModelError>
+    where
+        Self: Sized,
+    {
+        match args {
+            None => Ok(self),
+            Some(_) => Err(ModelError::Config(
+                "both a client and client args were given; give one (the client is already configured)"
+                    .into(),
+            )),
+        }
+    }
+}
+
+/// How to build an async-openai client: key, base URL, organization,
+/// project, headers, time limit. Unset key and base URL come from
+/// `OPENAI_API_KEY` and `OPENAI_BASE_URL` when a client is built.
+#[derive(Clone, Default)]
+pub struct ClientArgs {
+    api_key: Option<SecretString>,
+    base_url: Option<String>,
+    organization: Option<String>,
+    project: Option<String>,
+    headers: Vec<(String, SecretString)>,
+    timeout: Option<Duration>,
+    root_certificates: Vec<Vec<u8>>,
+}
+
+impl fmt::Debug for ClientArgs {
+    /// Shows which settings are set, never the key or header values.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientArgs")
+            .field("api_key", &self.api_key.as_ref().map(|_| "<set>"))
+            .field("base_url", &self.base_url)
+            .field("organization", &self.organization)
+            .field("project", &self.project)
+            .field(
+                "headers",
+                &self
+                    .headers
+                    .iter()
+                    .map(|(k, _)| k.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .field("timeout", &self.timeout)
+            .field("root_certificates", &self.root_certificates.len())
+            .finish()
+    }
+}
+
+impl ClientArgs {
+    /// No settings: everything from the environment or async-openai's
+    /// defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The API key.
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = Some(SecretString::from(key.into()));
+        self
+    }
+
+    /// The base URL (`https://api.openai.com/v1` by default).
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
+        self
+    }
+
+    /// The OpenAI organization.
+    pub fn organization(mut self, org: impl Into<String>) -> Self {
+        self.organization = Some(org.into());
+        self
+    }
+
+    /// The OpenAI project.
+    pub fn project(mut self, project: impl Into<String>) -> Self {
+        self.project = Some(project.into());
+        self
+    }
+
+    /// A header sent with every request (its value is kept secret: it may
+    /// be a credential).
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers
+            .push((name.into(), SecretString::from(value.into())));
+        self
+    }
+
+    /// A limit on each whole request.
+    pub fn timeout(mut self, limit: Duration) -> Self {
+        self.timeout = Some(limit);
+        self
+    }
+
+    /// Trusts a PEM certificate (a private CA, or the local server's
+    /// self-signed one) besides the system's roots.
+    pub fn root_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.root_certificates.push(pem.into());
+        self
+    }
+
+    /// A new client (with its own connection pool) from these settings.
+    pub fn build(&self) -> Result<Client<OpenAIConfig>, ModelError> {
+        let mut config = OpenAIConfig::new();
+        match &self.api_key {
+            Some(key) => config = config.with_api_key(key.expose_secret()),
+            None => {
+                if let Ok(key) = std::env::var("OPENAI_API_KEY") {
+                    config = config.with_api_key(key);
+                }
+            }
+        }
+        match &self.base_url {
+            Some(url) => config = config.with_api_base(url),
+            None => {
+                if let Ok(url) = std::env::var("OPENAI_BASE_URL") {
+                    config = config.with_api_base(url);
+                }
+            }
+        }
+        if let Some(org) = &self.organization {
+            config = config.with_org_id(org);
+        }
+        if let Some(project) = &self.project {
+            config = config.with_project_id(project);
+        }
+        for (name, value) in &self.headers {
+            // The value may be a credential: errors name only the header.
+            let invalid =
+                || ModelError::Config(format!("header {name:?} is not a valid HTTP header"));
+            let header = http::HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid())?;
+            config = config
+                .with_header(header, value.expose_secret())
+                .map_err(|_| invalid())?;
+        }
+        let mut http = reqwest::Client::builder();
+        if let Some(limit) = self.timeout {
+            http = http.timeout(limit);
+        }
+        for pem in &self.root_certificates {
+            let cert = reqwest::Certificate::from_pem(pem)
+                .map_err(|e| ModelError::Config(format!("root certificate: {e}")))?;
+            http = http.tls_certs_merge([cert]);
+        }
+        let http = http
+            .build()
+            .map_err(|e| ModelError::Config(format!("building the HTTP client: {e}")))?;
+        Ok(Client::with_config(config).with_http_client(http))
+    }
+}
+
+/// An injected client, shared, never closed by the model.
+#[derive(Debug)]
+pub struct Fixed<C>(Arc<C>);
+
+impl<C> Fixed<C> {
+    /// Uses `client` for every request.
+    pub fn new(client: C) -> Self {
+        Self(Arc::new(client))
+    }
+
+    /// Uses a client shared with others (several models may share one).
+    pub fn shared(client: Arc<C>) -> Self {
+        Self(client)
+    }
+}
+
+impl<C> Clone for Fixed<C> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl<C: ChatClient + 'static> ClientSource for Fixed<C> {
+    type Client = C;
+
+    fn client(&self) -> Result<Arc<C>, ModelError> {
+        Ok(self.0.clone())
+    }
+}
+
+/// A new async-openai client for every request, from [`ClientArgs`].
+#[derive(Debug, Clone, Default)]
+pub struct Ephemeral(pub ClientArgs);
+
+impl ClientSource for Ephemeral {
+    type Client = Client<OpenAIConfig>;
+
+    fn client(&self) -> Result<Arc<Self::Client>, ModelError> {
+        self.0.build().map(Arc::new)
+    }
+
+    fn with_client_args(self, args: Option<ClientArgs>) -> Result<Self, ModelError> {
+        Ok(args.map_or(self, Ephemeral))
+    }
+}
+
+/// Calls a function whenever a client is needed (once per request).
+pub struct Factory<F>(F);
+
+impl<F> Factory<F> {
+    /// Calls `make` for every request.
+    pub fn new(make: F) -> Self {
+        Self(make)
+    }
+}
+
+impl<F> fmt::Debug for Factory<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Factory(..)")
+    }
+}
+
+impl<C, F> ClientSource for Factory<F>
+where
+    C: ChatClient + 'static,
+    F: Fn() -> Result<C, ModelError> + Send + Sync,
+{
+    type Client = C;
+
+    fn client(&self) -> Result<Arc<C>, ModelError> {
+        (self.0)().map(Arc::new)
+    }
+}
+
+type Clients<C> = Mutex<HashMap<Id, Arc<C>>>;
+
+/// One client per tokio runtime: made by a function the first time a
+/// runtime asks, reused by every task on that runtime, never handed to
+/// another runtime, and dropped when its runtime shuts down.
+pub struct PerRuntime<C, F> {
+    make: F,
+    clients: Arc<Clients<C>>,
+}
+
+impl<C, F> PerRuntime<C, F> {
+    /// Makes each runtime's client with `make`.
+    pub fn new(make: F) -> Self {
+        Self {
+            make,
+            clients: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// How many runtimes hold a client now.
+    pub fn runtimes(&self) -> usize {
+        lock(&self.clients).len()
+    }
+}
+
+impl<C, F> fmt::Debug for PerRuntime<C, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PerRuntime")
+            .field("runtimes", &self.runtimes())
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // The map stays consistent whatever a panicking holder was doing: every
+    // change is one insert or remove.
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Removes a runtime's client from the map when dropped; it lives in a task
+/// parked on that runtime, which the runtime drops when it shuts down.
+struct Evict<C> {
+    id: Id,
+    clients: Weak<Clients<C>>,
+}
+
+impl<C> Drop for Evict<C> {
+    fn drop(&mut self) {
+        if let Some(clients) = self.clients.upgrade() {
+            lock(&clients).remove(&self.id);
+        }
+    }
+}
+
+impl<C, F> ClientSource for PerRuntime<C, F>
+where
+    C: ChatClient + 'static,
+    F: Fn() -> Result<C, ModelError> + Send + Sync,
+{
+    type Client = C;
+
+    fn client(&self) -> Result<Arc<C>, ModelError> {
+        let handle = Handle::try_current().map_err(|_| {
+            ModelError::Config("PerRuntime needs to be used from inside a tokio runtime".into())
+        })?;
+        let id = handle.id();
+        if let Some(client) = lock(&self.clients).get(&id) {
+            return Ok(client.clone());
+        }
+        // Made outside the lock: making a client may take a while. Two tasks
+        // racing here both make one; the first stored wins.
+        let made = Arc::new((self.make)()?);
+        let mut clients = lock(&self.clients);
+        if let Some(existing) = clients.get(&id) {
+            return Ok(existing.clone());
+        }
+        clients.insert(id, made.clone());
+        drop(clients);
+        let evict = Evict {
+            id,
+            clients: Arc::downgrade(&self.clients),
+        };
+        handle.spawn(async move {
+            let _evict = evict;
+            std::future::pending::<()>().await;
+        });
+        Ok(made)
+    }
+}
