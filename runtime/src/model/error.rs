@@ -27,12 +27,12 @@ pub enum ModelError {
     /// The prompt does not fit the model's context window: the agent loop
     /// should shorten the conversation and retry.
     #[error("context window overflow: {}", .0.message)]
-    ContextWindowOverflow(ApiError),
+    ContextWindowOverflow(Box<ApiError>),
 
     /// The server is throttling: wait (`retry_after`, when the server said)
     /// and retry.
     #[error("throttled: {}", .0)]
-    Throttled(ApiError),
+    Throttled(Box<ApiError>),
 
     /// A hook stopped the call with a tripwire or failed; its name, stage,
     /// reason and details are in the [`HookError`].
@@ -85,9 +85,9 @@ impl From<ClientError> for ModelError {
     fn from(e: ClientError) -> Self {
         match e {
             ClientError::Api(api) if api.is_context_window_overflow() => {
-                ModelError::ContextWindowOverflow(api)
+                ModelError::ContextWindowOverflow(Box::new(api))
             }
-            ClientError::Api(api) if api.is_throttling() => ModelError::Throttled(api),
+            ClientError::Api(api) if api.is_throttling() => ModelError::Throttled(Box::new(api)),
             ClientError::Hook(hook) => ModelError::Hook(hook),
             other => ModelError::Client(other),
         }

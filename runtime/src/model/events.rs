@@ -275,16 +275,16 @@ impl EventConverter {
         for call in delta.tool_calls.iter().flatten() {
             self.first_token.get_or_insert_with(Instant::now);
             let acc = self.tools.entry(call.index).or_default();
-            if let Some(id) = call.id.as_deref().filter(|id| !id.is_empty()) {
-                if acc.id.is_empty() {
-                    id.clone_into(&mut acc.id);
-                }
+            if let Some(id) = call.id.as_deref().filter(|id| !id.is_empty())
+                && acc.id.is_empty()
+            {
+                id.clone_into(&mut acc.id);
             }
             if let Some(function) = &call.function {
-                if let Some(name) = function.name.as_deref().filter(|n| !n.is_empty()) {
-                    if acc.name.is_empty() {
-                        name.clone_into(&mut acc.name);
-                    }
+                if let Some(name) = function.name.as_deref().filter(|n| !n.is_empty())
+                    && acc.name.is_empty()
+                {
+                    name.clone_into(&mut acc.name);
                 }
                 if let Some(args) = function.arguments.as_deref().filter(|a| !a.is_empty()) {
                     acc.fragments.push(args.to_owned());

@@ -1,0 +1,295 @@
+//! Request formatting: every content-block kind and tool-choice kind, and
+//! every built request valid against OpenAI's published request schema.
+
+use std::sync::LazyLock;
+
+use openai_hooks::model::{
+    ContentBlock, Document, Image, ImageFormat, Message, OpenAIModel, RequestParts, Role,
+    SystemPrompt, ToolChoice, ToolResult, ToolResultContent, ToolSpec, ToolStatus, ToolUse,
+    request_json,
+};
+use serde_json::{Map, Value, json};
+
+static SCHEMA: LazyLock<jsonschema::Validator> = LazyLock::new(|| {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/spec/create-chat-completion-request.schema.json"
+    );
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    jsonschema::draft202012::new(&schema).unwrap()
+});
+
+/// Builds the request JSON and checks it against the spec.
+fn build(parts: RequestParts<'_>) -> Value {
+    let json = request_json(parts);
+    let errors: Vec<String> = SCHEMA
+        .iter_errors(&json)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "not a valid request per the spec: {errors:#?}\n{json:#}"
+    );
+    json
+}
+
+fn parts<'a>(messages: &'a [Message], params: &'a Map<String, Value>) -> RequestParts<'a> {
+    RequestParts {
+        model_id: "gpt-4o-mini",
+        params,
+        stream: true,
+        messages,
+        tools: &[],
+        system_prompt: None,
+        tool_choice: None,
+    }
+}
+
+fn weather_tool() -> ToolSpec {
+    ToolSpec {
+        name: "get_weather".into(),
+        description: "Weather for a city".into(),
+        input_schema: json!({"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}),
+    }
+}
+
+#[test]
+fn text_and_system_prompt_as_string_or_blocks() {
+    let no_params = Map::new();
+    let messages = [
+        Message::user("Hello"),
+        Message::assistant("Hi!"),
+        Message::user("Bye"),
+    ];
+    let system = SystemPrompt::from("Be brief.");
+    let mut p = parts(&messages, &no_params);
+    p.system_prompt = Some(&system);
+    let req = build(p);
+    assert_eq!(req["model"], "gpt-4o-mini");
+    assert_eq!(req["stream"], true);
+    assert_eq!(req["stream_options"], json!({"include_usage": true}));
+    assert_eq!(
+        req["messages"][0],
+        json!({"role": "system", "content": "Be brief."})
+    );
+    assert_eq!(
+        req["messages"][1],
+        json!({"role": "user", "content": [{"type": "text", "text": "Hello"}]})
+    );
+    assert_eq!(req["messages"][2]["role"], "assistant");
+    assert_eq!(req["messages"].as_array().unwrap().len(), 4);
+
+    let blocks = SystemPrompt::Blocks(vec!["Rule one.".into(), "Rule two.".into()]);
+    let mut p = parts(&messages, &no_params);
+    p.system_prompt = Some(&blocks);
+    let req = build(p);
+    assert_eq!(
+        req["messages"][0],
+        json!({"role": "system", "content": [{"type": "text", "text": "Rule one."}, {"type": "text", "text": "Rule two."}]})
+    );
+}
+
+#[test]
+fn images_and_documents_become_data_urls() {
+    let no_params = Map::new();
+    let messages = [Message {
+        role: Role::User,
+        content: vec![
+            ContentBlock::Text("What is in these?".into()),
+            ContentBlock::Image(Image {
+                format: ImageFormat::Png,
+                bytes: vec![0x89, b'P', b'N', b'G'],
+            }),
+            ContentBlock::Document(Document {
+                format: "pdf".into(),
+                name: "report.pdf".into(),
+                bytes: b"%PDF-1.7".to_vec(),
+            }),
+        ],
+    }];
+    let req = build(parts(&messages, &no_params));
+    let content = &req["messages"][0]["content"];
+    assert_eq!(
+        content[1],
+        json!({"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw==", "detail": "auto"}})
+    );
+    assert_eq!(
+        content[2],
+        json!({"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBERi0xLjc=", "filename": "report.pdf"}})
+    );
+}
+
+#[test]
+fn tool_use_and_results_follow_the_python_provider() {
+    let no_params = Map::new();
+    let messages = [
+        Message::user("Weather in Paris and a map?"),
+        Message {
+            role: Role::Assistant,
+            content: vec![
+                ContentBlock::Text("Let me look.".into()),
+                ContentBlock::ToolUse(ToolUse {
+                    id: "call_1".into(),
+                    name: "get_weather".into(),
+                    input: json!({"city": "Paris"}),
+                }),
+                ContentBlock::ToolUse(ToolUse {
+                    id: "call_2".into(),
+                    name: "get_map".into(),
+                    input: json!({"city": "Paris"}),
+                }),
+            ],
+        },
+        Message {
+            role: Role::User,
+            content: vec![
+                ContentBlock::ToolResult(ToolResult {
+                    tool_use_id: "call_1".into(),
+                    status: ToolStatus::Success,
+                    content: vec![
+                        ToolResultContent::Text("Sunny".into()),
+                        ToolResultContent::Json(json!({"celsius": 21})),
+                    ],
+                }),
+                ContentBlock::ToolResult(ToolResult {
+                    tool_use_id: "call_2".into(),
+                    status: ToolStatus::Success,
+                    content: vec![ToolResultContent::Image(Image {
+                        format: ImageFormat::Jpeg,
+                        bytes: vec![1, 2, 3],
+                    })],
+                }),
+            ],
+        },
+    ];
+    let req = build(parts(&messages, &no_params));
+    let m = req["messages"].as_array().unwrap();
+    assert_eq!(
+        m[1]["tool_calls"][0],
+        json!({"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}})
+    );
+    assert_eq!(m[1]["tool_calls"][1]["id"], "call_2");
+    assert_eq!(
+        m[1]["content"],
+        json!([{"type": "text", "text": "Let me look."}])
+    );
+    // The user message held only tool results: it becomes tool messages.
+    assert_eq!(
+        m[2],
+        json!({"role": "tool", "tool_call_id": "call_1", "content": "Sunny\n{\"celsius\":21}"})
+    );
+    assert_eq!(m[3]["role"], "tool");
+    assert_eq!(m[3]["tool_call_id"], "call_2");
+    // Images in a tool result move to a user message right after it.
+    assert_eq!(m[4]["role"], "user");
+    assert_eq!(
+        m[4]["content"][1]["image_url"]["url"],
+        "data:image/jpeg;base64,AQID"
+    );
+    assert_eq!(m.len(), 5);
+}
+
+#[test]
+fn reasoning_is_dropped_and_empty_messages_removed() {
+    let no_params = Map::new();
+    let messages = [
+        Message::user("Think."),
+        Message {
+            role: Role::Assistant,
+            content: vec![ContentBlock::Reasoning { text: "hmm".into() }],
+        },
+        Message {
+            role: Role::User,
+            content: vec![],
+        },
+        Message::user("Well?"),
+    ];
+    let req = build(parts(&messages, &no_params));
+    let m = req["messages"].as_array().unwrap();
+    assert_eq!(m.len(), 2, "{m:#?}");
+    assert!(!req.to_string().contains("hmm"));
+}
+
+#[test]
+fn tools_and_every_tool_choice() {
+    let no_params = Map::new();
+    let messages = [Message::user("Weather?")];
+    let tools = [weather_tool()];
+    let cases = [
+        (ToolChoice::Auto, json!("auto")),
+        (ToolChoice::Any, json!("required")),
+        (
+            ToolChoice::Tool {
+                name: "get_weather".into(),
+            },
+            json!({"type": "function", "function": {"name": "get_weather"}}),
+        ),
+    ];
+    for (choice, expected) in cases {
+        let mut p = parts(&messages, &no_params);
+        p.tools = &tools;
+        p.tool_choice = Some(&choice);
+        let req = build(p);
+        assert_eq!(req["tool_choice"], expected);
+        assert_eq!(req["tools"][0]["type"], "function");
+        assert_eq!(req["tools"][0]["function"]["name"], "get_weather");
+        assert_eq!(
+            req["tools"][0]["function"]["parameters"]["required"],
+            json!(["city"])
+        );
+    }
+    // No choice: the field is absent.
+    let mut p = parts(&messages, &no_params);
+    p.tools = &tools;
+    assert!(build(p).get("tool_choice").is_none());
+}
+
+#[test]
+fn params_merge_last_and_non_streaming_asks_no_usage() {
+    let params: Map<String, Value> = serde_json::from_value(json!({
+        "temperature": 0.3,
+        "max_completion_tokens": 100,
+        "model": "gpt-4o",
+        "seed": 7,
+    }))
+    .unwrap();
+    let messages = [Message::user("Hi")];
+    let mut p = parts(&messages, &params);
+    p.stream = false;
+    let req = build(p);
+    assert_eq!(req["model"], "gpt-4o", "params override the built fields");
+    assert_eq!(req["temperature"], 0.3);
+    assert_eq!(req["seed"], 7);
+    assert!(req.get("stream").is_none() && req.get("stream_options").is_none());
+}
+
+#[test]
+fn the_model_reports_a_param_of_the_wrong_type() {
+    let model = OpenAIModel::builder("gpt-4o-mini")
+        .params(json!({"temperature": "hot"}))
+        .build()
+        .unwrap();
+    let err = model
+        .format_request(&[Message::user("Hi")], &[], None, None)
+        .unwrap_err();
+    assert!(err.to_string().contains("invalid request"), "{err}");
+    assert!(
+        OpenAIModel::builder("m")
+            .params(json!([1, 2]))
+            .build()
+            .is_err()
+    );
+}
+
+#[test]
+fn the_schema_check_rejects_what_the_api_rejects() {
+    // The check above must be able to fail: a few requests the API refuses.
+    for bad in [
+        json!({"model": "m", "messages": [{"role": "robot", "content": "hi"}]}),
+        json!({"model": "m", "messages": [{"role": "user", "content": [{"type": "image_url"}]}]}),
+        json!({"model": "m", "messages": [{"role": "tool", "content": "x"}]}),
+        json!({"messages": [{"role": "user", "content": "hi"}]}),
+    ] {
+        assert!(!SCHEMA.is_valid(&bad), "accepted {bad}");
+    }
+}
