@@ -136,15 +136,20 @@ fn plan(m: &clap::ArgMatches) -> Result<Plan, Box<dyn Error>> {
     })
 }
 
-fn request() -> Result<ChatRequest, serde_json::Error> {
-    serde_json::from_value(serde_json::json!({
+/// The raw subjects' request: what the model subjects build from the same
+/// conversation.
+fn request(stream: bool) -> Result<ChatRequest, serde_json::Error> {
+    let mut request = serde_json::json!({
         "model": "gpt-4o-mini",
         "messages": [
             {"role": "system", "content": "You are a load test."},
             {"role": "user", "content": "Say something, at length."},
         ],
-        "stream_options": {"include_usage": true},
-    }))
+    });
+    if stream {
+        request["stream_options"] = serde_json::json!({"include_usage": true});
+    }
+    serde_json::from_value(request)
 }
 
 fn reply(stream: bool, chunks: usize) -> Reply {
@@ -156,13 +161,23 @@ fn reply(stream: bool, chunks: usize) -> Reply {
     }
 }
 
-fn subjects(endpoint: &Endpoint) -> Result<Vec<Arc<Subject>>, Box<dyn Error>> {
-    Ok(vec![
-        Arc::new(Subject::RawShared(endpoint.client()?)),
-        Arc::new(Subject::Hooked(Box::new(Hooked::new(endpoint.client()?)))),
-        Arc::new(Subject::RawPerRequest(endpoint.clone())),
-    ])
+/// The subjects of one cell, the baseline first.
+fn subjects(
+    endpoint: &Endpoint,
+    pem: Option<&str>,
+    stream: bool,
+) -> Result<Vec<Arc<Subject>>, Box<dyn Error>> {
+    let mut all = vec![
+        Subject::RawShared(endpoint.client()?),
+        Subject::Hooked(Box::new(Hooked::new(endpoint.client()?))),
+    ];
+    all.extend(subjects::models(endpoint, pem, stream)?);
+    all.push(Subject::RawPerRequest(endpoint.clone()));
+    Ok(all.into_iter().map(Arc::new).collect())
 }
+
+/// How many subjects each cell has (for the progress bar).
+const SUBJECTS: u64 = 7;
 
 fn main() -> Result<(), Box<dyn Error>> {
     let matches = command().get_matches();
@@ -179,9 +194,8 @@ fn main() -> Result<(), Box<dyn Error>> {
         client_rt.worker_threads(*n);
     }
     let client_rt = client_rt.enable_all().build()?;
-    let request = request()?;
 
-    let slices_per_cell = u64::from(plan.rounds) * 3;
+    let slices_per_cell = u64::from(plan.rounds) * SUBJECTS;
     let cells_total = (plan.transports.len() * plan.modes.len() * plan.concurrency.len()) as u64;
     let progress = if plan.quiet {
         ProgressBar::hidden()
@@ -203,6 +217,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             }
         })?;
         server.set_request_log(false);
+        let pem = server.certificate_pem().map(str::to_owned);
         let certificate = match server.certificate_pem() {
             Some(pem) => Some(reqwest::Certificate::from_pem(pem.as_bytes())?),
             None => None,
@@ -213,11 +228,13 @@ fn main() -> Result<(), Box<dyn Error>> {
         };
         for &mode in &plan.modes {
             let stream = mode == "stream";
+            let request = request(stream)?;
             server.set_default(reply(stream, plan.chunks));
             for &concurrency in &plan.concurrency {
                 // Fresh subjects per cell: no cell inherits another's
                 // warm pool.
-                let subjects = client_rt.block_on(async { subjects(&endpoint) })?;
+                let subjects =
+                    client_rt.block_on(async { subjects(&endpoint, pem.as_deref(), stream) })?;
                 let mut results: Vec<(&'static str, load::Sample)> = subjects
                     .iter()
                     .map(|s| (s.name(), load::Sample::default()))

@@ -3,8 +3,15 @@
 use futures::StreamExt;
 use openai_hooks::async_openai::Client;
 use openai_hooks::async_openai::config::OpenAIConfig;
+use openai_hooks::model::{
+    ClientArgs, ClientSource, Ephemeral, Factory, Fixed, Message, ModelError, OpenAIModel,
+    PerRuntime, SystemPrompt,
+};
 use openai_hooks::{ChatClient, ChatRequest, ClientError};
 use openai_hooks_bench::hooks::Hooked;
+
+type Raw = Client<OpenAIConfig>;
+type MakeClient = Box<dyn Fn() -> Result<Raw, ModelError> + Send + Sync>;
 
 /// How clients reach the server: its base URL and, over HTTPS, the
 /// certificate to trust.
@@ -27,12 +34,59 @@ impl Endpoint {
     }
 
     /// A new async-openai client with its own pool.
-    pub(crate) fn client(&self) -> Result<Client<OpenAIConfig>, ClientError> {
+    pub(crate) fn client(&self) -> Result<Raw, ClientError> {
         let config = OpenAIConfig::new()
             .with_api_base(&self.base_url)
             .with_api_key("bench-key");
         Ok(Client::with_config(config).with_http_client(self.http()?))
     }
+
+    /// A function that makes a new client, for the factory and
+    /// per-runtime sources.
+    fn maker(&self) -> MakeClient {
+        let endpoint = self.clone();
+        Box::new(move || {
+            endpoint
+                .client()
+                .map_err(|e| ModelError::Config(e.to_string()))
+        })
+    }
+
+    /// Client args for ephemeral clients: what the model builds per request.
+    fn args(&self, pem: Option<&str>) -> ClientArgs {
+        let mut args = ClientArgs::new()
+            .base_url(&self.base_url)
+            .api_key("bench-key");
+        if let Some(pem) = pem {
+            args = args.root_certificate_pem(pem.as_bytes().to_vec());
+        }
+        args
+    }
+}
+
+/// The model with each client source, configured for one reply kind.
+pub(crate) fn models(
+    endpoint: &Endpoint,
+    pem: Option<&str>,
+    stream: bool,
+) -> Result<Vec<Subject>, ModelError> {
+    let model = || OpenAIModel::builder("gpt-4o-mini").stream(stream);
+    let fixed = model()
+        .client(
+            endpoint
+                .client()
+                .map_err(|e| ModelError::Config(e.to_string()))?,
+        )
+        .build()?;
+    let per_runtime = model().per_runtime(endpoint.maker()).build()?;
+    let factory = model().factory(endpoint.maker()).build()?;
+    let ephemeral = model().client_args(endpoint.args(pem)).build()?;
+    Ok(vec![
+        Subject::ModelFixed(Box::new(fixed)),
+        Subject::ModelPerRuntime(Box::new(per_runtime)),
+        Subject::ModelFactory(Box::new(factory)),
+        Subject::ModelEphemeral(Box::new(ephemeral)),
+    ])
 }
 
 /// One way of calling the server.
@@ -44,6 +98,14 @@ pub(crate) enum Subject {
     /// The generated client, three pass-through hooks of each kind, around
     /// one shared `async_openai::Client`.
     Hooked(Box<Hooked<Client<OpenAIConfig>>>),
+    /// `OpenAIModel` with an injected client.
+    ModelFixed(Box<OpenAIModel<Fixed<Raw>>>),
+    /// `OpenAIModel` with a client per runtime.
+    ModelPerRuntime(Box<OpenAIModel<PerRuntime<Raw, MakeClient>>>),
+    /// `OpenAIModel` with a factory that makes a client per request.
+    ModelFactory(Box<OpenAIModel<Factory<MakeClient>>>),
+    /// `OpenAIModel` with its default: a client per request from args.
+    ModelEphemeral(Box<OpenAIModel<Ephemeral>>),
 }
 
 impl Subject {
@@ -53,6 +115,10 @@ impl Subject {
             Subject::RawShared(_) => "raw client, shared",
             Subject::RawPerRequest(_) => "raw client, new per request",
             Subject::Hooked(_) => "generated client, 3 hooks of each kind",
+            Subject::ModelFixed(_) => "OpenAIModel, fixed (injected)",
+            Subject::ModelPerRuntime(_) => "OpenAIModel, per-runtime",
+            Subject::ModelFactory(_) => "OpenAIModel, factory (new client each call)",
+            Subject::ModelEphemeral(_) => "OpenAIModel, ephemeral (default)",
         }
     }
 
@@ -62,8 +128,30 @@ impl Subject {
             Subject::RawShared(c) => drive(c, req, stream).await,
             Subject::RawPerRequest(endpoint) => drive(&endpoint.client()?, req, stream).await,
             Subject::Hooked(c) => drive(c.as_ref(), req, stream).await,
+            Subject::ModelFixed(m) => events(m).await,
+            Subject::ModelPerRuntime(m) => events(m).await,
+            Subject::ModelFactory(m) => events(m).await,
+            Subject::ModelEphemeral(m) => events(m).await,
         }
     }
+}
+
+/// One model call, drained; returns the events received. The model's own
+/// config says whether it streams.
+async fn events<S: ClientSource>(model: &OpenAIModel<S>) -> Result<u64, ClientError> {
+    // The same conversation as the raw subjects' request.
+    let messages = [Message::user("Say something, at length.")];
+    let system = SystemPrompt::from("You are a load test.");
+    let mut events = std::pin::pin!(model.stream(&messages, &[], Some(&system), None));
+    let mut n = 0;
+    while let Some(event) = events.next().await {
+        event.map_err(|e| match e {
+            ModelError::Client(e) => e,
+            other => ClientError::Stream(other.to_string()),
+        })?;
+        n += 1;
+    }
+    Ok(n)
 }
 
 async fn drive(
