@@ -170,3 +170,32 @@ fn axum_lifespan() {
         "one pool for both handlers: {out}"
     );
 }
+
+#[test]
+fn structured_output() {
+    let out = run("structured_output");
+    assert!(out.contains("category: Billing"), "{out}");
+    assert!(out.contains("order:    A-1042"), "{out}");
+    assert!(
+        out.contains("second ticket refused, as a typed error"),
+        "{out}"
+    );
+    assert!(
+        out.contains("strict JSON schema String(\"Triage\")"),
+        "{out}"
+    );
+}
+
+#[test]
+fn per_worker_runtimes() {
+    let out = run("per_worker_runtimes");
+    assert!(
+        out.contains("runtime B's stream failed after 3 chunks"),
+        "the failure is shown: {out}"
+    );
+    assert!(out.contains("4 clients made (one per runtime)"), "{out}");
+    assert!(
+        out.contains("clients still held after every runtime shut down: 0"),
+        "{out}"
+    );
+}

@@ -211,7 +211,9 @@ pub(crate) fn convert_with(err: OpenAIError, what: &'static str, key: &str) -> C
         // async-openai hands stream failures over as text only.
         OpenAIError::StreamError(se) => match *se {
             StreamError::EventStream(msg) if msg.contains("Transport") => ClientError::Transport {
-                message: clean(&msg),
+                // The event-source error reads "Transport error: ..."; the
+                // variant already says so.
+                message: clean(msg.strip_prefix("Transport error: ").unwrap_or(&msg)),
             },
             other => ClientError::Stream(clean(&other.to_string())),
         },
