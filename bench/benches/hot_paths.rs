@@ -74,5 +74,87 @@ fn per_chunk(c: &mut Criterion) {
     black_box(hooked.seen());
 }
 
-criterion_group!(benches, per_request, per_chunk);
+/// Per request: building a Chat Completions request from a conversation of
+/// the usual shape (system prompt, a few turns, one tool call and result,
+/// two tool specs).
+fn request_formatting(c: &mut Criterion) {
+    use openai_hooks::model::{
+        ContentBlock, Message, OpenAIModel, Role, SystemPrompt, ToolResult, ToolResultContent,
+        ToolSpec, ToolStatus, ToolUse,
+    };
+    let model = OpenAIModel::builder("gpt-4o-mini")
+        .params(serde_json::json!({"temperature": 0.2, "max_completion_tokens": 512}))
+        .build()
+        .expect("a model");
+    let messages = vec![
+        Message::user("What's the weather in Paris, and should I take an umbrella?"),
+        Message {
+            role: Role::Assistant,
+            content: vec![ContentBlock::ToolUse(ToolUse {
+                id: "call_1".into(),
+                name: "get_weather".into(),
+                input: serde_json::json!({"city": "Paris", "unit": "celsius"}),
+            })],
+        },
+        Message {
+            role: Role::User,
+            content: vec![ContentBlock::ToolResult(ToolResult {
+                tool_use_id: "call_1".into(),
+                status: ToolStatus::Success,
+                content: vec![ToolResultContent::Json(
+                    serde_json::json!({"temp": 14, "rain_probability": 0.7}),
+                )],
+            })],
+        },
+        Message::assistant("It's 14°C with a 70% chance of rain: take the umbrella."),
+        Message::user("And tomorrow?"),
+    ];
+    let tool = |name: &str| ToolSpec {
+        name: name.into(),
+        description: "Looks something up".into(),
+        input_schema: serde_json::json!({
+            "type": "object",
+            "properties": {"city": {"type": "string"}, "unit": {"type": "string"}},
+            "required": ["city"],
+        }),
+    };
+    let tools = vec![tool("get_weather"), tool("get_forecast")];
+    let system = SystemPrompt::from("You are a helpful assistant.");
+    c.bench_function("format request (5 messages, 2 tools)", |b| {
+        b.iter(|| {
+            model
+                .format_request(black_box(&messages), &tools, Some(&system), None)
+                .expect("a request")
+        })
+    });
+}
+
+/// Per chunk: turning chunks into stream events.
+fn event_conversion(c: &mut Criterion) {
+    use openai_hooks::model::EventConverter;
+    let chunks = InMemory::new(CHUNKS).chunks().to_vec();
+    let mut group = c.benchmark_group("event conversion");
+    group.throughput(Throughput::Elements(CHUNKS as u64));
+    group.bench_function("200 text chunks", |b| {
+        let mut out = Vec::with_capacity(8);
+        b.iter(|| {
+            let mut converter = EventConverter::new(std::time::Instant::now());
+            for chunk in &chunks {
+                converter.push(chunk, &mut out).expect("converts");
+                out.clear();
+            }
+            converter.finish(&mut out).expect("finished");
+            out.clear();
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    per_request,
+    per_chunk,
+    request_formatting,
+    event_conversion
+);
 criterion_main!(benches);

@@ -40,6 +40,11 @@ impl InMemory {
         Self { reply, chunks }
     }
 
+    /// The chunks its streams carry.
+    pub fn chunks(&self) -> &[ChatChunk] {
+        &self.chunks
+    }
+
     /// A request of the usual shape.
     pub fn request() -> ChatRequest {
         serde_json::from_value(json!({
