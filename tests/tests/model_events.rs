@@ -389,3 +389,27 @@ async fn context_overflow_and_throttling_with_retry_after() {
     assert_eq!(error.retry_after(), Some(Duration::from_secs(7)));
     server.shutdown().await;
 }
+
+#[test]
+fn a_new_tool_call_id_at_the_same_index_is_a_new_call() {
+    // Some servers number every parallel call 0; only the id differs.
+    let mut conv = openai_hooks::model::EventConverter::new(std::time::Instant::now());
+    let mut out = Vec::new();
+    for c in [
+        serde_json::json!({"choices": [{"index": 0, "delta": {"tool_calls": [
+            {"index": 0, "id": "a", "function": {"name": "one", "arguments": "{\"x\":"}}]}}]}),
+        serde_json::json!({"choices": [{"index": 0, "delta": {"tool_calls": [
+            {"index": 0, "id": "a", "function": {"arguments": "1}"}}]}}]}),
+        serde_json::json!({"choices": [{"index": 0, "delta": {"tool_calls": [
+            {"index": 0, "id": "b", "function": {"name": "two", "arguments": "{}"}}]}}]}),
+        serde_json::json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]}),
+    ] {
+        let chunk: openai_hooks::ChatChunk = serde_json::from_value(c).unwrap();
+        conv.push(&chunk, &mut out).unwrap();
+    }
+    let calls = tool_calls(&out);
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert_eq!(calls[0].2, "{\"x\":1}");
+    assert_eq!(calls[1].0, "b");
+    assert_eq!(calls[1].2, "{}");
+}

@@ -293,3 +293,52 @@ fn the_schema_check_rejects_what_the_api_rejects() {
         assert!(!SCHEMA.is_valid(&bad), "accepted {bad}");
     }
 }
+
+#[test]
+fn tool_only_assistant_messages_and_mixed_user_messages_stay_valid_once_typed() {
+    let messages = [
+        Message::user("Weather?"),
+        Message {
+            role: Role::Assistant,
+            content: vec![ContentBlock::ToolUse(ToolUse {
+                id: "call_1".into(),
+                name: "get_weather".into(),
+                input: json!({"city": "Paris"}),
+            })],
+        },
+        Message {
+            role: Role::User,
+            content: vec![
+                ContentBlock::Text("Also, thanks.".into()),
+                ContentBlock::ToolResult(ToolResult {
+                    tool_use_id: "call_1".into(),
+                    status: ToolStatus::Success,
+                    content: vec![ToolResultContent::Text("Sunny".into())],
+                }),
+            ],
+        },
+    ];
+    let no_params = Map::new();
+    // The typed request, as it goes on the wire.
+    let typed = openai_hooks::model::format_request(parts(&messages, &no_params)).unwrap();
+    let req = serde_json::to_value(typed).unwrap();
+    let errors: Vec<String> = SCHEMA.iter_errors(&req).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:#?}\n{req:#}");
+    assert!(req["messages"][1].get("content").is_none(), "{req:#}");
+    let roles: Vec<&str> = req["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["user", "assistant", "tool", "user"]);
+}
+
+#[test]
+fn a_param_that_is_no_request_field_is_an_error_not_dropped() {
+    let mut params = Map::new();
+    params.insert("top_k".into(), json!(40));
+    let messages = [Message::user("Hi")];
+    let err = openai_hooks::model::format_request(parts(&messages, &params)).unwrap_err();
+    assert!(err.to_string().contains("top_k"), "{err}");
+}

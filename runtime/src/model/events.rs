@@ -165,7 +165,9 @@ pub struct EventConverter {
     first_token: Option<Instant>,
     began: bool,
     open: Option<Open>,
-    tools: BTreeMap<u32, ToolAcc>,
+    /// Calls by index; more than one at an index when a server numbers
+    /// every parallel call 0 and only the id tells them apart.
+    tools: BTreeMap<u32, Vec<ToolAcc>>,
     stop: Option<StopReason>,
     usage: Option<TokenUsage>,
     chunks: u64,
@@ -228,7 +230,7 @@ impl EventConverter {
         if self.open.take().is_some() {
             out.push(StreamEvent::ContentBlockStop);
         }
-        for (_, tool) in std::mem::take(&mut self.tools) {
+        for tool in std::mem::take(&mut self.tools).into_values().flatten() {
             out.push(StreamEvent::ContentBlockStart(BlockStart::ToolUse {
                 id: tool.id,
                 name: tool.name,
@@ -274,8 +276,22 @@ impl EventConverter {
         }
         for call in delta.tool_calls.iter().flatten() {
             self.first_token.get_or_insert_with(Instant::now);
-            let acc = self.tools.entry(call.index).or_default();
-            if let Some(id) = call.id.as_deref().filter(|id| !id.is_empty())
+            let id = call.id.as_deref().filter(|id| !id.is_empty());
+            let calls = self.tools.entry(call.index).or_default();
+            // Later fragments repeat the id, send `""` or none; a different
+            // id at the same index is a new call.
+            let new_call = match (calls.last(), id) {
+                (None, _) => true,
+                (Some(last), Some(id)) => !last.id.is_empty() && last.id != id,
+                (Some(_), None) => false,
+            };
+            if new_call {
+                calls.push(ToolAcc::default());
+            }
+            let Some(acc) = calls.last_mut() else {
+                continue;
+            };
+            if let Some(id) = id
                 && acc.id.is_empty()
             {
                 id.clone_into(&mut acc.id);
@@ -353,11 +369,11 @@ pub fn response_events(
     for (i, call) in message.tool_calls.iter().flatten().enumerate() {
         conv.tools.insert(
             i as u32,
-            ToolAcc {
+            vec![ToolAcc {
                 id: call.id.clone(),
                 name: call.function.name.clone(),
                 fragments: vec![call.function.arguments.clone()],
-            },
+            }],
         );
     }
     let reason = choice.finish_reason.clone().unwrap_or(FinishReason::Stop);

@@ -64,7 +64,24 @@ pub fn request_json(parts: RequestParts<'_>) -> Value {
 /// The request, typed.
 pub fn request(parts: RequestParts<'_>) -> Result<ChatRequest, ModelError> {
     let json = request_json(parts);
-    serde_json::from_value(json).map_err(|e| ModelError::InvalidRequest(e.to_string()))
+    let request: ChatRequest =
+        serde_json::from_value(json).map_err(|e| ModelError::InvalidRequest(e.to_string()))?;
+    // async-openai's request has no catch-all field: a param it does not
+    // name would vanish without a trace. Say so instead.
+    let given = || parts.params.iter().filter(|(_, value)| !value.is_null());
+    if given().next().is_none() {
+        return Ok(request);
+    }
+    let sent =
+        serde_json::to_value(&request).map_err(|e| ModelError::InvalidRequest(e.to_string()))?;
+    for (key, _) in given() {
+        if sent.get(key).is_none() {
+            return Err(ModelError::InvalidRequest(format!(
+                "model param `{key}` is not a Chat Completions request field"
+            )));
+        }
+    }
+    Ok(request)
 }
 
 fn tool_spec(spec: &ToolSpec) -> Value {
@@ -119,17 +136,23 @@ pub fn messages(messages: &[Message], system_prompt: Option<&SystemPrompt>) -> V
                 }
             }
         }
+        // Tool messages must follow the assistant's calls directly, so a
+        // user message's results go before the rest of it.
+        for result in results {
+            tool_messages(result, &mut out);
+        }
         if !parts.is_empty() || !tool_calls.is_empty() {
             let mut m = Map::new();
             m.insert("role".into(), json!(message.role.as_str()));
-            m.insert("content".into(), Value::Array(parts));
+            // An empty content array is invalid (`minItems: 1`): an
+            // assistant message of tool calls only has no content.
+            if !parts.is_empty() {
+                m.insert("content".into(), Value::Array(parts));
+            }
             if !tool_calls.is_empty() {
                 m.insert("tool_calls".into(), Value::Array(tool_calls));
             }
             out.push(Value::Object(m));
-        }
-        for result in results {
-            tool_messages(result, &mut out);
         }
     }
     out
