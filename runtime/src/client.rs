@@ -13,7 +13,7 @@ use secrecy::ExposeSecret;
 use crate::error::{ApiError, ClientError, snippet};
 use crate::redact::scrub;
 use crate::stream::{ChatStream, checked};
-use crate::transport::{HttpFailure, TimedOut};
+use crate::transport::{HttpFailure, NotApi, TimedOut};
 use crate::types::{ChatChunk, ChatRequest, ChatResponse, WireErrorBody};
 
 /// Something that answers Chat Completions requests: async-openai's client,
@@ -273,6 +273,12 @@ fn boxed(
             api.message = clean(&api.message);
             api.retry_after = failure.retry_after;
             return ClientError::Api(api);
+        }
+        Err(b) => b,
+    };
+    let b = match b.downcast::<NotApi>() {
+        Ok(not_api) => {
+            return ClientError::decode("response body", &*not_api, &clean(&not_api.body));
         }
         Err(b) => b,
     };
