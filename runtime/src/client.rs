@@ -187,9 +187,16 @@ impl<C: Config> ChatClient for async_openai::Client<C> {
             // The key is copied once per stream so errors met later can be
             // scrubbed without borrowing the config.
             let key = self.config().api_key().expose_secret().to_owned();
-            let chunks: ChatStream<'static> = Box::pin(
-                upstream.map(move |item| item.map_err(|e| convert_with(e, "stream chunk", &key))),
-            );
+            let chunks: ChatStream<'static> = Box::pin(upstream.map(move |item| match item {
+                // An error object inside the stream may echo the key back.
+                Ok(mut chunk) => {
+                    if let Some(error) = chunk.error.as_mut() {
+                        error.message = scrub(&error.message, Some(&key));
+                    }
+                    Ok(chunk)
+                }
+                Err(e) => Err(convert_with(e, "stream chunk", &key)),
+            }));
             Ok(checked(chunks))
         }
     }

@@ -7,7 +7,7 @@
 //! and the pieces must join to exactly the words sent, in as many chunks as
 //! the server sent); resident memory (`/proc/self/statm`) after the last
 //! tenth of the requests is within 10% of what it was after the first
-//! tenth (after a warm-up of a fifth as many requests, see `run`); open
+//! tenth (after a warm-up of a fifth as many requests, at least 1,000; see `run`); open
 //! file descriptors (`/proc/self/fd`) are back to the starting
 //! count once the client is dropped.
 //!
@@ -140,6 +140,7 @@ static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(())
 
 async fn run(requests: usize, concurrent: usize) {
     let _alone = ONE_AT_A_TIME.lock().await;
+    PEAK_STREAMS.store(0, Ordering::SeqCst);
     let fds_at_start = open_fds();
     let server = LocalServer::start().await.unwrap();
     server.set_default(Reply::echo().chunks(PIECES));
@@ -156,7 +157,7 @@ async fn run(requests: usize, concurrent: usize) {
     // requests through any HTTP client (reqwest alone does the same) and is
     // flat after that; the warm-up keeps that rise out of the comparison.
     let tenth = requests / 10;
-    let warmup = requests / 5;
+    let warmup = (requests / 5).max(1_000);
     let started = Instant::now();
     let mut rss = Vec::new();
     let rss_before_warmup = resident_pages();
