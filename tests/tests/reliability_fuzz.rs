@@ -54,7 +54,7 @@ fn chunkish() -> impl Strategy<Value = serde_json::Value> {
         Just(json!("stop")),
         Just(json!("tool_calls")),
     ];
-    let value = leaf.prop_recursive(4, 48, 6, |inner| {
+    leaf.prop_recursive(4, 48, 6, |inner| {
         let keys = prop_oneof![
             Just("id"),
             Just("choices"),
@@ -76,8 +76,7 @@ fn chunkish() -> impl Strategy<Value = serde_json::Value> {
             prop::collection::btree_map(keys.prop_map(str::to_owned), inner, 0..6)
                 .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
         ]
-    });
-    value
+    })
 }
 
 proptest! {
