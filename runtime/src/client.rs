@@ -13,7 +13,7 @@ use secrecy::ExposeSecret;
 use crate::error::{ApiError, ClientError, snippet};
 use crate::redact::scrub;
 use crate::stream::{ChatStream, checked};
-use crate::transport::{HttpFailure, TimedOut};
+use crate::transport::{HttpFailure, NotApi, TimedOut};
 use crate::types::{ChatChunk, ChatRequest, ChatResponse, WireErrorBody};
 
 /// Something that answers Chat Completions requests: async-openai's client,
@@ -165,9 +165,16 @@ impl<C: Config> ChatClient for async_openai::Client<C> {
             // The key is copied once per stream so errors met later can be
             // scrubbed without borrowing the config.
             let key = self.config().api_key().expose_secret().to_owned();
-            let chunks: ChatStream<'static> = Box::pin(
-                upstream.map(move |item| item.map_err(|e| convert_with(e, "stream chunk", &key))),
-            );
+            let chunks: ChatStream<'static> = Box::pin(upstream.map(move |item| match item {
+                // An error object inside the stream may echo the key back.
+                Ok(mut chunk) => {
+                    if let Some(error) = chunk.error.as_mut() {
+                        error.message = scrub(&error.message, Some(&key));
+                    }
+                    Ok(chunk)
+                }
+                Err(e) => Err(convert_with(e, "stream chunk", &key)),
+            }));
             Ok(checked(chunks))
         }
     }
@@ -253,6 +260,12 @@ fn boxed(
             api.message = clean(&api.message);
             api.retry_after = failure.retry_after;
             return ClientError::Api(api);
+        }
+        Err(b) => b,
+    };
+    let b = match b.downcast::<NotApi>() {
+        Ok(not_api) => {
+            return ClientError::decode("response body", &*not_api, &clean(&not_api.body));
         }
         Err(b) => b,
     };

@@ -92,7 +92,10 @@ impl Stream for Checked<'_> {
             Poll::Ready(Some(Ok(chunk))) => {
                 this.track(&chunk);
                 if let Some(wire) = &chunk.error {
-                    this.pending = Some(ClientError::Api(ApiError::from_wire(None, wire.clone())));
+                    let mut api = ApiError::from_wire(None, wire.clone());
+                    // Whatever the transport, nothing key-shaped is kept.
+                    api.message = crate::redact::scrub(&api.message, None);
+                    this.pending = Some(ClientError::Api(api));
                 }
                 Poll::Ready(Some(Ok(chunk)))
             }

@@ -245,7 +245,17 @@ impl Transport {
             };
             let status = response.status();
             if status.is_success() {
-                return Ok(response);
+                return match html(response.headers()) {
+                    // A login page or a proxy's notice sent as `200`: no
+                    // JSON or event stream will come. Said here, with the
+                    // body, because async-openai's stream parser would read
+                    // it as a stream with no events.
+                    Some(content_type) => Err(OpenAIError::Boxed(Box::new(NotApi {
+                        content_type,
+                        body: response.text().await.unwrap_or_default(),
+                    }))),
+                    None => Ok(response),
+                };
             }
             let retry_after = retry_after(response.headers());
             let body = response.text().await.unwrap_or_default();
@@ -295,6 +305,33 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
             .unwrap_or_default(),
     )
 }
+
+/// The content type of an HTML body, which no OpenAI-compatible endpoint
+/// sends on success.
+fn html(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(reqwest::header::CONTENT_TYPE)?.to_str().ok()?;
+    value
+        .trim_start()
+        .to_ascii_lowercase()
+        .starts_with("text/html")
+        .then(|| value.to_owned())
+}
+
+/// A success status with a body that is not an API reply, carried through
+/// async-openai to [`ClientError::Decode`] with a snippet.
+#[derive(Debug)]
+pub(crate) struct NotApi {
+    pub(crate) content_type: String,
+    pub(crate) body: String,
+}
+
+impl std::fmt::Display for NotApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "a `{}` body instead of an API reply", self.content_type)
+    }
+}
+
+impl std::error::Error for NotApi {}
 
 /// A final error response, carried through async-openai to
 /// [`ClientError::Api`] with its status and `Retry-After`.

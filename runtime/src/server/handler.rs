@@ -268,10 +268,7 @@ fn split_events(bytes: &[u8]) -> Vec<Bytes> {
 fn sse(events: Vec<Bytes>, reply: &Reply, conn: Conn, shared: &Shared) -> Response {
     let delay = reply.chunk_delay;
     let fault = reply.fault;
-    let mut shutdown = shared.shutdown.clone();
-    let body = async_stream_body(events, delay, fault, conn, async move {
-        let _ = shutdown.wait_for(|stopped| *stopped).await;
-    });
+    let body = async_stream_body(events, delay, fault, conn, shared.shutdown.clone());
     let mut response = Response::new(body);
     let headers = response.headers_mut();
     headers.insert(
@@ -292,15 +289,20 @@ fn async_stream_body(
     delay: Duration,
     fault: Option<Fault>,
     conn: Conn,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> HttpBody {
     enum Step {
         Send(Bytes),
         Reset,
+        Stall,
     }
     let mut steps: Vec<Step> = Vec::with_capacity(events.len() + 1);
     match fault {
-        Some(Fault::Stall) => {}
+        Some(Fault::Stall) => steps.push(Step::Stall),
+        Some(Fault::StallAfter { after }) => {
+            steps.extend(events.into_iter().take(after).map(Step::Send));
+            steps.push(Step::Stall);
+        }
         Some(Fault::MalformedLine { after }) => {
             for (i, e) in events.into_iter().enumerate() {
                 if i == after {
@@ -320,11 +322,11 @@ fn async_stream_body(
         }
         _ => steps.extend(events.into_iter().map(Step::Send)),
     }
-    let stall = fault == Some(Fault::Stall);
     let stream = futures::stream::iter(steps).then(move |step| {
         let conn = conn.clone();
+        let mut shutdown = shutdown.clone();
         async move {
-            if !delay.is_zero() {
+            if !delay.is_zero() && !matches!(step, Step::Stall) {
                 tokio::time::sleep(delay).await;
             }
             match step {
@@ -339,16 +341,13 @@ fn async_stream_body(
                         "fault: connection reset mid-stream",
                     ))
                 }
+                Step::Stall => {
+                    let stopped = shutdown.wait_for(|stopped| *stopped);
+                    let _ = tokio::time::timeout(STALL_LIMIT, stopped).await;
+                    Ok(Bytes::new())
+                }
             }
         }
     });
-    if stall {
-        let wait = futures::stream::once(async move {
-            let _ = tokio::time::timeout(STALL_LIMIT, shutdown).await;
-            Ok::<Bytes, std::io::Error>(Bytes::new())
-        });
-        HttpBody::from_stream(wait)
-    } else {
-        HttpBody::from_stream(stream)
-    }
+    HttpBody::from_stream(stream)
 }

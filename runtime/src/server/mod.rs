@@ -221,6 +221,13 @@ impl LocalServer {
         self.shared.log_requests.store(on, Ordering::Relaxed);
     }
 
+    /// Every request received since the log was last emptied, oldest first,
+    /// emptying it: a long run that drains it now and then keeps the
+    /// server's memory flat.
+    pub fn take_requests(&self) -> Vec<RecordedRequest> {
+        std::mem::take(&mut *lock(&self.shared.requests))
+    }
+
     /// TCP connections accepted so far.
     pub fn connections_accepted(&self) -> u64 {
         self.shared.counters.accepted.load(Ordering::SeqCst)

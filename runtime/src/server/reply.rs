@@ -54,6 +54,12 @@ pub enum Fault {
     /// Send the response headers, then nothing until the client goes away
     /// or the server shuts down.
     Stall,
+    /// After `after` events, send nothing more until the client goes away
+    /// or the server shuts down: a gap between two chunks.
+    StallAfter {
+        /// Events sent first.
+        after: usize,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -1,0 +1,163 @@
+//! Cross-runtime use of one plain `async_openai::Client`: runtime A makes a
+//! call, which leaves a keep-alive connection in the client's pool, driven
+//! by a task that lives on A. Runtime B then streams through the same
+//! client, gets that pooled connection, and A shuts down mid-stream. The
+//! connection's task dies with A, and B's stream is cut part-way.
+//!
+//! The test repeats the scenario (20 times by default,
+//! `CROSS_RUNTIME_ITERATIONS=100` for more), prints what B saw each time,
+//! and asserts on it: B's stream never completes once A is gone, it fails
+//! with a typed transport error after the chunks that had already arrived
+//! (never a silent, shortened success), and it never hangs past a bounded
+//! wait. Run with `--nocapture` to see the tally.
+
+use std::collections::BTreeMap;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use openai_hooks::async_openai::{Client, config::OpenAIConfig};
+use openai_hooks::server::{LocalServer, Reply};
+use openai_hooks::{ChatClient, ChatRequest, ClientError};
+use serde_json::json;
+
+/// Chunks in each streamed reply: the role chunk, `PIECES` content chunks,
+/// the finish chunk.
+const PIECES: usize = 20;
+
+fn request() -> ChatRequest {
+    serde_json::from_value(json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]}))
+        .unwrap()
+}
+
+fn multi_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// What runtime B saw of its stream.
+#[derive(Debug)]
+enum Seen {
+    /// Every chunk, then a clean end.
+    Complete,
+    /// An error after `chunks` chunks.
+    Failed { chunks: usize, error: ClientError },
+    /// Nothing more within the bounded wait after `chunks` chunks.
+    Hung { chunks: usize },
+    /// The stream ended without error but short.
+    ShortSuccess { chunks: usize },
+}
+
+/// One round: returns what B saw and how many connections the server had
+/// accepted when B's stream opened.
+fn round(server: &LocalServer) -> (Seen, u64) {
+    let before = server.connections_accepted();
+    let client = Client::with_config(OpenAIConfig::new().with_api_base(server.base_url()));
+
+    // Runtime A opens the pooled connection.
+    let a = multi_thread();
+    let reply = a.block_on(client.create(request())).unwrap();
+    assert_eq!(reply.content(), Some("hi"));
+
+    // Runtime B streams on another thread and waits for A to go away after
+    // its third chunk.
+    server.push(
+        Reply::text("x".repeat(PIECES))
+            .chunks(PIECES)
+            .chunk_delay(Duration::from_millis(10)),
+    );
+    let (three_in, three_in_rx) = mpsc::channel::<u64>();
+    let (a_gone, a_gone_rx) = tokio::sync::oneshot::channel::<()>();
+    let client = &client;
+    let seen = std::thread::scope(|s| {
+        let b = s.spawn(|| {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let mut stream = client.create_stream(request()).await.unwrap();
+                let mut chunks = 0;
+                while chunks < 3 {
+                    stream.next().await.unwrap().unwrap();
+                    chunks += 1;
+                }
+                three_in.send(server.connections_accepted()).unwrap();
+                a_gone_rx.await.unwrap();
+                loop {
+                    match tokio::time::timeout(Duration::from_secs(5), stream.next()).await {
+                        Err(_) => return Seen::Hung { chunks },
+                        Ok(Some(Ok(_))) => chunks += 1,
+                        Ok(Some(Err(error))) => return Seen::Failed { chunks, error },
+                        Ok(None) if chunks == PIECES + 2 => return Seen::Complete,
+                        Ok(None) => return Seen::ShortSuccess { chunks },
+                    }
+                }
+            })
+        });
+        let accepted = three_in_rx.recv().unwrap();
+        // Shutting A down drops every task on it, the pooled connection's
+        // included.
+        drop(a);
+        a_gone.send(()).unwrap();
+        (b.join().unwrap(), accepted)
+    });
+    (seen.0, seen.1 - before)
+}
+
+#[test]
+fn a_stream_on_runtime_b_fails_when_runtime_a_shuts_down() {
+    let iterations: usize = std::env::var("CROSS_RUNTIME_ITERATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
+    let server_rt = multi_thread();
+    let server = server_rt.block_on(LocalServer::start()).unwrap();
+
+    let mut tally: BTreeMap<String, usize> = BTreeMap::new();
+    for i in 0..iterations {
+        let (seen, connections) = round(&server);
+        assert_eq!(
+            connections, 1,
+            "round {i}: B's stream reused the connection A opened"
+        );
+        let kind = match &seen {
+            Seen::Complete => "complete".to_owned(),
+            Seen::Failed {
+                chunks,
+                error: ClientError::Transport { message },
+            } => {
+                assert!(*chunks >= 3 && *chunks < PIECES + 2, "round {i}: {seen:?}");
+                format!("failed part-way: {message}")
+            }
+            Seen::Failed { error, .. } => format!("failed, other error: {error:?}"),
+            Seen::Hung { chunks } => format!("hung after {chunks} chunks (cut by the 5 s wait)"),
+            Seen::ShortSuccess { chunks } => format!("short success: {chunks} chunks"),
+        };
+        *tally.entry(kind).or_default() += 1;
+    }
+    println!("cross-runtime: {iterations} rounds");
+    for (kind, n) in &tally {
+        println!("  {n:>4} × {kind}");
+    }
+    // What this scenario does, every time: B's stream is cut part-way with a
+    // transport error ("error decoding response body"), after the chunks
+    // that had arrived; never complete, never a silent short success.
+    let failed: usize = tally
+        .iter()
+        .filter(|(k, _)| k.starts_with("failed part-way"))
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(failed, iterations, "{tally:#?}");
+    assert!(
+        tally.keys().all(
+            |k| !k.starts_with("failed part-way") || k.contains("error decoding response body")
+        ),
+        "{tally:#?}"
+    );
+    drop(server);
+    server_rt.shutdown_background();
+}
