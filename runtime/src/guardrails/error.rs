@@ -45,4 +45,10 @@ pub enum GuardrailError {
         /// The entry as configured.
         entry: String,
     },
+    /// A JSON schema does not compile.
+    #[error("the JSON schema is invalid: {reason}")]
+    Schema {
+        /// Why, as the validator put it.
+        reason: String,
+    },
 }

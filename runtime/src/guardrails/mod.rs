@@ -8,6 +8,7 @@
 //! | [`SecretKeys`] | API keys by prefix, high-entropy tokens, your patterns | block, mask |
 //! | [`UrlFilter`] | URLs outside an allow-list of domains, IPs and CIDR ranges | block, mask |
 //! | [`InputBudget`] | requests over a character, token or message budget | block |
+//! | [`JsonSchemaOutput`] | replies that are not JSON valid against a schema | block |
 //!
 //! Every text guardrail is a [`PreRequest`](crate::PreRequest) hook (system,
 //! developer and user messages), a [`PostResponse`](crate::PostResponse)
@@ -61,6 +62,7 @@ mod budget;
 mod engine;
 mod error;
 mod fold;
+mod json_schema;
 mod keyword_scan;
 mod keywords;
 mod pii;
@@ -73,6 +75,7 @@ mod url_filter;
 
 pub use budget::InputBudget;
 pub use error::GuardrailError;
+pub use json_schema::{JsonSchemaOutput, JsonSchemaState};
 pub use keywords::{KeywordAction, Keywords, KeywordsState};
 pub use pii::{PII_HOLD_CAP, Pii, PiiAction, PiiBuilder, PiiEntity, PiiState};
 pub use result::{GuardrailResult, GuardrailResults};
