@@ -2,7 +2,8 @@
 //! must run with no API key and no network.
 //!
 //! It speaks `POST /v1/chat/completions` (JSON and SSE streaming, honouring
-//! `stream_options.include_usage`), answers with scripted [`Reply`]s
+//! `stream_options.include_usage`) and `POST /v1/moderations` (scripted
+//! [`ModerationReply`]s), answers with scripted [`Reply`]s
 //! (text in N chunks, tool calls in argument fragments, refusals, errors with
 //! `Retry-After`, recorded fixtures), injects latency and faults, counts the
 //! TCP connections it accepts, and logs every request it receives, to prove
@@ -33,6 +34,7 @@
 
 mod handler;
 mod listener;
+mod moderation;
 mod reply;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -48,6 +50,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use listener::{Conn, Counters, TrackedListener};
+pub use moderation::ModerationReply;
 pub use reply::{Fault, Reply, ToolCallSpec};
 
 /// A request the server received.
@@ -70,6 +73,8 @@ pub struct RecordedRequest {
 /// State shared by the handle and the request handlers.
 struct Shared {
     queue: Mutex<VecDeque<Reply>>,
+    /// Scripted `POST /v1/moderations` replies.
+    moderations: Mutex<VecDeque<ModerationReply>>,
     default: Mutex<Reply>,
     requests: Mutex<Vec<RecordedRequest>>,
     counters: Arc<Counters>,
@@ -117,6 +122,7 @@ impl LocalServer {
         let counters = Arc::new(Counters::default());
         let shared = Arc::new(Shared {
             queue: Mutex::new(VecDeque::new()),
+            moderations: Mutex::new(VecDeque::new()),
             default: Mutex::new(Reply::echo().chunks(8)),
             requests: Mutex::new(Vec::new()),
             counters: counters.clone(),
@@ -159,6 +165,12 @@ impl LocalServer {
     /// Queues `reply` for the next request (first in, first out).
     pub fn push(&self, reply: Reply) {
         lock(&self.shared.queue).push_back(reply);
+    }
+
+    /// Queues `reply` for the next `POST /v1/moderations` (first in, first
+    /// out; with none queued, every input is clean).
+    pub fn push_moderation(&self, reply: ModerationReply) {
+        lock(&self.shared.moderations).push_back(reply);
     }
 
     /// The reply used when the queue is empty.
