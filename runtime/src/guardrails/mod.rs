@@ -69,6 +69,7 @@ mod keywords;
 mod moderation;
 mod pii;
 mod pii_patterns;
+pub mod pipeline;
 mod result;
 mod runs;
 pub(crate) mod scan_hooks;
