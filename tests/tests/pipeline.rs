@@ -195,7 +195,7 @@ async fn stream_output_is_scanned_chunk_by_chunk_and_reported_at_the_end() {
     assert!(err.is_none(), "{err:?}");
     assert_eq!(text_of(&chunks), "All clear here");
     drop(stream);
-    let seen = seen.lock().unwrap();
+    let seen = seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 2);
     assert!(seen[0].tripped() && !seen[1].tripped());
     drop(client);
