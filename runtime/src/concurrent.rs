@@ -72,7 +72,7 @@ impl<C, H> Concurrently<C, H> {
 
 impl<C: ChatClient, H: PreRequest> Concurrently<C, H> {
     /// Races `call(req)` against the check on a copy of `req`.
-    async fn race<T, F>(
+    async fn run<T, F>(
         &self,
         req: ChatRequest,
         streaming: bool,
@@ -94,15 +94,25 @@ impl<C: ChatClient, H: PreRequest> Concurrently<C, H> {
             Stage::PreRequest,
             self.policy,
         );
-        match select(std::pin::pin!(check), std::pin::pin!(call)).await {
-            Either::Left((Ok(()), call)) => call.await,
-            // Returning drops the pinned call: the request in flight is
-            // cancelled and its connection closed.
-            Either::Left((Err(tripped), _)) => Err(tripped),
-            Either::Right((reply, check)) => {
-                check.await?;
-                reply
-            }
+        race(check, call).await
+    }
+}
+
+/// Runs `check` and `call` together: a failed check drops `call` at once
+/// (cancelling the request in flight and closing its connection); a reply
+/// that comes first is held until the check passes.
+pub(crate) async fn race<T>(
+    check: impl Future<Output = Result<(), ClientError>>,
+    call: impl Future<Output = Result<T, ClientError>>,
+) -> Result<T, ClientError> {
+    match select(std::pin::pin!(check), std::pin::pin!(call)).await {
+        Either::Left((Ok(()), call)) => call.await,
+        // Returning drops the pinned call: the request in flight is
+        // cancelled and its connection closed.
+        Either::Left((Err(tripped), _)) => Err(tripped),
+        Either::Right((reply, check)) => {
+            check.await?;
+            reply
         }
     }
 }
@@ -112,13 +122,13 @@ impl<C: ChatClient, H: PreRequest> ChatClient for Concurrently<C, H> {
         &self,
         req: ChatRequest,
     ) -> impl Future<Output = Result<ChatResponse, ClientError>> + Send {
-        self.race(req, false, |req| self.inner.create(req))
+        self.run(req, false, |req| self.inner.create(req))
     }
 
     fn create_stream(
         &self,
         req: ChatRequest,
     ) -> impl Future<Output = Result<ChatStream<'_>, ClientError>> + Send {
-        self.race(req, true, |req| self.inner.create_stream(req))
+        self.run(req, true, |req| self.inner.create_stream(req))
     }
 }

@@ -233,7 +233,16 @@ async fn run(requests: usize, concurrent: usize) {
         "every connection closes with the client"
     );
     server.shutdown().await;
-    let fds_at_end = open_fds();
+    // Sockets are closed by the tasks that own them, which may run a moment
+    // after the counters say so: wait a bounded time for them.
+    let mut fds_at_end = open_fds();
+    for _ in 0..100 {
+        if fds_at_end <= fds_at_start {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        fds_at_end = open_fds();
+    }
 
     let (first, last) = (rss[0], rss[9]);
     let growth = (last as f64 - first as f64) / first as f64 * 100.0;

@@ -444,3 +444,45 @@ async fn shutdown_releases_the_port() {
     );
     std::net::TcpListener::bind(addr).expect("port released");
 }
+
+#[tokio::test]
+async fn moderations_answer_in_openai_shape() {
+    use openai_hooks::async_openai::types::moderations::{
+        CreateModerationRequestArgs, ModerationInput,
+    };
+    use openai_hooks::server::ModerationReply;
+    let server = LocalServer::start().await.unwrap();
+    let c = client(&server);
+    server.push_moderation(ModerationReply::flagged(["violence", "custom/extra"]));
+    let req = CreateModerationRequestArgs::default()
+        .input(ModerationInput::StringArray(vec!["a".into(), "b".into()]))
+        .model("omni-moderation-latest")
+        .build()
+        .unwrap();
+    // async-openai's own strict types: every category must be present.
+    let reply = c.moderations().create(req.clone()).await.unwrap();
+    assert_eq!(reply.results.len(), 2);
+    assert!(reply.results[0].flagged && reply.results[0].categories.violence);
+    assert!(!reply.results[1].categories.hate);
+    // None queued: clean.
+    let reply = c.moderations().create(req).await.unwrap();
+    assert!(!reply.results[0].flagged);
+    let raw: Vec<_> = server.requests();
+    assert_eq!(raw[0].path, "/v1/moderations");
+    assert_eq!(raw[0].body["input"], json!(["a", "b"]));
+
+    server.push_moderation(ModerationReply::error(503, "overloaded", "later"));
+    // Through the guardrails' moderation client: a typed API error.
+    use openai_hooks::guardrails::ModerationClient;
+    let err = c
+        .moderate(vec!["x".into()], "omni-moderation-latest")
+        .await
+        .unwrap_err();
+    let api = err.api().expect("an API error");
+    assert_eq!(
+        (api.status, api.code.as_deref()),
+        (Some(503), Some("overloaded"))
+    );
+    assert_eq!(api.message, "later");
+    server.shutdown().await;
+}

@@ -80,7 +80,7 @@ impl InputBudget {
 }
 
 /// Calls `f` on every text of `msg`.
-fn each_text(msg: &ChatCompletionRequestMessage, f: &mut impl FnMut(&str)) {
+pub(crate) fn each_text(msg: &ChatCompletionRequestMessage, f: &mut impl FnMut(&str)) {
     match msg {
         ChatCompletionRequestMessage::System(m) => match &m.content {
             SysContent::Text(t) => f(t),

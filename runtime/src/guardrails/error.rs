@@ -45,4 +45,55 @@ pub enum GuardrailError {
         /// The entry as configured.
         entry: String,
     },
+    /// A moderation category that OpenAI's moderation models do not report.
+    #[error("unknown moderation category `{name}`")]
+    UnknownCategory {
+        /// The category as configured.
+        name: String,
+    },
+    /// A confidence threshold outside 0..=1.
+    #[error("confidence threshold {value} is not between 0 and 1")]
+    Threshold {
+        /// The value given.
+        value: f64,
+    },
+    /// A JSON schema does not compile.
+    #[error("the JSON schema is invalid: {reason}")]
+    Schema {
+        /// Why, as the validator put it.
+        reason: String,
+    },
+}
+
+/// Why a guardrail that asks a model (moderation, an LLM judge) could not
+/// reach a decision. Reported as a hook failure ([`HookError::Failed`]), so
+/// the hook's [`FailurePolicy`] decides whether the call stops (fail closed,
+/// the default) or goes on without the check.
+///
+/// [`HookError::Failed`]: crate::HookError::Failed
+/// [`FailurePolicy`]: crate::FailurePolicy
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CheckError {
+    /// The call to the moderation endpoint or the judge failed.
+    #[error("guardrail `{guardrail}` could not call its model: {source}")]
+    Call {
+        /// The guardrail's name.
+        guardrail: &'static str,
+        /// What the client reported.
+        #[source]
+        source: crate::ClientError,
+    },
+    /// The moderation endpoint answered with no result for the input.
+    #[error("the moderation endpoint returned no results")]
+    NoResults,
+    /// The judge's answer is not the strict JSON verdict asked for. The
+    /// reason names what is wrong, never the answer's text.
+    #[error("guardrail `{guardrail}` got an unusable verdict: {reason}")]
+    Verdict {
+        /// The guardrail's name.
+        guardrail: &'static str,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
 }

@@ -8,6 +8,7 @@
 //! | [`SecretKeys`] | API keys by prefix, high-entropy tokens, your patterns | block, mask |
 //! | [`UrlFilter`] | URLs outside an allow-list of domains, IPs and CIDR ranges | block, mask |
 //! | [`InputBudget`] | requests over a character, token or message budget | block |
+//! | [`JsonSchemaOutput`] | replies that are not JSON valid against a schema | block |
 //!
 //! Every text guardrail is a [`PreRequest`](crate::PreRequest) hook (system,
 //! developer and user messages), a [`PostResponse`](crate::PostResponse)
@@ -61,19 +62,30 @@ mod budget;
 mod engine;
 mod error;
 mod fold;
+mod json_schema;
+mod judge;
 mod keyword_scan;
 mod keywords;
+mod moderation;
 mod pii;
 mod pii_patterns;
+pub mod pipeline;
 mod result;
 mod runs;
 pub(crate) mod scan_hooks;
 mod secrets;
+mod texts;
 mod url_filter;
 
 pub use budget::InputBudget;
-pub use error::GuardrailError;
+pub use error::{CheckError, GuardrailError};
+pub use json_schema::{JsonSchemaOutput, JsonSchemaState};
+pub use judge::{DEFAULT_JUDGE_THRESHOLD, DEFAULT_JUDGE_TURNS, LlmJudge, Verdict};
 pub use keywords::{KeywordAction, Keywords, KeywordsState};
+pub use moderation::{
+    DEFAULT_MODERATION_MODEL, MODERATION_CATEGORIES, Moderation, ModerationClient,
+    ModerationResponse, ModerationResult, ModerationVerdict,
+};
 pub use pii::{PII_HOLD_CAP, Pii, PiiAction, PiiBuilder, PiiEntity, PiiState};
 pub use result::{GuardrailResult, GuardrailResults};
 pub use secrets::{SECRET_TOKEN_CAP, SecretAction, SecretKeys, SecretKeysState, SecretPreset};

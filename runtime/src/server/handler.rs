@@ -26,6 +26,7 @@ const RESET_GRACE: Duration = Duration::from_millis(50);
 pub(super) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(chat))
+        .route("/v1/moderations", post(super::moderation::handle))
         .fallback(not_found)
         .with_state(shared)
 }
@@ -34,12 +35,19 @@ async fn not_found(uri: Uri) -> Response {
     error_response(
         StatusCode::NOT_FOUND,
         "not_found",
-        &format!("Unknown path {uri}: this server speaks POST /v1/chat/completions"),
+        &format!(
+            "Unknown path {uri}: this server speaks POST /v1/chat/completions and POST /v1/moderations"
+        ),
         None,
     )
 }
 
-fn error_response(status: StatusCode, code: &str, message: &str, param: Option<&str>) -> Response {
+pub(super) fn error_response(
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    param: Option<&str>,
+) -> Response {
     let kind = if status.as_u16() == 429 {
         "rate_limit_error"
     } else if status.is_server_error() {
@@ -56,7 +64,13 @@ fn error_response(status: StatusCode, code: &str, message: &str, param: Option<&
         .into_response()
 }
 
-fn record(shared: &Shared, method: &Method, uri: &Uri, headers: &HeaderMap, raw: &Bytes) -> Value {
+pub(super) fn record(
+    shared: &Shared,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    raw: &Bytes,
+) -> Value {
     let mut names = std::collections::BTreeMap::<String, String>::new();
     for (name, value) in headers {
         let value = String::from_utf8_lossy(value.as_bytes()).into_owned();

@@ -2,7 +2,8 @@
 //! must run with no API key and no network.
 //!
 //! It speaks `POST /v1/chat/completions` (JSON and SSE streaming, honouring
-//! `stream_options.include_usage`), answers with scripted [`Reply`]s
+//! `stream_options.include_usage`) and `POST /v1/moderations` (scripted
+//! [`ModerationReply`]s), answers with scripted [`Reply`]s
 //! (text in N chunks, tool calls in argument fragments, refusals, errors with
 //! `Retry-After`, recorded fixtures), injects latency and faults, counts the
 //! TCP connections it accepts, and logs every request it receives, to prove
@@ -35,6 +36,7 @@
 
 mod handler;
 mod listener;
+mod moderation;
 mod reply;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -52,6 +54,7 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
 use listener::{Conn, Counters, TrackedListener};
+pub use moderation::ModerationReply;
 pub use reply::{Fault, Reply, ToolCallSpec};
 
 /// A request the server received.
@@ -74,6 +77,8 @@ pub struct RecordedRequest {
 /// State shared by the handle and the request handlers.
 struct Shared {
     queue: Mutex<VecDeque<Reply>>,
+    /// Scripted `POST /v1/moderations` replies.
+    moderations: Mutex<VecDeque<ModerationReply>>,
     default: Mutex<Reply>,
     requests: Mutex<Vec<RecordedRequest>>,
     log_requests: AtomicBool,
@@ -150,6 +155,7 @@ impl LocalServer {
         let counters = Arc::new(Counters::default());
         let shared = Arc::new(Shared {
             queue: Mutex::new(VecDeque::new()),
+            moderations: Mutex::new(VecDeque::new()),
             default: Mutex::new(Reply::echo().chunks(8)),
             requests: Mutex::new(Vec::new()),
             log_requests: AtomicBool::new(true),
@@ -202,6 +208,12 @@ impl LocalServer {
     /// Queues `reply` for the next request (first in, first out).
     pub fn push(&self, reply: Reply) {
         lock(&self.shared.queue).push_back(reply);
+    }
+
+    /// Queues `reply` for the next `POST /v1/moderations` (first in, first
+    /// out; with none queued, every input is clean).
+    pub fn push_moderation(&self, reply: ModerationReply) {
+        lock(&self.shared.moderations).push_back(reply);
     }
 
     /// The reply used when the queue is empty.
