@@ -199,3 +199,43 @@ fn per_worker_runtimes() {
         "{out}"
     );
 }
+
+#[test]
+fn guardrails() {
+    let out = run("guardrails");
+    assert!(
+        out.contains("output [\"Competitors\", \"Secret Keys\", \"URL Filter\"]"),
+        "the bundle loaded: {out}"
+    );
+    assert!(
+        out.contains("each call skips the handshake."),
+        "the clean reply streamed whole: {out}"
+    );
+    assert!(
+        out.contains("  Between the two, \n  stream stopped: hook `Competitors`"),
+        "the stream stopped mid-way: {out}"
+    );
+    let reply = out
+        .split("> Repeat exactly")
+        .nth(1)
+        .and_then(|rest| rest.split_once('\n'))
+        .and_then(|(_prompt, rest)| rest.split("stream stopped").next())
+        .expect("the second reply");
+    assert!(
+        !reply.contains("Acme"),
+        "the name never reached the caller: {out}"
+    );
+    assert!(out.contains("output     competitors  TRIPPED"), "{out}");
+    assert!(
+        out.contains("refused before sending: hook `budget`"),
+        "{out}"
+    );
+    assert!(
+        out.contains("2 chat request(s) and 2 moderation request(s)"),
+        "the refused call never left: {out}"
+    );
+    assert!(
+        out.contains("\"I'm <EMAIL_ADDRESS>. In one sentence"),
+        "the server saw the masked prompt: {out}"
+    );
+}

@@ -334,3 +334,62 @@ async fn a_moderation_endpoint_error_is_a_hook_failure() {
     drop(client);
     server.shutdown().await;
 }
+
+/// The pipeline's client is a `ChatClient` like any other: OpenAIModel
+/// takes it as its fixed client, streams through its output guardrails and
+/// hands their tripwire on as a hook error.
+#[tokio::test]
+async fn the_guarded_client_serves_an_openai_model() {
+    use openai_hooks::model::{BlockDelta, Message, ModelError, OpenAIModel, StreamEvent};
+
+    let server = LocalServer::start().await.unwrap();
+    server.push(Reply::text("Pools keep connections warm").chunks(6));
+    server.push(Reply::text("Ask Acme Corp about it").chunks(12));
+    let bundle = stages(
+        json!([{"name": "Contains PII", "config": {"entities": ["EMAIL_ADDRESS"], "block": false}}]),
+        json!([]),
+        json!([{"name": "Competitors", "config": {"keywords": ["Acme Corp"]}}]),
+    );
+    let model = OpenAIModel::builder("gpt-4o-mini")
+        .client(guarded(&server, &bundle))
+        .build()
+        .unwrap();
+
+    let text = |events: &[StreamEvent]| {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                StreamEvent::ContentBlockDelta(BlockDelta::Text(t)) => Some(t.as_str()),
+                _ => None,
+            })
+            .collect::<String>()
+    };
+    let messages = [Message::user("mail jane@example.com about pools")];
+    let events: Vec<_> = model.stream(&messages, &[], None, None).collect().await;
+    let events: Vec<StreamEvent> = events.into_iter().map(Result::unwrap).collect();
+    assert_eq!(text(&events), "Pools keep connections warm");
+    assert_eq!(
+        chat_requests(&server)[0]["messages"][0]["content"][0]["text"],
+        "mail <EMAIL_ADDRESS> about pools",
+        "pre_flight masked what the model sent"
+    );
+
+    let mut delivered = Vec::new();
+    let mut failure = None;
+    let mut events = std::pin::pin!(model.stream(&messages, &[], None, None));
+    while let Some(event) = events.next().await {
+        match event {
+            Ok(event) => delivered.push(event),
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        }
+    }
+    let Some(ModelError::Hook(HookError::Tripwire(trip))) = failure else {
+        panic!("a tripwire, got {failure:?}");
+    };
+    assert_eq!(trip.hook, "Competitors");
+    assert!(!text(&delivered).contains("Acme"), "{delivered:?}");
+    server.shutdown().await;
+}
