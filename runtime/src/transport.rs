@@ -41,7 +41,12 @@ use crate::error::ClientError;
 ///
 /// Retried: `429` (unless the body says `insufficient_quota`, which waiting
 /// does not fix), `500`, `502`, `503`, `504`, and connection failures before
-/// any response. A server's `Retry-After` (seconds or an HTTP date) replaces
+/// any response. Those include a connection that failed *after* the request
+/// was written and before any reply: the server may have started, and
+/// billed, the work, and Chat Completions has no idempotency key. When a
+/// duplicate costs more than a failure, turn that off with
+/// [`resend_unanswered(false)`](Self::resend_unanswered): only failures to
+/// connect (the request never left) are retried then. A server's `Retry-After` (seconds or an HTTP date) replaces
 /// the computed backoff when it is not longer than
 /// [`max_retry_after`](Self::max_retry_after); a longer one ends the retries
 /// at once, so the caller can decide.
@@ -54,6 +59,7 @@ pub struct RetryPolicy {
     initial_backoff: Duration,
     max_backoff: Duration,
     max_retry_after: Duration,
+    resend_unanswered: bool,
 }
 
 impl Default for RetryPolicy {
@@ -63,6 +69,7 @@ impl Default for RetryPolicy {
             initial_backoff: Duration::from_millis(500),
             max_backoff: Duration::from_secs(8),
             max_retry_after: Duration::from_secs(60),
+            resend_unanswered: true,
         }
     }
 }
@@ -94,6 +101,14 @@ impl RetryPolicy {
     /// The longest `Retry-After` waited for; longer ones end the retries.
     pub fn max_retry_after(mut self, d: Duration) -> Self {
         self.max_retry_after = d;
+        self
+    }
+
+    /// Whether a request whose connection failed after it may have been
+    /// sent, with no reply, is sent again (default `true`). Failures to
+    /// connect are retried either way.
+    pub fn resend_unanswered(mut self, yes: bool) -> Self {
+        self.resend_unanswered = yes;
         self
     }
 
@@ -231,7 +246,8 @@ impl Transport {
             let response = match result {
                 Ok(r) => r,
                 Err(e) => {
-                    let retryable = e.is_connect() || e.is_request() && !e.is_timeout();
+                    let retryable = e.is_connect()
+                        || self.retry.resend_unanswered && e.is_request() && !e.is_timeout();
                     match self.retry.delay(attempt, None).filter(|_| retryable) {
                         Some(wait) => {
                             tracing::debug!(attempt, ?wait, error = %e.without_url(), "retrying after transport error");

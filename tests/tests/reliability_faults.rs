@@ -259,6 +259,18 @@ async fn reset_before_the_response() {
         let reply = client.create(request()).await.unwrap();
         assert_eq!(reply.content(), Some("second try"));
     }
+    // ...unless told not to send again what may have reached the server:
+    // one request, no second.
+    for client in both(&server, fast_retry(1).resend_unanswered(false)) {
+        let before = server.requests().len();
+        server.push(Reply::text("x").fault(Fault::ResetBeforeResponse));
+        server.push(Reply::text("not asked for"));
+        let err = client.create(request()).await.unwrap_err();
+        assert!(matches!(err, ClientError::Transport { .. }), "{err:?}");
+        assert_eq!(server.requests().len(), before + 1, "sent once");
+        // The unused reply goes to the next request.
+        let _ = client.create(request()).await.unwrap();
+    }
     server.shutdown().await;
 }
 
