@@ -1,6 +1,6 @@
 //! A guardrail pipeline loaded from JSON, in the shape of openai-guardrails'
 //! configuration bundles, assembled at run time around any
-//! [`ChatClient`](crate::ChatClient).
+//! [`ChatClient`].
 //!
 //! ```json
 //! {
@@ -62,9 +62,9 @@
 //!
 //! [`GuardedClient::create_with_results`] and
 //! [`GuardedClient::create_stream_with_results`] hand back every check's
-//! [`GuardrailResult`](super::GuardrailResult) by stage
+//! [`GuardrailResult`] by stage
 //! ([`PipelineResults`]); through the plain
-//! [`ChatClient`](crate::ChatClient) calls, [`GuardedClient::on_results`]
+//! [`ChatClient`] calls, [`GuardedClient::on_results`]
 //! receives them once each call is over.
 
 mod client;
