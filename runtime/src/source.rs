@@ -191,6 +191,19 @@ impl ClientArgs {
 }
 
 /// An injected client, shared, never closed by the model.
+///
+/// # When it is safe
+///
+/// An async-openai client's pooled connections are driven by tasks on the
+/// tokio runtime that opened them. A fixed client is safe when every use of
+/// it is on one runtime, or on runtimes that all outlive the client (the
+/// usual service: one `#[tokio::main]` runtime for the whole process).
+/// It is *not* safe to share across runtimes that come and go (a runtime
+/// per worker thread, per test, per job): when the runtime that opened a
+/// connection shuts down, a request another runtime is making on that
+/// connection fails part way (a stream ends with "error decoding response
+/// body"). Use [`PerRuntime`] there. `tests/tests/model_sources.rs`
+/// reproduces both.
 #[derive(Debug)]
 pub struct Fixed<C>(Arc<C>);
 
