@@ -62,6 +62,11 @@ fn keywords_see_through_fullwidth_zero_width_and_decomposed_forms() {
         masked(kw.check("Ｘ Ａｃｍｅ！")).as_deref(),
         Some("Ｘ <KEYWORD>！")
     );
+    // Ignorable characters at the very end are kept too.
+    assert_eq!(
+        masked(kw.check("acme x\u{200B}\u{FEFF}")).as_deref(),
+        Some("<KEYWORD> x\u{200B}\u{FEFF}")
+    );
 }
 
 #[test]

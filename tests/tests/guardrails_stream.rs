@@ -10,6 +10,12 @@
 //! - a blocking guardrail passes exactly a clean prefix of the text, then
 //!   trips;
 //! - held-back text never follows the chunk that finished its choice.
+//!
+//! The same with default-ignorable characters (zero-width space and the
+//! like, which fold to nothing) sprinkled anywhere, plants included, a few
+//! or thousands at a time: nothing planted leaks, findings and tripwires are
+//! those of the whole text, the output differs from it only by some of
+//! those characters, and what a hook holds stays bounded.
 
 mod support;
 
@@ -17,31 +23,35 @@ use std::sync::LazyLock;
 
 use openai_hooks::OnChunk;
 use openai_hooks::guardrails::{
-    Check, KeywordAction, Keywords, Pii, PiiAction, SecretAction, SecretKeys, UrlAction, UrlFilter,
+    Check, IGNORABLE_HOLD_CAP, KeywordAction, Keywords, PII_HOLD_CAP, Pii, PiiAction,
+    SECRET_TOKEN_CAP, SecretAction, SecretKeys, URL_TOKEN_CAP, UrlAction, UrlFilter,
 };
 use proptest::prelude::*;
-use support::stream::{Field, chunk, run, split, stream_text};
+use support::stream::{
+    Field, Held, chunk, prefix_less_ignorables, run, split, stream_held, stream_text, visible,
+};
 
-static KEYWORDS: LazyLock<Keywords> = LazyLock::new(|| {
-    Keywords::new([
-        "acme",
-        "Globex Corp",
-        "initech.",
-        "c++",
-        "@handle",
-        "-x-",
-        "ai",
-    ])
-    .unwrap()
-    .action(KeywordAction::Mask)
-});
+/// The configured keywords.
+const TERMS: &[&str] = &[
+    "acme",
+    "Globex Corp",
+    "initech.",
+    "c++",
+    "@handle",
+    "-x-",
+    "ai",
+];
+static KEYWORDS: LazyLock<Keywords> =
+    LazyLock::new(|| BLOCK_KEYWORDS.clone().action(KeywordAction::Mask));
 /// Terms that all begin with a word of four letters or more, which lets the
 /// scanner pass over shorter words without a look.
 static LONG_KEYWORDS: LazyLock<Keywords> = LazyLock::new(|| {
-    Keywords::new(["acme", "Globex Corp", "initech."])
+    Keywords::new(&TERMS[..3])
         .unwrap()
         .action(KeywordAction::Mask)
 });
+/// `KEYWORDS`, blocking.
+static BLOCK_KEYWORDS: LazyLock<Keywords> = LazyLock::new(|| Keywords::new(TERMS).unwrap());
 static PII: LazyLock<Pii> = LazyLock::new(Pii::new);
 static SECRETS: LazyLock<SecretKeys> =
     LazyLock::new(|| SecretKeys::new().action(SecretAction::Mask));
@@ -202,6 +212,122 @@ fn cuts() -> impl Strategy<Value = Vec<usize>> {
     prop::collection::vec(0usize..2000, 0..60)
 }
 
+/// Default-ignorable characters of every kind the fold drops: zero-width
+/// space, joiner and non-joiner, word joiner, BOM, soft hyphen, bidi
+/// override, variation selector, Mongolian vowel separator, a tag.
+const IGNORABLES: &[char] = &[
+    '\u{200B}',
+    '\u{200C}',
+    '\u{200D}',
+    '\u{2060}',
+    '\u{FEFF}',
+    '\u{AD}',
+    '\u{202E}',
+    '\u{FE0F}',
+    '\u{180E}',
+    '\u{E0041}',
+];
+
+/// A text of [`text_with`] with runs of default-ignorable characters put in
+/// at random places, inside plants too: mostly a few, sometimes hundreds
+/// (more than a hook holds of them).
+fn sprinkled(
+    plants: &'static [&'static str],
+) -> impl Strategy<Value = (String, Vec<&'static str>)> {
+    let run = (
+        any::<prop::sample::Index>(),
+        prop_oneof![4 => 1usize..4, 1 => 60usize..3000],
+        prop::sample::select(IGNORABLES),
+    );
+    (text_with(plants), prop::collection::vec(run, 0..6)).prop_map(|((text, planted), runs)| {
+        let mut at: Vec<(usize, usize, char)> = runs
+            .into_iter()
+            .map(|(i, n, c)| {
+                let bounds: Vec<usize> = text.char_indices().map(|(b, _)| b).collect();
+                (
+                    bounds
+                        .get(i.index(bounds.len().max(1)))
+                        .copied()
+                        .unwrap_or(0),
+                    n,
+                    c,
+                )
+            })
+            .collect();
+        at.sort_unstable_by_key(|a| std::cmp::Reverse(a.0));
+        let mut text = text;
+        for (b, n, c) in at {
+            text.insert_str(b, &c.to_string().repeat(n));
+        }
+        (text, planted)
+    })
+}
+
+/// Many cuts, so a long run of ignorable characters spans many chunks.
+fn many_cuts() -> impl Strategy<Value = Vec<usize>> {
+    prop::collection::vec(any::<usize>(), 0..300)
+}
+
+/// The most a field may hold, in original bytes, under a cap in folded
+/// bytes.
+fn bound(cap: usize) -> usize {
+    4 * cap + IGNORABLE_HOLD_CAP
+}
+
+/// The longest configured keyword, in folded bytes.
+const KEYWORD_CAP: usize = "Globex Corp".len();
+
+/// Whether `got`, ignorable characters left out, shows none of the plants
+/// (so left out) that filler words do not contain.
+fn visible_plants_absent(planted: &[&str], got: &str) -> Result<(), TestCaseError> {
+    let shown = visible(got);
+    for p in planted.iter().map(|p| visible(p)).filter(|p| !in_filler(p)) {
+        prop_assert!(!shown.contains(&p), "{got:?} leaks {p:?}");
+    }
+    Ok(())
+}
+
+/// The checks for a guardrail over a text with ignorable characters: it
+/// trips exactly when the whole text does; nothing it passes (nor any one
+/// chunk) matches; masking, it shows what the whole-text check gives, up to
+/// such characters; blocking, what it passed is the text (or a prefix of it
+/// when it trips) less some of them; and the hold stays within `cap`'s
+/// bound.
+fn check_sprinkled<H: OnChunk<State: Held>>(
+    hook: &H,
+    whole: impl Fn(&str) -> Check,
+    text: &str,
+    planted: &[&str],
+    cuts: &[usize],
+    cap: usize,
+    finish: bool,
+) -> Result<(), TestCaseError> {
+    let (seen, held) = stream_held(hook, &split(text, cuts), Field::Content, finish);
+    prop_assert!(held <= bound(cap), "held {} bytes", held);
+    prop_assert!(!seen.text_after_finish);
+    let got = seen.text(0);
+    prop_assert_eq!(&whole(&got).info["total"], 0, "{:?} leaks", got);
+    for (_, c) in &seen.chunks {
+        prop_assert_eq!(&whole(c).info["total"], 0, "chunk {:?} leaks", c);
+    }
+    visible_plants_absent(planted, &got)?;
+    let checked = whole(text);
+    prop_assert_eq!(seen.error.is_some(), checked.tripped, "{:?}", seen.error);
+    match checked.text {
+        Some(expected) => prop_assert_eq!(visible(&got), visible(&expected)),
+        None => {
+            prop_assert!(
+                prefix_less_ignorables(&got, text),
+                "{got:?} is not the input, or a prefix of it, less ignorables"
+            );
+            if !checked.tripped {
+                prop_assert_eq!(visible(&got), visible(text));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The common checks for a masking guardrail.
 fn check_masking<H: OnChunk>(
     hook: &H,
@@ -305,6 +431,33 @@ proptest! {
         } else {
             prop_assert_eq!(got, text);
         }
+    }
+
+    #[test]
+    fn keywords_never_leak_through_ignorables((text, planted) in sprinkled(KEYWORD_PLANTS), cuts in many_cuts(), finish: bool) {
+        check_sprinkled(&*KEYWORDS, |t| KEYWORDS.check(t), &text, &planted, &cuts, KEYWORD_CAP, finish)?;
+        check_sprinkled(&*BLOCK_KEYWORDS, |t| BLOCK_KEYWORDS.check(t), &text, &planted, &cuts, KEYWORD_CAP, finish)?;
+    }
+
+    #[test]
+    fn pii_never_leaks_through_ignorables((text, planted) in sprinkled(PII_PLANTS), cuts in many_cuts(), finish: bool) {
+        check_sprinkled(&*PII, |t| PII.check(t), &text, &planted, &cuts, PII_HOLD_CAP, finish)?;
+        let block = Pii::new().action(PiiAction::Block);
+        check_sprinkled(&block, |t| block.check(t), &text, &planted, &cuts, PII_HOLD_CAP, finish)?;
+    }
+
+    #[test]
+    fn secrets_never_leak_through_ignorables((text, planted) in sprinkled(SECRET_PLANTS), cuts in many_cuts(), finish: bool) {
+        check_sprinkled(&*SECRETS, |t| SECRETS.check(t), &text, &planted, &cuts, SECRET_TOKEN_CAP, finish)?;
+        let block = SecretKeys::new();
+        check_sprinkled(&block, |t| block.check(t), &text, &planted, &cuts, SECRET_TOKEN_CAP, finish)?;
+    }
+
+    #[test]
+    fn urls_never_leak_through_ignorables((text, planted) in sprinkled(URL_PLANTS), cuts in many_cuts(), finish: bool) {
+        check_sprinkled(&*URLS, |t| URLS.check(t), &text, &planted, &cuts, URL_TOKEN_CAP, finish)?;
+        let block = UrlFilter::new(["example.com"]).unwrap();
+        check_sprinkled(&block, |t| block.check(t), &text, &planted, &cuts, URL_TOKEN_CAP, finish)?;
     }
 
     #[test]

@@ -236,6 +236,21 @@ impl Tally {
     }
 }
 
+/// The most original bytes of characters that fold to nothing
+/// (default-ignorable code points: zero-width spaces and joiners, BOM, soft
+/// hyphens, bidi controls, variation selectors, tags) that a chunk hook
+/// holds back in one stream (one field of one choice), on top of what its
+/// cap allows.
+///
+/// They fold to nothing, so they take no room in the folded text that caps
+/// are counted in. When more are held, those before everything held are
+/// released (no match can take them from there), and of those inside the
+/// held text (after the start of a candidate) the first
+/// `IGNORABLE_HOLD_CAP` bytes are kept and the others dropped from the
+/// output. Neither changes the folded text, so what is found, masked or
+/// blocked is what would be without them.
+pub const IGNORABLE_HOLD_CAP: usize = 256;
+
 /// One stream of text (one field of one choice) under one detector.
 pub(crate) struct FieldStream<C> {
     win: Window,
@@ -292,26 +307,50 @@ impl<C> FieldStream<C> {
         }
         if fast {
             if self.found.is_empty() {
-                let cut = self.win.down(frontier);
+                // At the end, the characters that fold to nothing after the
+                // last folded byte go too.
+                let cut = if eoi {
+                    usize::MAX
+                } else {
+                    self.win.down(frontier)
+                };
                 if self.win.settle(text, cut, frontier.saturating_sub(4)) {
+                    self.bound_ignorable(text);
                     return Ok(());
                 }
             }
             self.win.push_orig(text);
         }
         text.clear();
-        self.emit(sc, frontier, text);
+        self.emit(sc, frontier, eoi, text);
+        self.bound_ignorable(text);
         Ok(())
+    }
+
+    /// Bytes of original text held back.
+    pub(crate) fn held(&self) -> usize {
+        self.win.orig().len()
+    }
+
+    /// Keeps the held characters that fold to nothing within
+    /// [`IGNORABLE_HOLD_CAP`] bytes (see [`Window::shed_ignorable`]): a
+    /// detector's frontier is in folded bytes, where they take no room.
+    /// Text without them (ASCII above all) costs one comparison per chunk.
+    fn bound_ignorable(&mut self, out: &mut String) {
+        if self.win.ignorable() > IGNORABLE_HOLD_CAP {
+            self.win.shed_ignorable(out, IGNORABLE_HOLD_CAP);
+        }
     }
 
     /// Appends to `out` the held text before `frontier`, findings replaced,
     /// and forgets it. A group of overlapping findings is replaced as one and
     /// only once none of it can still grow: a group reaching past the
-    /// frontier stays held from its start.
+    /// frontier stays held from its start. With `eoi`, everything goes.
     fn emit<D: Detector<Cursor = C>>(
         &mut self,
         sc: &Scanner<D>,
         frontier: usize,
+        eoi: bool,
         out: &mut String,
     ) {
         let mut cut = frontier;
@@ -344,7 +383,12 @@ impl<C> FieldStream<C> {
             }
         }
         self.found.drain(..done);
-        let stop = self.win.down(cut).max(pos);
+        let stop = match eoi {
+            // Nothing is pending at the end: what follows the last folded
+            // byte (characters that fold to nothing) goes too.
+            true => self.win.orig_end(),
+            false => self.win.down(cut).max(pos),
+        };
         out.push_str(self.slice(pos, stop));
         self.win.consume(stop, cut.saturating_sub(4));
     }

@@ -26,6 +26,13 @@
 //! [`Window`] keeps the original text a guardrail still holds, its folded
 //! bytes, and for each non-ASCII character where its fold starts and ends, so
 //! a match found in folded bytes maps back to whole original characters.
+//!
+//! Characters that fold to nothing take no room in the folded text, so a
+//! detector's cap (in folded bytes) does not bound them. The window counts
+//! the original bytes of those it holds, and [`Window::shed_ignorable`]
+//! bounds them: the ones that sit before everything held are released, and
+//! past a budget the others are dropped. Neither changes the folded text, so
+//! neither changes what a detector finds.
 
 use std::collections::VecDeque;
 use std::sync::LazyLock;
@@ -228,6 +235,8 @@ pub(crate) struct Window {
     /// to one from it.
     ref_f: usize,
     ref_o: usize,
+    /// Original bytes of the kept marks that fold to nothing.
+    ignorable: usize,
 }
 
 impl Window {
@@ -242,6 +251,7 @@ impl Window {
             marks: VecDeque::new(),
             ref_f: 0,
             ref_o: 0,
+            ignorable: 0,
         }
     }
 
@@ -275,9 +285,13 @@ impl Window {
             let len = c.len_utf8();
             let fs = self.fold_base + self.folded.len();
             fold_char(c, self.mode, &mut self.folded);
+            let fe = self.fold_base + self.folded.len();
+            if fe == fs {
+                self.ignorable += len;
+            }
             self.marks.push_back(Mark {
                 fs,
-                fe: self.fold_base + self.folded.len(),
+                fe,
                 os: base + i,
                 oe: base + i + len,
             });
@@ -390,6 +404,9 @@ impl Window {
             if m.oe > self.orig_base {
                 break;
             }
+            if m.fs == m.fe {
+                self.ignorable -= m.oe - m.os;
+            }
             self.ref_f = m.fe;
             self.ref_o = m.oe;
             self.marks.pop_front();
@@ -397,6 +414,60 @@ impl Window {
         let k = keep_f.saturating_sub(self.fold_base).min(self.folded.len());
         self.folded.drain(..k);
         self.fold_base += k;
+    }
+
+    /// Original bytes held of characters that fold to nothing (zero-width
+    /// spaces, joiners, BOMs, soft hyphens, bidi controls, tags...).
+    pub(crate) fn ignorable(&self) -> usize {
+        self.ignorable
+    }
+
+    /// Bounds the characters held that fold to nothing, once all text has
+    /// been appended: those at the start of the held text are appended to
+    /// `out` (emitted, as no match can take them from there: they sit
+    /// before the first folded byte held), and of the rest the first
+    /// `budget` bytes are kept and the others dropped. The folded text and
+    /// every folded offset stay as they were; original offsets after a
+    /// dropped character move back by its length, as the text that reaches
+    /// the caller does.
+    pub(crate) fn shed_ignorable(&mut self, out: &mut String, budget: usize) {
+        // Leading ones: a run of marks that fold to nothing from the start.
+        let mut lead = self.orig_base;
+        for m in &self.marks {
+            if m.os != lead || m.fs != m.fe {
+                break;
+            }
+            lead = m.oe;
+        }
+        if lead > self.orig_base {
+            out.push_str(&self.orig[..lead - self.orig_base]);
+            self.consume(lead, self.fold_base);
+        }
+        if self.ignorable <= budget {
+            return;
+        }
+        let base = self.orig_base;
+        let orig = &self.orig;
+        let mut kept = String::with_capacity(orig.len());
+        let (mut left, mut from, mut dropped) = (budget, base, 0);
+        self.marks.retain_mut(|m| {
+            let len = m.oe - m.os;
+            if m.fs == m.fe {
+                if len > left {
+                    kept.push_str(&orig[from - base..m.os - base]);
+                    from = m.oe;
+                    dropped += len;
+                    return false;
+                }
+                left -= len;
+            }
+            m.os -= dropped;
+            m.oe -= dropped;
+            true
+        });
+        kept.push_str(&orig[from - base..]);
+        self.orig = kept;
+        self.ignorable = budget - left;
     }
 }
 
@@ -462,5 +533,44 @@ mod tests {
         assert_eq!(w.down(3), 8);
         assert_eq!(w.down(4), 9);
         assert_eq!(w.up(5), 12);
+    }
+
+    #[test]
+    fn sheds_ignorables_without_moving_folded_offsets() {
+        let zw = "\u{200B}";
+        let mut w = Window::new(Fold::Caseless);
+        // Two ignorables before everything held, then "aＢ" with three
+        // ignorables inside it and two after it.
+        let text = format!("{zw}{zw}a{zw}Ｂ{zw}{zw}c{zw}{zw}");
+        w.append(&text);
+        assert_eq!(w.ignorable(), 21);
+        assert_eq!(w.folded(), b"abc");
+        let mut out = String::new();
+        // Within budget once they are gone: only the leading ones go.
+        w.shed_ignorable(&mut out, 15);
+        assert_eq!(out, format!("{zw}{zw}"));
+        assert_eq!(w.orig(), &text[6..]);
+        assert_eq!(w.ignorable(), 15);
+        // Over budget: the first two inside are kept, the rest dropped.
+        out.clear();
+        w.shed_ignorable(&mut out, 6);
+        assert_eq!(out, "");
+        assert_eq!(w.orig(), format!("a{zw}Ｂ{zw}c"));
+        assert_eq!(w.ignorable(), 6);
+        assert_eq!(w.folded(), b"abc");
+        assert_eq!(w.orig_end(), 17);
+        // Folded offsets map to the kept text: "Ｂ" is 10..13 (a match
+        // starting there takes the ignorable before it), "c" is 16..17.
+        assert_eq!(w.down(1), 7);
+        assert_eq!(w.up(2), 16);
+        assert_eq!(w.down(2), 13);
+        assert_eq!(w.up(3), 17);
+        // Appending goes on from the new end.
+        w.append("Ｄ");
+        assert_eq!(w.down(3), 17);
+        assert_eq!(w.up(4), 20);
+        w.consume(20, 4);
+        assert_eq!(w.orig(), "");
+        assert_eq!(w.ignorable(), 0);
     }
 }

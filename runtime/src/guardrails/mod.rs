@@ -39,15 +39,40 @@
 //! [`PII_HOLD_CAP`] bytes; secrets, the current token, at most
 //! [`SECRET_TOKEN_CAP`] bytes; URLs, the current token, at most
 //! [`URL_TOKEN_CAP`] bytes. A match longer than its cap is not guaranteed to
-//! be found whole.
+//! be found whole. Caps count folded bytes (below); a character that folds
+//! to something takes at most four original bytes per byte of its fold, so
+//! a field holds at most four times its cap in original bytes, plus at most
+//! [`IGNORABLE_HOLD_CAP`] bytes of characters that fold to nothing. A
+//! state's `held_bytes` (e.g. [`KeywordsState::held_bytes`]) tells how much
+//! it holds now.
 //!
 //! Matching runs on folded text: each non-ASCII character is replaced by its
 //! compatibility decomposition (NFKD, per character, from
 //! `unicode-normalization`; lowercased for keywords), so fullwidth and other
 //! compatibility forms read as their plain letters and a precomposed `é`
 //! matches `e` + U+0301; default-ignorable code points (zero-width space and
-//! joiners, BOM, soft hyphen, bidi controls) fold to nothing, so they cannot
-//! split a term. What is emitted is always the original text.
+//! joiners, BOM, soft hyphen, bidi controls, variation selectors, tags) fold
+//! to nothing, so they cannot split a term. What is emitted is the original
+//! text, but for the one exception below.
+//!
+//! Characters that fold to nothing take no room in folded text, so caps do
+//! not bound them: zero-width spaces streamed after `ac` (which could still
+//! become `acme`) would be held without end. When a field holds more than
+//! [`IGNORABLE_HOLD_CAP`] bytes of them, those before everything it holds
+//! are released (no candidate has begun there: they hold nothing a match
+//! needs), and of those inside the held text (after the first character of
+//! a candidate) the first [`IGNORABLE_HOLD_CAP`] bytes are kept and the rest
+//! are dropped from the output. Neither changes the folded text, so every
+//! finding, mask and tripwire is the one the whole text gives: the keyword
+//! `secret` written `se\u{200B}…\u{200B}cret`, with any number of zero-width
+//! spaces, is still found, and nothing that matches reaches the caller. The
+//! cost falls only on streams that hold that many invisible characters at
+//! once: the caller gets the text less some of them (so a blocking
+//! guardrail's stream may differ from its input by those), and ignorables
+//! next to a mask may come out beside it instead of under it. The
+//! alternatives are worse: tripping would stop replies that the whole-text
+//! check passes, and releasing the candidate would let its completion
+//! through.
 //!
 //! Throughput is in `docs/BENCHMARKS.md` ("Guardrail scanning").
 //!
@@ -78,6 +103,7 @@ mod texts;
 mod url_filter;
 
 pub use budget::InputBudget;
+pub use engine::IGNORABLE_HOLD_CAP;
 pub use error::{CheckError, GuardrailError};
 pub use json_schema::{JsonSchemaOutput, JsonSchemaState};
 pub use judge::{DEFAULT_JUDGE_THRESHOLD, DEFAULT_JUDGE_TURNS, LlmJudge, Verdict};

@@ -4,9 +4,10 @@
 //! one reverse DFA (`regex-automata`, dense). The forward DFA is stepped one
 //! byte at a time with its state kept across chunks, with leftmost-first
 //! semantics: once a match can grow no more (the DFA dies, or the text
-//! ends), the reverse DFA, anchored at the match's end, finds where it
-//! starts, as `regex-automata`'s own `find_iter` does, and the search goes on
-//! from the match's end. Start states are specialised so the scan knows when
+//! ends), or has waited half of [`PII_HOLD_CAP`] bytes for a longer one, the
+//! reverse DFA, anchored at the match's end, finds where it starts, as
+//! `regex-automata`'s own `find_iter` does, and the search goes on from the
+//! match's end. Start states are specialised so the scan knows when
 //! no partial match is alive: everything before that point can be emitted.
 //! A partial match older than [`PII_HOLD_CAP`] bytes is given up, so a chunk
 //! hook never holds more than that.
@@ -30,6 +31,13 @@ use crate::hooks::Stage;
 /// has not completed within this many bytes is given up. Far above the
 /// longest built-in match (an e-mail address is at most 254 bytes).
 pub const PII_HOLD_CAP: usize = 512;
+
+/// How long a match found waits for a longer one, in folded bytes: the
+/// search settles it at the latest this far past its end. Half the hold
+/// cap, so a match settled then still lies within the bytes held (the
+/// longest built-in match, an e-mail address, is at most 254 bytes long),
+/// and the search never goes back before what was emitted.
+const MATCH_GRACE: usize = PII_HOLD_CAP / 2;
 
 /// The kinds of personal data [`Pii`] finds built in, named as Presidio and
 /// openai-guardrails name them.
@@ -486,7 +494,10 @@ impl Detector for DfaDetector {
             let mut at = cur.at;
             let mut sid = cur.sid;
             let mut dead = None;
-            while at < end {
+            // A match found is settled at the latest `MATCH_GRACE` bytes
+            // after its end, even if a longer one could still follow.
+            let mut stop = cur.pending.map_or(end, |(e, _)| end.min(e + MATCH_GRACE));
+            while at < stop {
                 sid = self.fwd.next_state(sid, bytes[at - base]);
                 if self.fwd.is_special_state(sid) {
                     if self.fwd.is_start_state(sid) {
@@ -503,6 +514,7 @@ impl Detector for DfaDetector {
                         // Match states are delayed by one byte: the match
                         // ended before the byte just read.
                         cur.pending = Some((at, self.fwd.match_pattern(sid, 0)));
+                        stop = end.min(at + MATCH_GRACE);
                     } else if self.fwd.is_dead_state(sid) {
                         dead = Some(at);
                         break;
@@ -514,6 +526,8 @@ impl Detector for DfaDetector {
             cur.at = at;
             let settled_at = match dead {
                 Some(d) => d,
+                // A match pending for `MATCH_GRACE` bytes.
+                None if at < end => at,
                 None if eoi => {
                     let last = self.fwd.next_eoi_state(cur.sid);
                     if self.fwd.is_match_state(last) {

@@ -292,6 +292,15 @@ impl<C: Send> StreamState<C> {
         }))
     }
 
+    /// Bytes of original text held back, over every choice and field.
+    pub(crate) fn held_bytes(&self) -> usize {
+        self.choices
+            .iter()
+            .flat_map(|c| c.streams.iter().flatten())
+            .map(FieldStream::held)
+            .sum()
+    }
+
     fn report<G: ScanGuard>(&mut self, g: &G, cx: &HookContext, tripped: bool) {
         if !self.reported {
             self.reported = true;
@@ -343,6 +352,20 @@ macro_rules! scan_hooks {
         /// choice and field holds back, and what was found so far.
         #[derive(Default)]
         pub struct $state($crate::guardrails::scan_hooks::StreamState<$cursor>);
+
+        impl $state {
+            /// Bytes of streamed text this state holds back now, over every
+            /// choice and field: what the next chunks, the chunk that
+            /// finishes a choice, or `on_end` will release. Per field, at
+            /// most four times the guardrail's cap (caps count folded
+            /// bytes, and a character that folds to something takes at most
+            /// four bytes per byte of its fold), plus at most
+            /// [`IGNORABLE_HOLD_CAP`](crate::guardrails::IGNORABLE_HOLD_CAP)
+            /// bytes of characters that fold to nothing.
+            pub fn held_bytes(&self) -> usize {
+                self.0.held_bytes()
+            }
+        }
 
         impl ::std::fmt::Debug for $state {
             fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {

@@ -1,6 +1,7 @@
 //! Driving a chunk hook by hand: build chunks, feed them, collect what the
 //! caller would see.
 
+use openai_hooks::guardrails::{KeywordsState, PiiState, SecretKeysState, UrlFilterState};
 use openai_hooks::types::{ChunkChoice, Delta};
 use openai_hooks::{ChatChunk, ChunkAction, FinishReason, HookContext, HookError, OnChunk};
 
@@ -91,6 +92,47 @@ impl Seen {
 
 /// Feeds `chunks` through `hook` (then `on_end`) as the hooked stream would.
 pub fn run<H: OnChunk>(hook: &H, chunks: Vec<ChatChunk>, field: Field) -> Seen {
+    run_watching(hook, chunks, field, |_| {})
+}
+
+/// A guardrail's chunk-hook state that tells how much it holds back.
+pub trait Held {
+    fn held(&self) -> usize;
+}
+
+macro_rules! held {
+    ($($state:ty),*) => {$(
+        impl Held for $state {
+            fn held(&self) -> usize {
+                self.held_bytes()
+            }
+        }
+    )*};
+}
+held!(KeywordsState, PiiState, SecretKeysState, UrlFilterState);
+
+/// As [`stream_text`], and the most bytes the hook held back at once (as
+/// its state reports, after each chunk).
+pub fn stream_held<H: OnChunk<State: Held>>(
+    hook: &H,
+    pieces: &[String],
+    field: Field,
+    finish: bool,
+) -> (Seen, usize) {
+    let mut max = 0;
+    let seen = run_watching(hook, chunks_of(pieces, field, finish), field, |s| {
+        max = max.max(s.held());
+    });
+    (seen, max)
+}
+
+/// As [`run`], calling `watch` with the state after each chunk.
+fn run_watching<H: OnChunk>(
+    hook: &H,
+    chunks: Vec<ChatChunk>,
+    field: Field,
+    mut watch: impl FnMut(&H::State),
+) -> Seen {
     let cx = HookContext::new("m");
     let mut state = H::State::default();
     let mut seen = Seen::default();
@@ -109,7 +151,9 @@ pub fn run<H: OnChunk>(hook: &H, chunks: Vec<ChatChunk>, field: Field) -> Seen {
         }
     };
     for mut c in chunks {
-        match hook.on_chunk(&mut c, &mut state, &cx) {
+        let action = hook.on_chunk(&mut c, &mut state, &cx);
+        watch(&state);
+        match action {
             Ok(ChunkAction::Pass) => note(&mut seen, &c),
             Ok(ChunkAction::Drop) => {}
             Err(e) => {
@@ -129,11 +173,38 @@ pub fn run<H: OnChunk>(hook: &H, chunks: Vec<ChatChunk>, field: Field) -> Seen {
 /// Streams `text` in `pieces` as choice 0, the last piece carrying a finish
 /// reason when `finish`.
 pub fn stream_text<H: OnChunk>(hook: &H, pieces: &[String], field: Field, finish: bool) -> Seen {
+    run(hook, chunks_of(pieces, field, finish), field)
+}
+
+/// `pieces` as chunks of choice 0, the last carrying a finish reason when
+/// `finish`.
+fn chunks_of(pieces: &[String], field: Field, finish: bool) -> Vec<ChatChunk> {
     let n = pieces.len();
-    let chunks = pieces
+    pieces
         .iter()
         .enumerate()
         .map(|(i, p)| chunk(0, field, p, finish && i + 1 == n))
-        .collect();
-    run(hook, chunks, field)
+        .collect()
+}
+
+/// Unicode's default-ignorable code points (which fold to nothing).
+pub fn default_ignorable(c: char) -> bool {
+    matches!(c as u32,
+        0xAD | 0x34F | 0x61C | 0x115F..=0x1160 | 0x17B4..=0x17B5 | 0x180B..=0x180F
+        | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x206F | 0x3164 | 0xFE00..=0xFE0F
+        | 0xFEFF | 0xFFA0 | 0xFFF0..=0xFFF8 | 0x1BCA0..=0x1BCA3 | 0x1D173..=0x1D17A
+        | 0xE0000..=0xE0FFF)
+}
+
+/// `s` without its default-ignorable characters.
+pub fn visible(s: &str) -> String {
+    s.chars().filter(|&c| !default_ignorable(c)).collect()
+}
+
+/// Whether `out` is a prefix of `text` with some default-ignorable
+/// characters left out (and nothing else changed).
+pub fn prefix_less_ignorables(out: &str, text: &str) -> bool {
+    let mut rest = text.chars();
+    out.chars()
+        .all(|c| rest.by_ref().find(|&t| !default_ignorable(t) || t == c) == Some(c))
 }
