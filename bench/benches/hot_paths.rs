@@ -150,11 +150,51 @@ fn event_conversion(c: &mut Criterion) {
     group.finish();
 }
 
+/// Per request: a whole `OpenAIModel` call with a one-shot reply (format,
+/// call, turn the reply into events) against the same request sent to the
+/// same in-memory client directly, so the difference is what the model adds.
+fn model_call(c: &mut Criterion) {
+    use openai_hooks::model::{Message, OpenAIModel, SystemPrompt};
+    let rt = runtime();
+    let raw = InMemory::new(CHUNKS);
+    let model = OpenAIModel::builder("gpt-4o-mini")
+        .stream(false)
+        .client(InMemory::new(CHUNKS))
+        .build()
+        .expect("a model");
+    let messages = [Message::user("Say hello.")];
+    let system = SystemPrompt::from("You are terse.");
+    let mut group = c.benchmark_group("model call (one-shot reply)");
+    group.bench_function("raw client", |b| {
+        b.iter_batched(
+            InMemory::request,
+            |req| rt.block_on(raw.create(req)).expect("a reply"),
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("OpenAIModel, fixed", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let events = model.stream(black_box(&messages), &[], Some(&system), None);
+                let mut events = std::pin::pin!(events);
+                let mut n = 0;
+                while let Some(event) = events.next().await {
+                    black_box(event.expect("an event"));
+                    n += 1;
+                }
+                n
+            })
+        })
+    });
+    group.finish();
+}
+
 criterion_group!(
     benches,
     per_request,
     per_chunk,
     request_formatting,
-    event_conversion
+    event_conversion,
+    model_call
 );
 criterion_main!(benches);

@@ -3,10 +3,11 @@
 
 use std::sync::LazyLock;
 
+use openai_hooks::ChatRequest;
 use openai_hooks::model::{
     ContentBlock, Document, Image, ImageFormat, Message, OpenAIModel, RequestParts, Role,
     SystemPrompt, ToolChoice, ToolResult, ToolResultContent, ToolSpec, ToolStatus, ToolUse,
-    request_json,
+    format_request, request_json,
 };
 use serde_json::{Map, Value, json};
 
@@ -19,18 +20,28 @@ static SCHEMA: LazyLock<jsonschema::Validator> = LazyLock::new(|| {
     jsonschema::draft202012::new(&schema).unwrap()
 });
 
-/// Builds the request JSON and checks it against the spec.
+/// Builds the request JSON and checks it against the spec; checks that the
+/// typed request the model sends is that JSON, typed, and valid too.
 fn build(parts: RequestParts<'_>) -> Value {
     let json = request_json(parts);
+    assert_valid(&json);
+    let via_json: ChatRequest = serde_json::from_value(json.clone()).unwrap();
+    let typed = format_request(parts).unwrap();
+    assert_eq!(typed, via_json, "the typed path differs from the JSON path");
+    let sent = serde_json::to_value(&typed).unwrap();
+    assert_valid(&sent);
+    json
+}
+
+fn assert_valid(json: &Value) {
     let errors: Vec<String> = SCHEMA
-        .iter_errors(&json)
+        .iter_errors(json)
         .map(|e| format!("{e} at {}", e.instance_path()))
         .collect();
     assert!(
         errors.is_empty(),
         "not a valid request per the spec: {errors:#?}\n{json:#}"
     );
-    json
 }
 
 fn parts<'a>(messages: &'a [Message], params: &'a Map<String, Value>) -> RequestParts<'a> {
@@ -261,6 +272,22 @@ fn params_merge_last_and_non_streaming_asks_no_usage() {
     assert_eq!(req["temperature"], 0.3);
     assert_eq!(req["seed"], 7);
     assert!(req.get("stream").is_none() && req.get("stream_options").is_none());
+
+    // Params that name no built field: the typed path reads only them.
+    let params: Map<String, Value> = serde_json::from_value(json!({
+        "temperature": 0.3,
+        "seed": 7,
+        "response_format": {"type": "json_object"},
+    }))
+    .unwrap();
+    let tools = [weather_tool()];
+    let mut p = parts(&messages, &params);
+    p.tools = &tools;
+    p.tool_choice = Some(&ToolChoice::Auto);
+    let req = build(p);
+    assert_eq!(req["model"], "gpt-4o-mini");
+    assert_eq!(req["seed"], 7);
+    assert_eq!(req["tool_choice"], "auto");
 }
 
 #[test]
@@ -341,4 +368,50 @@ fn a_param_that_is_no_request_field_is_an_error_not_dropped() {
     let messages = [Message::user("Hi")];
     let err = openai_hooks::model::format_request(parts(&messages, &params)).unwrap_err();
     assert!(err.to_string().contains("top_k"), "{err}");
+}
+
+#[test]
+fn the_typed_path_refuses_what_the_api_cannot_take() {
+    let no_params = Map::new();
+    let image = ContentBlock::Image(Image {
+        format: ImageFormat::Png,
+        bytes: vec![1, 2, 3],
+    });
+    let call = ContentBlock::ToolUse(ToolUse {
+        id: "call_1".into(),
+        name: "get_weather".into(),
+        input: json!({}),
+    });
+    for (role, block, says) in [
+        (
+            Role::Assistant,
+            image,
+            "assistant message can hold only text",
+        ),
+        (Role::User, call, "user message cannot hold tool calls"),
+    ] {
+        let messages = [Message {
+            role,
+            content: vec![block],
+        }];
+        let err = format_request(parts(&messages, &no_params)).unwrap_err();
+        assert!(err.to_string().contains(says), "{err}");
+    }
+}
+
+#[test]
+fn a_param_that_names_a_built_field_wins_on_either_path() {
+    let params: Map<String, Value> = serde_json::from_value(json!({
+        "tool_choice": "none",
+        "stream": false,
+    }))
+    .unwrap();
+    let messages = [Message::user("Hi")];
+    let tools = [weather_tool()];
+    let mut p = parts(&messages, &params);
+    p.tools = &tools;
+    p.tool_choice = Some(&ToolChoice::Any);
+    let req = build(p);
+    assert_eq!(req["tool_choice"], "none");
+    assert_eq!(req["stream"], false);
 }

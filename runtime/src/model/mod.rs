@@ -299,7 +299,11 @@ impl<S: ClientSource> OpenAIModel<S> {
         system_prompt: Option<&SystemPrompt>,
         tool_choice: Option<&ToolChoice>,
     ) -> Result<crate::ChatRequest, ModelError> {
-        let config = self.config();
+        // Borrowed under the read lock, not cloned: this runs on every call.
+        let config = self
+            .config
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         format::request(RequestParts {
             model_id: &config.model_id,
             params: &config.params,
@@ -321,7 +325,11 @@ impl<S: ClientSource> OpenAIModel<S> {
         system_prompt: Option<&'a SystemPrompt>,
         tool_choice: Option<&'a ToolChoice>,
     ) -> impl Stream<Item = Result<StreamEvent, ModelError>> + Send + 'a {
-        let streaming = self.config.read().map_or(true, |c| c.stream);
+        let streaming = self
+            .config
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .stream;
         let request = self.format_request(messages, tools, system_prompt, tool_choice);
         async_stream::try_stream! {
             let request = request?;
