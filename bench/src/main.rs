@@ -78,6 +78,14 @@ fn command() -> Command {
                 .default_value("json,stream"),
         )
         .arg(
+            Arg::new("subjects")
+                .long("subjects")
+                .value_parser(subjects::KEYS)
+                .value_delimiter(',')
+                .default_value("raw,hooked,fixed,per-runtime,factory,ephemeral,per-request")
+                .help("Subjects to measure, comma-separated (the shared raw client, the baseline, always runs)"),
+        )
+        .arg(
             Arg::new("client-threads")
                 .long("client-threads")
                 .value_parser(value_parser!(usize))
@@ -99,6 +107,7 @@ struct Plan {
     chunks: usize,
     transports: Vec<&'static str>,
     modes: Vec<&'static str>,
+    subjects: Vec<&'static str>,
     quiet: bool,
 }
 
@@ -132,6 +141,7 @@ fn plan(m: &clap::ArgMatches) -> Result<Plan, Box<dyn Error>> {
         chunks: *m.get_one::<usize>("chunks").unwrap_or(&200),
         transports: pick("transport", &["http", "https"]),
         modes: pick("mode", &["json", "stream"]),
+        subjects: pick("subjects", &subjects::KEYS),
         quiet: m.get_flag("quiet"),
     })
 }
@@ -161,11 +171,13 @@ fn reply(stream: bool, chunks: usize) -> Reply {
     }
 }
 
-/// The subjects of one cell, the baseline first.
+/// The subjects of one cell that `keep` names, the baseline first and
+/// always.
 fn subjects(
     endpoint: &Endpoint,
     pem: Option<&str>,
     stream: bool,
+    keep: &[&str],
 ) -> Result<Vec<Arc<Subject>>, Box<dyn Error>> {
     let mut all = vec![
         Subject::RawShared(endpoint.client()?),
@@ -173,11 +185,12 @@ fn subjects(
     ];
     all.extend(subjects::models(endpoint, pem, stream)?);
     all.push(Subject::RawPerRequest(endpoint.clone()));
-    Ok(all.into_iter().map(Arc::new).collect())
+    Ok(all
+        .into_iter()
+        .filter(|s| matches!(s, Subject::RawShared(_)) || keep.contains(&s.key()))
+        .map(Arc::new)
+        .collect())
 }
-
-/// How many subjects each cell has (for the progress bar).
-const SUBJECTS: u64 = 7;
 
 fn main() -> Result<(), Box<dyn Error>> {
     let matches = command().get_matches();
@@ -195,7 +208,8 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
     let client_rt = client_rt.enable_all().build()?;
 
-    let slices_per_cell = u64::from(plan.rounds) * SUBJECTS;
+    let per_cell = plan.subjects.len().max(1) as u64;
+    let slices_per_cell = u64::from(plan.rounds) * per_cell;
     let cells_total = (plan.transports.len() * plan.modes.len() * plan.concurrency.len()) as u64;
     let progress = if plan.quiet {
         ProgressBar::hidden()
@@ -233,8 +247,9 @@ fn main() -> Result<(), Box<dyn Error>> {
             for &concurrency in &plan.concurrency {
                 // Fresh subjects per cell: no cell inherits another's
                 // warm pool.
-                let subjects =
-                    client_rt.block_on(async { subjects(&endpoint, pem.as_deref(), stream) })?;
+                let subjects = client_rt.block_on(async {
+                    subjects(&endpoint, pem.as_deref(), stream, &plan.subjects)
+                })?;
                 let mut results: Vec<(&'static str, load::Sample)> = subjects
                     .iter()
                     .map(|s| (s.name(), load::Sample::default()))

@@ -108,7 +108,31 @@ pub(crate) enum Subject {
     ModelEphemeral(Box<OpenAIModel<Ephemeral>>),
 }
 
+/// The subjects' short names, for `--subjects`, in report order.
+pub(crate) const KEYS: [&str; 7] = [
+    "raw",
+    "hooked",
+    "fixed",
+    "per-runtime",
+    "factory",
+    "ephemeral",
+    "per-request",
+];
+
 impl Subject {
+    /// The subject's short name on the command line.
+    pub(crate) fn key(&self) -> &'static str {
+        match self {
+            Subject::RawShared(_) => "raw",
+            Subject::Hooked(_) => "hooked",
+            Subject::ModelFixed(_) => "fixed",
+            Subject::ModelPerRuntime(_) => "per-runtime",
+            Subject::ModelFactory(_) => "factory",
+            Subject::ModelEphemeral(_) => "ephemeral",
+            Subject::RawPerRequest(_) => "per-request",
+        }
+    }
+
     /// The subject's name in the report.
     pub(crate) fn name(&self) -> &'static str {
         match self {
