@@ -165,17 +165,23 @@ pub(crate) fn fold_str(s: &str, mode: Fold) -> String {
 /// inside `café`, which folds to `cafe` + U+0301).
 pub(crate) fn is_word_char(c: char) -> bool {
     /// Answers for `U+0000..U+0370` (through the combining diacritical
-    /// marks that folding produces), computed once.
+    /// marks that folding produces) and for General Punctuation
+    /// (`U+2000..U+2070`: dashes and quotes, common in replies and kept by
+    /// the fold), computed once: the Unicode property lookups behind the
+    /// others take tens of nanoseconds.
     static LOW: LazyLock<Vec<bool>> = LazyLock::new(|| {
         (0..0x370)
+            .chain(0x2000..0x2070)
             .filter_map(char::from_u32)
             .map(word_char_uncached)
             .collect()
     });
-    match LOW.get(c as usize) {
-        Some(&w) => w,
-        None => word_char_uncached(c),
-    }
+    let i = match c as usize {
+        i @ 0..0x370 => i,
+        i @ 0x2000..0x2070 => i - 0x2000 + 0x370,
+        _ => return word_char_uncached(c),
+    };
+    LOW[i]
 }
 
 fn word_char_uncached(c: char) -> bool {
@@ -186,21 +192,26 @@ fn word_char_uncached(c: char) -> bool {
     }
 }
 
-/// How many bytes at the start of `bytes` are ASCII, eight at a time.
+/// How many bytes at the start of `bytes` are ASCII, eight at a time: the
+/// first word with a high bit set tells where the first non-ASCII byte is
+/// from its lowest such bit, so the run's end costs one branch, not a
+/// second, byte-by-byte loop.
 fn ascii_prefix(bytes: &[u8]) -> usize {
     let mut words = bytes.chunks_exact(8);
     let mut n = 0;
     for w in &mut words {
         let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
-        if x & 0x8080_8080_8080_8080 != 0 {
-            break;
+        let high = x & 0x8080_8080_8080_8080;
+        if high != 0 {
+            return n + (high.trailing_zeros() / 8) as usize;
         }
         n += 8;
     }
-    n + bytes[n..]
+    n + words
+        .remainder()
         .iter()
         .position(|b| !b.is_ascii())
-        .unwrap_or(bytes.len() - n)
+        .unwrap_or(words.remainder().len())
 }
 
 /// One non-ASCII character: where its fold sits and where it sits in the
@@ -491,12 +502,82 @@ mod tests {
         );
     }
 
+    /// The fold is found 64 bytes at a time: non-ASCII characters at, just
+    /// before and across block edges, ASCII runs spanning blocks, and
+    /// several characters in a row must fold and map as one character at a
+    /// time would, whatever the chunking.
+    #[test]
+    fn folds_across_block_edges() {
+        let pieces = ["é", "Ａ", "\u{200B}", "𝐀", "—", "ﬁ", "ü"];
+        for pad in [0, 1, 7, 8, 61, 62, 63, 64, 65, 127, 128, 200] {
+            for p in pieces {
+                for q in pieces {
+                    let text = format!("{}{p}{q}{}{p}x", "a".repeat(pad), "b".repeat(pad));
+                    for chunk in [1, 5, 64, 1000] {
+                        let mut w = Window::new(Fold::Caseless);
+                        let mut start = 0;
+                        while start < text.len() {
+                            let mut end = (start + chunk).min(text.len());
+                            while !text.is_char_boundary(end) {
+                                end += 1;
+                            }
+                            w.append(&text[start..end]);
+                            start = end;
+                        }
+                        assert_eq!(
+                            w.folded(),
+                            fold_str(&text, Fold::Caseless).as_bytes(),
+                            "{text:?} in chunks of {chunk}"
+                        );
+                        // Every folded offset maps to whole characters, as
+                        // folding one character at a time gives: a match
+                        // starting at `f` starts with the first character
+                        // ending after `f` or folding to nothing at `f`, one
+                        // ending at `f` ends with the last character starting
+                        // before `f` or folding to nothing at `f`.
+                        let mut chars = Vec::new();
+                        let mut f = 0;
+                        for (o, c) in text.char_indices() {
+                            let len = fold_str(c.encode_utf8(&mut [0; 4]), Fold::Caseless).len();
+                            chars.push((f, f + len, o, o + c.len_utf8()));
+                            f += len;
+                        }
+                        for f in 0..=w.fold_end() {
+                            let at = |fs: usize, fe: usize| fs == f && fe == f;
+                            let down = chars
+                                .iter()
+                                .find(|&&(fs, fe, ..)| fe > f || at(fs, fe))
+                                .map_or(text.len(), |c| c.2);
+                            let up = chars
+                                .iter()
+                                .rev()
+                                .find(|&&(fs, fe, ..)| fs < f || at(fs, fe))
+                                .map_or(0, |c| c.3);
+                            assert_eq!(w.down(f), down, "{text:?} down({f})");
+                            assert_eq!(w.up(f), up, "{text:?} up({f})");
+                        }
+                        assert_eq!(w.orig(), text);
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn ascii_prefix_counts_ascii_bytes() {
         assert_eq!(ascii_prefix(b""), 0);
         assert_eq!(ascii_prefix(b"abc"), 3);
         assert_eq!(ascii_prefix("0123456789abcdefé".as_bytes()), 16);
         assert_eq!(ascii_prefix("01234é".as_bytes()), 5);
+        // The first non-ASCII byte at every place in a word and after it.
+        for at in 0..20 {
+            let mut bytes = vec![b'a'; 20];
+            bytes[at] = 0xC3;
+            if at + 1 < 20 {
+                bytes[at + 1] = 0x80;
+            }
+            assert_eq!(ascii_prefix(&bytes), at);
+        }
     }
 
     #[test]
@@ -507,6 +588,10 @@ mod tests {
         assert!(is_word_char('ж'));
         assert!(!is_word_char(' '));
         assert!(!is_word_char('-'));
+        // The cached ranges and the edges around them answer as computed.
+        for c in (0..0x400).chain(0x1FF0..0x2080).filter_map(char::from_u32) {
+            assert_eq!(is_word_char(c), word_char_uncached(c), "{c:?}");
+        }
     }
 
     #[test]

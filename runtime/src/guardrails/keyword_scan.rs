@@ -29,7 +29,7 @@ use aho_corasick::{Anchored, MatchKind, StartKind};
 use super::engine::{Detector, Finding, Hay};
 use super::error::GuardrailError;
 use super::fold::{Fold, is_word_char};
-use super::runs::{block_mask, long_runs, low_bits};
+use super::runs::{block_mask, gather_high, long_runs, low_bits};
 
 /// ASCII word bytes.
 static WORD: [bool; 256] = {
@@ -133,7 +133,7 @@ fn word_mask(block: &[u8]) -> u64 {
         let under = !(((under & LOW7) + LOW7) | under | LOW7);
         let flags = between(x, 0x2F, 0x3A) | between(x | (LO * 0x20), 0x60, 0x7B) | under;
         // Gather the eight high bits into one byte (bit i from byte i).
-        let byte = ((flags >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u8;
+        let byte = gather_high(flags);
         m |= u64::from(byte) << k;
         k += 8;
     }

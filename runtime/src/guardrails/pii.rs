@@ -412,7 +412,7 @@ impl DfaDetector {
 /// Offset of the first trigger byte (digit, `:` or `@`) in `bytes`, or its
 /// length. Tests eight bytes at a time with the byte-range tricks of
 /// "Bit Twiddling Hacks" (exact for ASCII bytes; bytes of 128 and up never
-/// count), then finds the byte in the word that has one.
+/// count); the lowest byte flagged in the first word that has one is it.
 fn next_trigger(bytes: &[u8]) -> usize {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
@@ -427,15 +427,19 @@ fn next_trigger(bytes: &[u8]) -> usize {
             ((LO * (127 + k)).wrapping_sub(x & LOW7) & !x & ((x & LOW7) + LO * (127 - m))) & HI;
         let at = x ^ (LO * u64::from(b'@'));
         let at = at.wrapping_sub(LO) & !at & HI;
-        if range | at != 0 {
-            break;
+        // Both tests are exact for the lowest byte flagged (a borrow only
+        // flags bytes above a true one), which is all that is read.
+        let hit = range | at;
+        if hit != 0 {
+            return n + (hit.trailing_zeros() / 8) as usize;
         }
         n += 8;
     }
-    n + bytes[n..]
+    n + words
+        .remainder()
         .iter()
         .position(|&b| CLASS[usize::from(b)] == TRIGGER)
-        .unwrap_or(bytes.len() - n)
+        .unwrap_or(words.remainder().len())
 }
 
 const OTHER: u8 = 0;
@@ -581,6 +585,12 @@ mod tests {
             ("ab:", 2),
             ("/;?>ABCDEFGH0", 12),
             ("é0", 2),
+            // A byte just above '@' or a digit after a true trigger, where
+            // a borrow could flag a byte that is not one.
+            ("abcde@A@", 5),
+            ("abcdefg@A", 7),
+            ("ab:A@", 2),
+            ("abcdefgh?A@0", 10),
         ] {
             assert_eq!(next_trigger(text.as_bytes()), at, "{text}");
         }

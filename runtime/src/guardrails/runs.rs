@@ -50,6 +50,22 @@ pub(crate) fn block_mask(block: &[u8], table: &[bool; 256]) -> u64 {
     m
 }
 
+/// The high bit of each byte of `flags` (bits 7, 15, ... 63; the others
+/// clear), gathered into one byte: bit `i` from byte `i`. Shifts and ors
+/// only: the compiler vectorises the keyword scan's word-mask loop, and
+/// SSE2 has no 64-bit multiply, so the usual multiply gather becomes
+/// several instructions per word there. (In [`nonspace_mask`] the multiply
+/// measured no slower, so it stays.)
+pub(crate) fn gather_high(flags: u64) -> u8 {
+    // Bit `i` starts at `8i`; each step doubles the bits packed at the
+    // bottom of every byte, and the low byte ends up holding all eight.
+    let mut f = flags >> 7;
+    f |= f >> 7;
+    f |= f >> 14;
+    f |= f >> 28;
+    f as u8
+}
+
 /// Bit `k` set unless `block[k]` is whitespace or a control byte (`0x01` to
 /// `0x20`); `block` is at most 64 bytes, bits past it are clear. Eight
 /// bytes at a time with the byte-range test of "Bit Twiddling Hacks" (exact
@@ -142,11 +158,35 @@ impl<R: RunRule> Detector for RunDetector<R> {
         while at < end {
             let block = &bytes[at - base..(at + 64).min(end) - base];
             let len = block.len();
-            if min > 1 && long_runs(nonspace_mask(block), min) == 0 {
+            let spaced = nonspace_mask(block);
+            if min > 1 && long_runs(spaced, min) == 0 {
                 // No stretch of `min` bytes without whitespace (which is never
                 // part of a run), so no run inside the block is worth judging:
                 // only the run carried in and the run reaching the end
                 // matter, and both are short walks from the block's edges.
+                //
+                // The run carried in ends at the first whitespace at the
+                // latest: when that is too soon for it to be judged (most
+                // words), it ends unjudged and only the end of the block is
+                // looked at.
+                let ws = !spaced & low_bits(len);
+                if let Some(s) = start
+                    && ws != 0
+                    && at + ws.trailing_zeros() as usize - s < min.min(cap + 1)
+                {
+                    start = None;
+                }
+                if start.is_none() {
+                    // A run reaches the end only if the last byte is in one.
+                    if table[usize::from(block[len - 1])] {
+                        start = Some(match block.iter().rposition(|&b| !table[usize::from(b)]) {
+                            Some(last) => at + last + 1,
+                            None => at,
+                        });
+                    }
+                    at += len;
+                    continue;
+                }
                 match block.iter().position(|&b| !table[usize::from(b)]) {
                     // All one run (a block too short to hold a whole word).
                     None => {
@@ -237,6 +277,131 @@ impl<R: RunRule> Detector for RunDetector<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::guardrails::fold::Window;
+
+    /// Reports every run of letters judged, as it was judged.
+    struct Letters;
+
+    impl RunRule for Letters {
+        fn table(&self) -> &[bool; 256] {
+            static T: std::sync::LazyLock<[bool; 256]> =
+                std::sync::LazyLock::new(|| table(|b| b.is_ascii_alphabetic()));
+            &T
+        }
+        fn cap(&self) -> usize {
+            40
+        }
+        fn min_len(&self) -> usize {
+            6
+        }
+        fn judge(&self, run: &[u8], start: usize, out: &mut Vec<Finding>) {
+            out.push(Finding {
+                start,
+                end: start + run.len(),
+                kind: 0,
+                note: None,
+            });
+        }
+        fn entity(&self, _kind: u32) -> &str {
+            "run"
+        }
+        fn label(&self, _kind: u32) -> &str {
+            "RUN"
+        }
+    }
+
+    /// Runs judged over `text` fed in pieces of `chunk` bytes.
+    fn judged(text: &str, chunk: usize) -> Vec<(usize, usize)> {
+        let det = RunDetector(Letters);
+        let mut cur = det.cursor();
+        let mut win = Window::new(Fold::Exact);
+        let mut out = Vec::new();
+        let bytes = text.as_bytes();
+        let mut at = 0;
+        while at < bytes.len() {
+            let end = (at + chunk).min(bytes.len());
+            win.append(&text[at..end]);
+            let frontier = det.scan(&mut cur, &Hay::of(&win), end == bytes.len(), &mut out);
+            // What is held: the run in progress past its last whole piece.
+            let pending = bytes[..end]
+                .iter()
+                .rposition(|b| !b.is_ascii_alphabetic())
+                .map_or(0, |p| p + 1);
+            if end < bytes.len() {
+                let held = match end - pending > 40 {
+                    true => pending + (end - pending) / 40 * 40,
+                    false => pending,
+                };
+                assert_eq!(frontier, held, "{text:?} at {end}");
+            }
+            at = end;
+        }
+        out.iter().map(|f| (f.start, f.end)).collect()
+    }
+
+    /// Every run, judged whole: pieces of `cap` bytes, then the rest if at
+    /// least `min_len` long.
+    fn reference(text: &str) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            if !bytes[i].is_ascii_alphabetic() {
+                i += 1;
+                continue;
+            }
+            let mut e = i;
+            while e < bytes.len() && bytes[e].is_ascii_alphabetic() {
+                e += 1;
+            }
+            let mut s = i;
+            while e - s > 40 {
+                out.push((s, s + 40));
+                s += 40;
+            }
+            if e - s >= 6 {
+                out.push((s, e));
+            }
+            i = e;
+        }
+        out
+    }
+
+    /// Blocks of short words take a shortcut (no run inside can be
+    /// judged): runs carried into them and reaching their end, short and
+    /// long, at every offset around the 64-byte block edges and under any
+    /// chunking, are judged as in the whole text.
+    #[test]
+    fn runs_across_block_edges_are_judged_as_whole() {
+        for lead in 50..70 {
+            for (a, b) in [(3, 3), (5, 2), (6, 1), (7, 9), (12, 3), (45, 4), (2, 45)] {
+                let text = format!(
+                    "{} {} ab, cd {} ef,{}",
+                    "x".repeat(lead),
+                    "y".repeat(a),
+                    "z".repeat(b),
+                    "w".repeat(a + b)
+                );
+                let text = format!("{text} {text}");
+                let want = reference(&text);
+                for chunk in [1, 7, 63, 64, 65, 1000] {
+                    assert_eq!(judged(&text, chunk), want, "{text:?} in chunks of {chunk}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn gather_high_takes_bit_i_from_byte_i() {
+        for i in 0..8 {
+            assert_eq!(gather_high(0x80 << (8 * i)), 1 << i);
+        }
+        for x in [0u64, u64::MAX, 0x8000_8080_0000_8000, 0x0080_0000_8000_0080] {
+            let flags = x & 0x8080_8080_8080_8080;
+            let want = (0..8).fold(0u8, |b, i| b | (((flags >> (8 * i + 7)) & 1) as u8) << i);
+            assert_eq!(gather_high(flags), want, "{flags:#x}");
+        }
+    }
 
     #[test]
     fn long_runs_finds_run_starts() {
