@@ -20,14 +20,18 @@ static SCHEMA: LazyLock<jsonschema::Validator> = LazyLock::new(|| {
     jsonschema::draft202012::new(&schema).unwrap()
 });
 
-/// Builds the request JSON and checks it against the spec; checks that the
-/// typed request the model sends is that JSON, typed, and valid too.
+/// Builds the request JSON (params merged) and checks it against the spec;
+/// checks that the typed request the model sends is that JSON read back,
+/// and valid too.
 fn build(parts: RequestParts<'_>) -> Value {
-    let json = request_json(parts);
+    let json = request_json(parts).unwrap();
     assert_valid(&json);
     let via_json: ChatRequest = serde_json::from_value(json.clone()).unwrap();
     let typed = format_request(parts).unwrap();
-    assert_eq!(typed, via_json, "the typed path differs from the JSON path");
+    assert_eq!(
+        typed, via_json,
+        "the typed request differs from its JSON form"
+    );
     let sent = serde_json::to_value(&typed).unwrap();
     assert_valid(&sent);
     json
@@ -371,7 +375,7 @@ fn a_param_that_is_no_request_field_is_an_error_not_dropped() {
 }
 
 #[test]
-fn the_typed_path_refuses_what_the_api_cannot_take() {
+fn messages_the_api_cannot_take_are_refused() {
     let no_params = Map::new();
     let image = ContentBlock::Image(Image {
         format: ImageFormat::Png,
@@ -400,7 +404,7 @@ fn the_typed_path_refuses_what_the_api_cannot_take() {
 }
 
 #[test]
-fn a_param_that_names_a_built_field_wins_on_either_path() {
+fn a_param_that_names_a_built_field_wins() {
     let params: Map<String, Value> = serde_json::from_value(json!({
         "tool_choice": "none",
         "stream": false,
