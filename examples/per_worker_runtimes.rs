@@ -12,6 +12,13 @@
 //! opened: the second's stream fails part way. Part 2 gives the model a
 //! per-runtime source: each worker's runtime gets its own client, reused by
 //! every task on it, and dropped when that runtime shuts down.
+//!
+//! Part 2 talks to the local OpenAI-compatible server when `OPENAI_API_KEY`
+//! is not set, and to OpenAI (or `OPENAI_BASE_URL`, with `OPENAI_MODEL`,
+//! default `gpt-4o-mini`) when it is. Part 1 always runs against the local
+//! server, even with a key: the failure it shows needs a reply streamed
+//! slowly enough to shut runtime A down in the middle of it, which only a
+//! scripted server can promise.
 
 use std::error::Error;
 use std::sync::Arc;
@@ -21,9 +28,11 @@ use std::time::Duration;
 use futures::StreamExt;
 use openai_hooks::OpenAIModel;
 use openai_hooks::async_openai::Client;
+use openai_hooks::async_openai::config::OpenAIConfig;
 use openai_hooks::model::{BlockDelta, Message, ModelError, StreamEvent};
 use openai_hooks::server::{LocalServer, Reply};
 use openai_hooks::{ChatClient, ChatRequest};
+use openai_hooks_examples::Backend;
 
 const WORKERS: usize = 4;
 const CALLS_PER_WORKER: usize = 5;
@@ -35,21 +44,33 @@ fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
-    // This example is about runtimes, so it runs the local server on a
-    // runtime of its own (and always uses it: the failure it shows needs a
-    // server it can time).
+    // This example is about runtimes, so whatever it starts (the local
+    // server) runs on a runtime of its own, apart from the workers'.
     let server_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()?;
-    let server = Arc::new(server_rt.block_on(LocalServer::start())?);
-    println!("local server at {}\n", server.base_url());
+    let backend = server_rt.block_on(Backend::start(Reply::text("pong").chunks(2)))?;
+    // Part 1 needs a server it can script: the backend's when it is the
+    // local server, otherwise a local server of its own.
+    let own_server = match backend.server {
+        Some(_) => None,
+        None => Some(server_rt.block_on(LocalServer::start())?),
+    };
+    let scripted = backend
+        .server
+        .as_ref()
+        .or(own_server.as_ref())
+        .ok_or("no local server")?;
+    println!();
 
-    shared_plain_client(&server)?;
-    per_runtime_source(&server)?;
+    shared_plain_client(scripted, own_server.is_some())?;
+    per_runtime_source(&backend)?;
 
-    let server = Arc::into_inner(server).ok_or("the server is still shared")?;
-    server_rt.block_on(server.shutdown());
+    if let Some(server) = own_server {
+        server_rt.block_on(server.shutdown());
+    }
+    server_rt.block_on(backend.shutdown());
     Ok(())
 }
 
@@ -60,11 +81,20 @@ fn request() -> Result<ChatRequest, serde_json::Error> {
     }))
 }
 
-/// Part 1: one plain client, two runtimes.
-fn shared_plain_client(server: &LocalServer) -> Result<(), Box<dyn Error>> {
-    println!("1. One plain client shared by two runtimes");
+/// Part 1: one plain client, two runtimes. Always on the local server
+/// (`own_server` says it is not the backend the rest of the example uses).
+fn shared_plain_client(server: &LocalServer, own_server: bool) -> Result<(), Box<dyn Error>> {
+    println!("1. One plain client shared by two runtimes (on the local server)");
+    if own_server {
+        println!(
+            "   this part always uses a local server at {}: the failure needs a reply it can time",
+            server.base_url()
+        );
+    }
     let client = Arc::new(Client::with_config(
-        openai_hooks::async_openai::config::OpenAIConfig::new().with_api_base(server.base_url()),
+        OpenAIConfig::new()
+            .with_api_base(server.base_url())
+            .with_api_key("local-key"),
     ));
     let (opened_tx, opened_rx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -123,24 +153,26 @@ fn shared_plain_client(server: &LocalServer) -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-/// Part 2: the per-runtime source, one runtime per worker thread.
-fn per_runtime_source(server: &Arc<LocalServer>) -> Result<(), Box<dyn Error>> {
+/// Part 2: the per-runtime source, one runtime per worker thread, against
+/// the backend (the local server, or the real API with a key).
+fn per_runtime_source(backend: &Backend) -> Result<(), Box<dyn Error>> {
     println!("2. OpenAIModel with a per-runtime client source, {WORKERS} workers");
-    server.set_default(Reply::text("pong").chunks(2));
     let made = Arc::new(AtomicUsize::new(0));
     let counter = made.clone();
-    let base = server.base_url();
+    let config = backend.config.clone();
     let model = Arc::new(
-        OpenAIModel::builder("gpt-4o-mini")
+        OpenAIModel::builder(backend.model.clone())
             .per_runtime(move || {
                 counter.fetch_add(1, Ordering::SeqCst);
-                Ok(Client::with_config(
-                    openai_hooks::async_openai::config::OpenAIConfig::new().with_api_base(&base),
-                ))
+                Ok(Client::with_config(config.clone()))
             })
+            .params(serde_json::json!({"max_completion_tokens": 16}))
             .build()?,
     );
-    let accepted = server.connections_accepted();
+    let accepted = backend
+        .server
+        .as_ref()
+        .map_or(0, LocalServer::connections_accepted);
     let workers: Vec<_> = (0..WORKERS)
         .map(|worker| {
             let model = model.clone();
@@ -150,7 +182,7 @@ fn per_runtime_source(server: &Arc<LocalServer>) -> Result<(), Box<dyn Error>> {
                     let mut replies = 0;
                     for call in 0..CALLS_PER_WORKER {
                         let messages = [Message::user(format!(
-                            "ping from worker {worker}, call {call}"
+                            "Reply with one word: pong. (worker {worker}, call {call})"
                         ))];
                         let mut events = std::pin::pin!(model.stream(&messages, &[], None, None));
                         while let Some(event) = events.next().await {
@@ -170,11 +202,16 @@ fn per_runtime_source(server: &Arc<LocalServer>) -> Result<(), Box<dyn Error>> {
         pieces += worker.join().map_err(|_| "a worker panicked")??;
     }
     println!(
-        "   {} calls, {pieces} text pieces, {} clients made (one per runtime), {} TCP connections",
+        "   {} calls, {pieces} text pieces, {} clients made (one per runtime)",
         WORKERS * CALLS_PER_WORKER,
         made.load(Ordering::SeqCst),
-        server.connections_accepted() - accepted,
     );
+    if let Some(server) = &backend.server {
+        println!(
+            "   the server accepted {} TCP connection(s) for them",
+            server.connections_accepted() - accepted
+        );
+    }
     println!(
         "   clients still held after every runtime shut down: {}",
         model.client_source().runtimes()
