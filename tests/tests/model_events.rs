@@ -9,7 +9,7 @@ use openai_hooks::ClientError;
 use openai_hooks::async_openai::config::OpenAIConfig;
 use openai_hooks::model::{
     BlockDelta, BlockStart, ConfigUpdate, Fixed, Message, ModelError, OpenAIModel, StopReason,
-    StreamEvent,
+    StreamEvent, TokenUsage,
 };
 use openai_hooks::server::{Fault, LocalServer, Reply, fixtures_dir};
 use openai_hooks::transport::{RetryPolicy, Transport};
@@ -133,6 +133,74 @@ fn well_formed(events: &[StreamEvent]) {
     assert!(!open, "a block left open");
 }
 
+/// The JSON of every `data:` line of a recorded stream, in order.
+fn recorded_chunks(path: &std::path::Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter_map(|line| line.strip_prefix("data:"))
+        .filter_map(|data| serde_json::from_str(data.trim()).ok())
+        .collect()
+}
+
+/// The stop reason a `finish_reason` names.
+fn stop_reason_of(finish_reason: &str) -> StopReason {
+    match finish_reason {
+        "stop" => StopReason::EndTurn,
+        "tool_calls" => StopReason::ToolUse,
+        "length" => StopReason::MaxTokens,
+        "content_filter" => StopReason::ContentFiltered,
+        other => StopReason::Other(other.to_owned()),
+    }
+}
+
+/// The stop reason a recorded stream gives: its first finish reason for
+/// choice 0.
+fn recorded_stop(chunks: &[Value]) -> Option<StopReason> {
+    chunks.iter().find_map(|c| {
+        c["choices"]
+            .as_array()?
+            .iter()
+            .find(|choice| choice["index"] == 0)?["finish_reason"]
+            .as_str()
+            .map(stop_reason_of)
+    })
+}
+
+/// The token counts a recorded `usage` object gives.
+fn usage_of(usage: &Value) -> TokenUsage {
+    let count = |v: &Value| v.as_u64();
+    TokenUsage {
+        input_tokens: count(&usage["prompt_tokens"]).unwrap(),
+        output_tokens: count(&usage["completion_tokens"]).unwrap(),
+        total_tokens: count(&usage["total_tokens"]).unwrap(),
+        cached_input_tokens: count(&usage["prompt_tokens_details"]["cached_tokens"])
+            .or_else(|| count(&usage["prompt_cache_hit_tokens"])),
+    }
+}
+
+/// The usage a recorded stream reports: its last `usage` object.
+fn recorded_usage(chunks: &[Value]) -> Option<TokenUsage> {
+    chunks
+        .iter()
+        .rev()
+        .find(|c| c["usage"].is_object())
+        .map(|c| usage_of(&c["usage"]))
+}
+
+/// The stop reason and usage of an event sequence.
+fn stop_and_usage(events: &[StreamEvent]) -> (Option<StopReason>, Option<TokenUsage>) {
+    let stop = events.iter().find_map(|e| match e {
+        StreamEvent::MessageStop { stop_reason } => Some(stop_reason.clone()),
+        _ => None,
+    });
+    let usage = match events.last() {
+        Some(StreamEvent::Metadata { usage, .. }) => *usage,
+        _ => None,
+    };
+    (stop, usage)
+}
+
 #[tokio::test]
 async fn every_recorded_stream_converts() {
     let server = LocalServer::start().await.unwrap();
@@ -142,7 +210,8 @@ async fn every_recorded_stream_converts() {
         .map(|e| e.unwrap().path())
         .collect();
     files.sort();
-    assert!(files.len() >= 19);
+    assert!(files.len() >= 19, "{files:?}");
+    let mut end_turns = 0;
     for path in files {
         let name = path.file_stem().unwrap().to_string_lossy().into_owned();
         server.push(Reply::fixture(&path));
@@ -164,10 +233,11 @@ async fn every_recorded_stream_converts() {
                 panic!("{name}: arguments of {tool} are not JSON ({e}): {args}")
             });
         }
-        let stop = events.iter().find_map(|e| match e {
-            StreamEvent::MessageStop { stop_reason } => Some(stop_reason.clone()),
-            _ => None,
-        });
+        // The stop reason and usage are the recording's, by value.
+        let recorded = recorded_chunks(&path);
+        let (stop, usage) = stop_and_usage(&events);
+        assert_eq!(stop, recorded_stop(&recorded), "{name}");
+        assert_eq!(usage, recorded_usage(&recorded), "{name}");
         if name.contains("tool-call") {
             assert!(!calls.is_empty(), "{name}: no tool call");
             assert_eq!(stop, Some(StopReason::ToolUse), "{name}");
@@ -181,6 +251,10 @@ async fn every_recorded_stream_converts() {
         if name == "openai-length" {
             assert_eq!(stop, Some(StopReason::MaxTokens));
         }
+        if name.contains("text-usage") || name.starts_with("openai-refusal") {
+            assert_eq!(stop, Some(StopReason::EndTurn), "{name}");
+        }
+        end_turns += usize::from(stop == Some(StopReason::EndTurn));
         if name.contains("reasoning") {
             let reasoning = text(&events, |d| {
                 if let BlockDelta::Reasoning(t) = d {
@@ -201,22 +275,186 @@ async fn every_recorded_stream_converts() {
             );
         }
     }
+    // Ten recordings end with `finish_reason: "stop"`.
+    assert!(end_turns >= 10, "{end_turns}");
     server.shutdown().await;
+}
+
+/// The tool calls a recorded stream makes, read from the file itself:
+/// (id, name, arguments) per `tool_calls[].index`, in index order.
+fn recorded_tool_calls(chunks: &[Value]) -> Vec<(String, String, String)> {
+    let mut calls: std::collections::BTreeMap<u64, (String, String, String)> =
+        std::collections::BTreeMap::new();
+    for c in chunks {
+        let deltas = c["choices"][0]["delta"]["tool_calls"].as_array();
+        for call in deltas.into_iter().flatten() {
+            let entry = calls.entry(call["index"].as_u64().unwrap()).or_default();
+            if let Some(id) = call["id"].as_str() {
+                id.clone_into(&mut entry.0);
+            }
+            if let Some(name) = call["function"]["name"].as_str() {
+                name.clone_into(&mut entry.1);
+            }
+            if let Some(args) = call["function"]["arguments"].as_str() {
+                entry.2.push_str(args);
+            }
+        }
+    }
+    calls.into_values().collect()
+}
+
+/// The recorded body with its events reordered: those that carry tool-call
+/// fragments come highest index first (each index's own fragments keep
+/// their order), so arrival order is not index order.
+fn highest_index_first(path: &std::path::Path) -> String {
+    let body = std::fs::read_to_string(path).unwrap();
+    let events: Vec<&str> = body
+        .split("\n\n")
+        .filter(|e| !e.trim().is_empty())
+        .collect();
+    let index_of = |event: &str| -> Option<u64> {
+        let data: Value = serde_json::from_str(event.strip_prefix("data:")?.trim()).ok()?;
+        data["choices"][0]["delta"]["tool_calls"][0]["index"].as_u64()
+    };
+    let first = events.iter().position(|e| index_of(e).is_some()).unwrap();
+    let last = events.iter().rposition(|e| index_of(e).is_some()).unwrap();
+    let mut calls = events[first..=last].to_vec();
+    assert!(calls.iter().all(|e| index_of(e).is_some()), "{calls:?}");
+    calls.sort_by_key(|e| std::cmp::Reverse(index_of(e)));
+    let mut out: Vec<&str> = events[..first].to_vec();
+    out.extend(calls);
+    out.extend(&events[last + 1..]);
+    out.iter().map(|e| format!("{e}\n\n")).collect()
 }
 
 #[tokio::test]
 async fn parallel_tool_calls_come_in_index_order() {
     let server = LocalServer::start().await.unwrap();
     let model = model(&server, true);
-    server.push(Reply::fixture_named("openai-parallel-tool-calls"));
-    let (events, error) = events(&model).await;
-    assert!(error.is_none());
-    let calls = tool_calls(&events);
-    assert!(calls.len() >= 2, "{calls:?}");
-    let ids: Vec<&str> = calls.iter().map(|c| c.0.as_str()).collect();
-    let mut unique = ids.clone();
-    unique.dedup();
-    assert_eq!(ids, unique);
+    let path = fixtures_dir().join("stream/openai-parallel-tool-calls.sse");
+    let expected = recorded_tool_calls(&recorded_chunks(&path));
+    // What the recording holds, index 0 then index 1.
+    let ids_and_names: Vec<(&str, &str)> = expected
+        .iter()
+        .map(|(id, name, _)| (id.as_str(), name.as_str()))
+        .collect();
+    assert_eq!(
+        ids_and_names,
+        [
+            ("call_JMW1whyEaYG438VE1OIflxA2", "GetWeatherArgs"),
+            ("call_DNYTawLBoN8fj3KN6qU9N1Ou", "get_stock_price"),
+        ]
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>(&expected[0].2).unwrap(),
+        serde_json::json!({"city": "Edinburgh", "country": "GB", "units": "c"})
+    );
+    // As recorded (index 0's fragments first), and with index 1's
+    // fragments sent first: the calls come out in index order both times.
+    let reordered = highest_index_first(&path);
+    assert_ne!(reordered, std::fs::read_to_string(&path).unwrap());
+    for (how, reply) in [
+        ("as recorded", Reply::fixture(&path)),
+        (
+            "index 1 first",
+            Reply::raw(200, "text/event-stream", reordered),
+        ),
+    ] {
+        server.push(reply);
+        let (events, error) = events(&model).await;
+        assert!(error.is_none(), "{how}: {error:?}");
+        well_formed(&events);
+        assert_eq!(tool_calls(&events), expected, "{how}");
+        assert_eq!(
+            stop_and_usage(&events).0,
+            Some(StopReason::ToolUse),
+            "{how}"
+        );
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn usage_carries_cached_tokens_from_the_recordings() {
+    let server = LocalServer::start().await.unwrap();
+    let streaming = model(&server, true);
+    let complete = model(&server, false);
+    let stream = |name: &str| fixtures_dir().join(format!("stream/{name}.sse"));
+    let cases = [
+        (
+            &streaming,
+            stream("deepseek-reasoning-tool-call"),
+            (339, 83, 422, Some(320)),
+        ),
+        (
+            &streaming,
+            stream("xai-reasoning-tool-call"),
+            (291, 26, 513, Some(290)),
+        ),
+        (
+            &streaming,
+            stream("crusoe-vllm-text-usage"),
+            recorded_usage(&recorded_chunks(&stream("crusoe-vllm-text-usage")))
+                .map(|u| (u.input_tokens, u.output_tokens, u.total_tokens, Some(0)))
+                .unwrap(),
+        ),
+        // No `prompt_tokens_details`: no cached count, rather than 0.
+        (&streaming, stream("openai-text-usage"), (14, 30, 44, None)),
+        (
+            &complete,
+            fixtures_dir().join("response/deepseek-reasoning-tool-call.json"),
+            (339, 92, 431, Some(320)),
+        ),
+    ];
+    for (model, path, (input, output, total, cached)) in cases {
+        server.push(Reply::fixture(&path));
+        let (events, error) = events(model).await;
+        assert!(error.is_none(), "{}: {error:?}", path.display());
+        let (_, usage) = stop_and_usage(&events);
+        assert_eq!(
+            usage,
+            Some(TokenUsage {
+                input_tokens: input,
+                output_tokens: output,
+                total_tokens: total,
+                cached_input_tokens: cached,
+            }),
+            "{}",
+            path.display()
+        );
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn each_finish_reason_gives_its_stop_reason() {
+    let server = LocalServer::start().await.unwrap();
+    for stream in [true, false] {
+        let model = model(&server, stream);
+        for (finish, expected) in [
+            ("content_filter", StopReason::ContentFiltered),
+            ("stop", StopReason::EndTurn),
+            ("length", StopReason::MaxTokens),
+        ] {
+            server.push(Reply::text("partial answ").chunks(3).finish_reason(finish));
+            let (events, error) = events(&model).await;
+            assert!(error.is_none(), "{finish}, stream {stream}: {error:?}");
+            well_formed(&events);
+            assert_eq!(text(&events, reply_text), "partial answ");
+            assert_eq!(
+                stop_and_usage(&events).0,
+                Some(expected),
+                "{finish}, stream {stream}"
+            );
+        }
+    }
+    // One request per case, streamed and then complete.
+    let streamed: Vec<bool> = server
+        .requests()
+        .iter()
+        .map(|r| r.body["stream"] == true)
+        .collect();
+    assert_eq!(streamed, [true, true, true, false, false, false]);
     server.shutdown().await;
 }
 
@@ -310,16 +548,43 @@ async fn non_streaming_mode_yields_the_same_events() {
 async fn every_recorded_reply_converts_in_non_streaming_mode() {
     let server = LocalServer::start().await.unwrap();
     let model = model(&server, false);
-    for entry in std::fs::read_dir(fixtures_dir().join("response")).unwrap() {
-        let path = entry.unwrap().path();
-        server.push(Reply::fixture(&path));
+    let mut files: Vec<_> = std::fs::read_dir(fixtures_dir().join("response"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 6, "{files:?}");
+    let mut converted = 0;
+    for path in &files {
+        server.push(Reply::fixture(path));
         let (events, error) = events(&model).await;
         assert!(error.is_none(), "{}: {error:?}", path.display());
         well_formed(&events);
         for (_, tool, args) in tool_calls(&events) {
             serde_json::from_str::<Value>(&args).unwrap_or_else(|e| panic!("{tool}: {e}"));
         }
+        // Stop reason and usage, by value, from the recording.
+        let recorded: Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let (stop, usage) = stop_and_usage(&events);
+        assert_eq!(
+            stop,
+            recorded["choices"][0]["finish_reason"]
+                .as_str()
+                .map(stop_reason_of),
+            "{}",
+            path.display()
+        );
+        assert_eq!(
+            usage,
+            Some(usage_of(&recorded["usage"])),
+            "{}",
+            path.display()
+        );
+        converted += 1;
     }
+    assert_eq!(converted, files.len());
+    assert_eq!(server.requests().len(), files.len());
     server.shutdown().await;
 }
 
@@ -327,11 +592,17 @@ async fn every_recorded_reply_converts_in_non_streaming_mode() {
 async fn every_recorded_error_maps_to_its_kind() {
     let server = LocalServer::start().await.unwrap();
     let model = model(&server, true);
-    for entry in std::fs::read_dir(fixtures_dir().join("error")).unwrap() {
-        let path = entry.unwrap().path();
+    let mut files: Vec<_> = std::fs::read_dir(fixtures_dir().join("error"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 5, "{files:?}");
+    let mut mapped = 0;
+    for path in &files {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let status: u16 = name[..3].parse().unwrap();
-        let body = std::fs::read_to_string(&path).unwrap();
+        let body = std::fs::read_to_string(path).unwrap();
         server.push(Reply::raw(status, "application/json", body.clone()));
         let (events, error) = events(&model).await;
         assert!(events.is_empty());
@@ -352,7 +623,10 @@ async fn every_recorded_error_maps_to_its_kind() {
             }
             other => panic!("{name}: {other:?}"),
         }
+        mapped += 1;
     }
+    assert_eq!(mapped, files.len());
+    assert_eq!(server.requests().len(), files.len());
     server.shutdown().await;
 }
 

@@ -419,3 +419,98 @@ fn a_param_that_names_a_built_field_wins() {
     assert_eq!(req["tool_choice"], "none");
     assert_eq!(req["stream"], false);
 }
+
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema, PartialEq)]
+struct Trip {
+    destination: String,
+    nights: u8,
+    budget: Option<f64>,
+    stops: Vec<Stop>,
+    transport: Transport,
+}
+
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema, PartialEq)]
+struct Stop {
+    city: String,
+    note: Option<String>,
+}
+
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema, PartialEq)]
+enum Transport {
+    Train,
+    Car { seats: u8 },
+}
+
+#[tokio::test]
+async fn the_structured_output_request_on_the_wire_is_valid() {
+    use openai_hooks::async_openai::{Client, config::OpenAIConfig};
+    use openai_hooks::server::{LocalServer, Reply};
+
+    let server = LocalServer::start().await.unwrap();
+    let model = OpenAIModel::builder("gpt-4o-mini")
+        .client(Client::with_config(
+            OpenAIConfig::new()
+                .with_api_base(server.base_url())
+                .with_api_key("k"),
+        ))
+        .params(json!({"temperature": 0.2, "max_completion_tokens": 200}))
+        .build()
+        .unwrap();
+    let reply = json!({
+        "destination": "Lisbon", "nights": 3, "budget": null,
+        "stops": [{"city": "Porto", "note": null}],
+        "transport": {"Car": {"seats": 4}},
+    });
+    server.push(Reply::text(reply.to_string()));
+    let system = SystemPrompt::from("Plan trips.");
+    let trip: Trip = model
+        .structured_output(&[Message::user("A weekend away?")], Some(&system))
+        .await
+        .unwrap();
+    assert_eq!(trip.transport, Transport::Car { seats: 4 });
+
+    // The request as the server received it.
+    let sent = server.requests();
+    assert_eq!(sent.len(), 1);
+    let body = &sent[0].body;
+    assert_valid(body);
+    let format = &body["response_format"];
+    assert_eq!(format["type"], "json_schema");
+    assert_eq!(format["json_schema"]["strict"], true);
+    assert!(format["json_schema"]["schema"]["properties"]["stops"].is_object());
+    // OpenAI's rule for the name (not in the published schema): letters,
+    // digits, `_` and `-`, at most 64.
+    let name = format["json_schema"]["name"].as_str().unwrap();
+    assert!(
+        !name.is_empty()
+            && name.len() <= 64
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'),
+        "{name}"
+    );
+    assert_eq!(body["messages"][0]["role"], "system");
+    assert_eq!(body["temperature"], 0.2);
+
+    // The check covers the response format: broken copies of it fail.
+    let mut no_name = body.clone();
+    no_name["response_format"]["json_schema"]
+        .as_object_mut()
+        .unwrap()
+        .remove("name");
+    let mut strict_text = body.clone();
+    strict_text["response_format"]["json_schema"]["strict"] = json!("yes");
+    let mut no_schema = body.clone();
+    no_schema["response_format"]
+        .as_object_mut()
+        .unwrap()
+        .remove("json_schema");
+    for bad in [no_name, strict_text, no_schema] {
+        assert!(
+            !SCHEMA.is_valid(&bad),
+            "accepted {}",
+            bad["response_format"]
+        );
+    }
+    server.shutdown().await;
+}

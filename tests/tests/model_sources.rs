@@ -10,10 +10,12 @@ use futures::StreamExt;
 use openai_hooks::async_openai::Client;
 use openai_hooks::async_openai::config::OpenAIConfig;
 use openai_hooks::model::{
-    ClientArgs, ClientSource, Message, ModelError, OpenAIModel, StreamEvent,
+    BlockDelta, ClientArgs, ClientSource, Message, ModelError, OpenAIModel, StreamEvent,
 };
-use openai_hooks::server::{LocalServer, Reply};
-use openai_hooks::{ChatClient, ChatRequest, HookContext, HookError, PreRequest, openai_client};
+use openai_hooks::server::{LocalServer, RecordedRequest, Reply};
+use openai_hooks::{
+    ChatClient, ChatRequest, ClientError, HookContext, HookError, PreRequest, openai_client,
+};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -42,12 +44,24 @@ fn tagged_client(server: &LocalServer, id: usize) -> Client<OpenAIConfig> {
     Client::with_config(config)
 }
 
-/// One call in `mode`; the server must be scripted for it.
+/// The reply every test call gets: valid text for a stream and for a
+/// structured `Answer` alike.
+fn answer_reply() -> Reply {
+    Reply::text(r#"{"value": 42}"#).chunks(2)
+}
+
+/// One call in `mode`, scripting the server's reply for it.
 async fn call<S: ClientSource>(model: &OpenAIModel<S>, server: &LocalServer, mode: Mode) {
+    server.push(answer_reply());
+    call_served(model, mode).await;
+}
+
+/// One call in `mode`, to a server that answers it with [`answer_reply`]
+/// (queued or its default); fails the test unless the call succeeds.
+async fn call_served<S: ClientSource>(model: &OpenAIModel<S>, mode: Mode) {
     let messages = [Message::user("hi")];
     match mode {
         Mode::Structured => {
-            server.push(Reply::text(r#"{"value": 42}"#));
             let answer: Answer = model.structured_output(&messages, None).await.unwrap();
             assert_eq!(answer, Answer { value: 42 });
         }
@@ -56,13 +70,48 @@ async fn call<S: ClientSource>(model: &OpenAIModel<S>, server: &LocalServer, mod
                 stream: Some(matches!(mode, Mode::Stream)),
                 ..Default::default()
             });
-            server.push(Reply::text("ok").chunks(2));
             let mut events = std::pin::pin!(model.stream(&messages, &[], None, None));
             let mut stopped = false;
-            while let Some(e) = events.next().await {
+            // Bounded: the reply is a handful of events.
+            for _ in 0..64 {
+                let Some(e) = events.next().await else { break };
                 stopped |= matches!(e.unwrap(), StreamEvent::MessageStop { .. });
             }
-            assert!(stopped);
+            assert!(stopped, "{mode:?}: the reply never stopped");
+        }
+    }
+}
+
+/// Checks that each request was sent the way its mode asks: streamed with
+/// usage, complete (no `stream` field), or structured (a complete reply with
+/// a `json_schema` response format).
+fn assert_sent_as(requests: &[RecordedRequest], modes: &[Mode]) {
+    assert_eq!(requests.len(), modes.len());
+    for (i, (r, mode)) in requests.iter().zip(modes).enumerate() {
+        let body = &r.body;
+        match mode {
+            Mode::Stream => {
+                assert_eq!(body["stream"], true, "request {i}: {mode:?}");
+                assert_eq!(body["stream_options"]["include_usage"], true, "request {i}");
+                assert!(body.get("response_format").is_none(), "request {i}");
+            }
+            Mode::Complete => {
+                assert!(
+                    body.get("stream").is_none(),
+                    "request {i}: {mode:?}: {body}"
+                );
+                assert!(body.get("response_format").is_none(), "request {i}");
+            }
+            Mode::Structured => {
+                assert!(
+                    body.get("stream").is_none(),
+                    "request {i}: {mode:?}: {body}"
+                );
+                assert_eq!(
+                    body["response_format"]["type"], "json_schema",
+                    "request {i}"
+                );
+            }
         }
     }
 }
@@ -276,6 +325,118 @@ fn on_own_runtime<T: Send + 'static>(
     })
 }
 
+/// What a worker runtime is asked to do.
+enum Job {
+    /// One call in this mode; the server answers it with its default reply.
+    Call(Mode),
+    /// A streamed call that reports its first text, waits for the signal,
+    /// then reads the rest and reports the whole text (or its error).
+    HeldStream(tokio::sync::oneshot::Receiver<()>),
+}
+
+/// What a worker reports back.
+#[derive(Debug, PartialEq)]
+enum Report {
+    Done,
+    FirstText,
+    Streamed(Result<String, String>),
+}
+
+/// A thread with a `current_thread` runtime of its own that runs jobs until
+/// its job channel is closed; then the runtime shuts down (it is dropped
+/// before the thread ends).
+struct Worker {
+    jobs: tokio::sync::mpsc::UnboundedSender<Job>,
+    reports: std::sync::mpsc::Receiver<Report>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Worker {
+    fn start<S: ClientSource + 'static>(model: Arc<OpenAIModel<S>>) -> Self {
+        let (jobs, mut job_rx) = tokio::sync::mpsc::unbounded_channel::<Job>();
+        let (report_tx, reports) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                while let Some(job) = job_rx.recv().await {
+                    let report = match job {
+                        Job::Call(mode) => {
+                            call_served(&model, mode).await;
+                            Report::Done
+                        }
+                        Job::HeldStream(resume) => {
+                            model.update_config(openai_hooks::model::ConfigUpdate {
+                                stream: Some(true),
+                                ..Default::default()
+                            });
+                            let messages = [Message::user("x")];
+                            let mut events =
+                                std::pin::pin!(model.stream(&messages, &[], None, None));
+                            let mut text = String::new();
+                            let mut resume = Some(resume);
+                            let mut outcome = Ok(());
+                            // Bounded: the slow stream has a dozen pieces.
+                            for _ in 0..256 {
+                                let Some(event) = events.next().await else {
+                                    break;
+                                };
+                                match event {
+                                    Ok(StreamEvent::ContentBlockDelta(BlockDelta::Text(t))) => {
+                                        text.push_str(&t);
+                                        if let Some(resume) = resume.take() {
+                                            report_tx.send(Report::FirstText).unwrap();
+                                            resume.await.unwrap();
+                                        }
+                                    }
+                                    Ok(_) => {}
+                                    Err(e) => {
+                                        outcome = Err(format!("after {text:?}: {e}"));
+                                        break;
+                                    }
+                                }
+                            }
+                            Report::Streamed(outcome.map(|()| text))
+                        }
+                    };
+                    report_tx.send(report).unwrap();
+                }
+            });
+            // The runtime shuts down here, with every task on it.
+            drop(runtime);
+        });
+        Self {
+            jobs,
+            reports,
+            thread,
+        }
+    }
+
+    /// The worker's next report (a bounded wait, so a stuck worker fails
+    /// the test instead of hanging it).
+    fn report(&self) -> Report {
+        self.reports
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the worker reported (a worker that panicked says why above)")
+    }
+
+    fn call(&self, mode: Mode) {
+        self.jobs.send(Job::Call(mode)).unwrap();
+        assert_eq!(self.report(), Report::Done, "{mode:?}");
+    }
+
+    /// Closes the job channel and waits until the thread, and so its
+    /// runtime, is gone.
+    fn shut_down(self) {
+        drop(self.jobs);
+        if let Err(panic) = self.thread.join() {
+            std::panic::resume_unwind(panic);
+        }
+    }
+}
+
 #[test]
 fn per_runtime_one_client_per_runtime_and_one_shutting_down_leaves_the_other_working() {
     let server_rt = tokio::runtime::Builder::new_multi_thread()
@@ -283,7 +444,8 @@ fn per_runtime_one_client_per_runtime_and_one_shutting_down_leaves_the_other_wor
         .enable_all()
         .build()
         .unwrap();
-    let server = Arc::new(server_rt.block_on(LocalServer::start()).unwrap());
+    let server = server_rt.block_on(LocalServer::start()).unwrap();
+    server.set_default(answer_reply());
     let made = Arc::new(AtomicUsize::new(0));
     let counter = made.clone();
     let base = server.base_url();
@@ -300,48 +462,85 @@ fn per_runtime_one_client_per_runtime_and_one_shutting_down_leaves_the_other_wor
             .build()
             .unwrap(),
     );
-    // Both runtimes call at once, so nothing is queued per call: the
-    // default reply serves text and structured calls alike.
-    server.set_default(Reply::text(r#"{"value": 1}"#).chunks(2));
-    let run = |calls: usize| {
-        let model = model.clone();
-        on_own_runtime(async move {
-            for i in 0..calls {
-                let mode = MODES[i % 3];
-                if let Mode::Structured = mode {
-                    let _: Answer = model
-                        .structured_output(&[Message::user("x")], None)
-                        .await
-                        .unwrap();
-                } else {
-                    let messages = [Message::user("x")];
-                    let mut events = std::pin::pin!(model.stream(&messages, &[], None, None));
-                    while let Some(e) = events.next().await {
-                        e.unwrap();
-                    }
-                }
-            }
-        })
-    };
-    // Two runtimes at once: two clients.
-    let (a, b) = (run(6), run(6));
-    a.join().unwrap();
-    b.join().unwrap();
+
+    // Two runtimes, both alive: each mode on A, then on B. A asks first, so
+    // its client is rt0.
+    let a = Worker::start(model.clone());
+    let b = Worker::start(model.clone());
+    for mode in MODES {
+        a.call(mode);
+        b.call(mode);
+    }
     assert_eq!(made.load(Ordering::SeqCst), 2, "one client per runtime");
-    let mut seen = clients_seen(&server);
-    seen.sort();
-    seen.dedup();
-    assert_eq!(seen, ["rt0", "rt1"]);
+    assert_eq!(model.client_source().runtimes(), 2);
+    assert_eq!(
+        clients_seen(&server),
+        ["rt0", "rt1", "rt0", "rt1", "rt0", "rt1"],
+        "each runtime's calls went through its own client"
+    );
+    let both: Vec<Mode> = MODES.iter().flat_map(|&m| [m, m]).collect();
+    assert_sent_as(&server.requests(), &both);
+    assert_eq!(
+        server.connections_accepted(),
+        2,
+        "each client kept its one pooled connection"
+    );
+
+    // B is in the middle of a stream when A shuts down.
+    server.push(slow_stream());
+    let (resume, resume_rx) = tokio::sync::oneshot::channel();
+    b.jobs.send(Job::HeldStream(resume_rx)).unwrap();
+    assert_eq!(b.report(), Report::FirstText);
+    a.shut_down();
+    assert_eq!(
+        model.client_source().runtimes(),
+        1,
+        "A's client went with A's runtime"
+    );
+    assert!(
+        server_rt.block_on(server.wait_for_connections_open(1, Duration::from_secs(10))),
+        "A's connection closed; B's stays open"
+    );
+    resume.send(()).unwrap();
+    assert_eq!(
+        b.report(),
+        Report::Streamed(Ok("a b c d e f g h i j k l".into())),
+        "B's stream went on to the end"
+    );
+
+    // B keeps serving, in every mode, with the client it had.
+    let before = server.requests().len();
+    let modes: Vec<Mode> = MODES.iter().chain(&MODES).copied().collect();
+    for &mode in &modes {
+        b.call(mode);
+    }
+    let after = server.requests();
+    assert_sent_as(&after[before..], &modes);
+    assert_eq!(clients_seen(&server)[before - 1..], ["rt1"; 7]);
+    assert_eq!(made.load(Ordering::SeqCst), 2, "B made no new client");
+    assert_eq!(
+        server.connections_accepted(),
+        2,
+        "B's calls all reused its own connection"
+    );
+    b.shut_down();
     // Both runtimes are gone: so are their clients.
     assert_eq!(
         model.client_source().runtimes(),
         0,
         "no client outlives its runtime"
     );
+
     // A new runtime gets a new client and works.
-    run(3).join().unwrap();
+    let c = Worker::start(model.clone());
+    c.call(Mode::Stream);
+    c.shut_down();
     assert_eq!(made.load(Ordering::SeqCst), 3);
-    server_rt.block_on(async move { Arc::into_inner(server).unwrap().shutdown().await });
+    assert_eq!(
+        clients_seen(&server).last().map(String::as_str),
+        Some("rt2")
+    );
+    server_rt.block_on(server.shutdown());
 }
 
 fn request() -> ChatRequest {
@@ -451,6 +650,63 @@ fn one_plain_client_across_runtimes_fails_when_the_first_runtime_shuts_down() {
     server_rt.block_on(server.shutdown());
 }
 
+/// One plain client shared across two runtimes, the first runtime dropped,
+/// then the second one's next request.
+///
+/// What happens, every round, in every mode: the request succeeds. A's
+/// pooled connection was driven by a task on A, so it closed when A was
+/// dropped (the server sees it close), and the pool, finding it closed at
+/// checkout, discards it and opens a new one: B pays a second connection
+/// and nothing fails. The failure `PerRuntime` avoids is the one above:
+/// a request that is *using* A's connection when A shuts down.
+#[test]
+fn one_plain_client_across_runtimes_first_runtime_dropped_then_the_next_request_on_the_second() {
+    let server_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = server_rt.block_on(LocalServer::start()).unwrap();
+    let current_thread = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+    for mode in MODES {
+        for round in 0..5 {
+            let model = OpenAIModel::builder("gpt-4o-mini")
+                .client(tagged_client(&server, round))
+                .build()
+                .unwrap();
+            let accepted = server.connections_accepted();
+            let seen = server.requests().len();
+            let a = current_thread();
+            a.block_on(call(&model, &server, mode));
+            drop(a);
+            assert!(
+                server_rt.block_on(server.wait_for_connections_open(0, Duration::from_secs(10))),
+                "{mode:?} round {round}: A's pooled connection closed with A"
+            );
+            let b = current_thread();
+            b.block_on(call(&model, &server, mode));
+            drop(b);
+            assert_eq!(
+                server.connections_accepted() - accepted,
+                2,
+                "{mode:?} round {round}: B's request went on a new connection"
+            );
+            assert_eq!(
+                clients_seen(&server)[seen..],
+                [round.to_string(), round.to_string()],
+                "{mode:?} round {round}: both through the one shared client"
+            );
+            assert_sent_as(&server.requests()[seen..], &[mode, mode]);
+        }
+    }
+    server_rt.block_on(server.shutdown());
+}
+
 #[test]
 fn per_runtime_never_fails_in_the_same_scenario() {
     let server_rt = tokio::runtime::Builder::new_multi_thread()
@@ -493,4 +749,218 @@ fn per_runtime_never_fails_in_the_same_scenario() {
     }
     assert_eq!(model.client_source().runtimes(), 0);
     server_rt.block_on(server.shutdown());
+}
+
+/// The value of header `name` on request `r`.
+fn header<'a>(r: &'a RecordedRequest, name: &str) -> Option<&'a str> {
+    r.headers.get(name).map(String::as_str)
+}
+
+#[tokio::test]
+async fn client_args_send_organization_project_key_and_headers() {
+    let server = LocalServer::start().await.unwrap();
+    let with_all = OpenAIModel::builder("gpt-4o-mini")
+        .client_args(
+            ClientArgs::new()
+                .base_url(server.base_url())
+                .api_key("sk-args-0123456789")
+                .organization("org-acme")
+                .project("proj_blue")
+                .header("x-team", "search"),
+        )
+        .build()
+        .unwrap();
+    for mode in MODES {
+        call(&with_all, &server, mode).await;
+    }
+    let requests = server.take_requests();
+    assert_sent_as(&requests, &MODES);
+    for r in &requests {
+        assert_eq!(r.path, "/v1/chat/completions");
+        assert!(
+            header(r, "authorization") == Some("Bearer sk-args-0123456789"),
+            "the API key was not sent as a bearer token"
+        );
+        assert_eq!(header(r, "openai-organization"), Some("org-acme"));
+        assert_eq!(header(r, "openai-project"), Some("proj_blue"));
+        assert_eq!(header(r, "x-team"), Some("search"));
+    }
+    // Without them, neither header is sent.
+    let bare = OpenAIModel::builder("gpt-4o-mini")
+        .client_args(
+            ClientArgs::new()
+                .base_url(server.base_url())
+                .api_key("sk-args-0123456789"),
+        )
+        .build()
+        .unwrap();
+    call(&bare, &server, Mode::Stream).await;
+    let r = &server.take_requests()[0];
+    assert_eq!(header(r, "openai-organization"), None);
+    assert_eq!(header(r, "openai-project"), None);
+    assert_eq!(header(r, "x-team"), None);
+    server.shutdown().await;
+}
+
+/// The error of one call in `mode` that is expected to fail.
+async fn call_error<S: ClientSource>(model: &OpenAIModel<S>, mode: Mode) -> ModelError {
+    let messages = [Message::user("hi")];
+    if let Mode::Structured = mode {
+        return model
+            .structured_output::<Answer>(&messages, None)
+            .await
+            .unwrap_err();
+    }
+    model.update_config(openai_hooks::model::ConfigUpdate {
+        stream: Some(matches!(mode, Mode::Stream)),
+        ..Default::default()
+    });
+    let mut events = std::pin::pin!(model.stream(&messages, &[], None, None));
+    // Bounded: the call fails before its reply.
+    for _ in 0..64 {
+        match events.next().await {
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return e,
+            None => break,
+        }
+    }
+    panic!("{mode:?}: the call did not fail");
+}
+
+#[tokio::test]
+async fn client_args_timeout_limits_each_request() {
+    let server = LocalServer::start().await.unwrap();
+    let args = ClientArgs::new().base_url(server.base_url()).api_key("k");
+    let limited = OpenAIModel::builder("gpt-4o-mini")
+        .client_args(args.clone().timeout(Duration::from_millis(100)))
+        .build()
+        .unwrap();
+    for mode in MODES {
+        // The server holds its reply back far longer than the limit.
+        server.push(answer_reply().first_byte_delay(Duration::from_secs(2)));
+        let err = call_error(&limited, mode).await;
+        assert!(
+            matches!(err, ModelError::Client(ClientError::Timeout { .. })),
+            "{mode:?}: {err:?}"
+        );
+    }
+    assert_sent_as(&server.take_requests(), &MODES);
+    // The same args without the limit wait for the reply.
+    let unlimited = OpenAIModel::builder("gpt-4o-mini")
+        .client_args(args)
+        .build()
+        .unwrap();
+    server.push(answer_reply().first_byte_delay(Duration::from_millis(300)));
+    call_served(&unlimited, Mode::Complete).await;
+    server.shutdown().await;
+}
+
+/// Set in the environment of the child process that
+/// `client_args_default_to_openai_api_key_and_openai_base_url` runs: the
+/// base URL the child gives explicitly.
+const CHILD_EXPLICIT_BASE: &str = "OPENAI_HOOKS_TESTS_EXPLICIT_BASE_URL";
+
+/// The explicit key the child gives.
+const CHILD_EXPLICIT_KEY: &str = "sk-explicit-args-0123456789";
+
+/// The environment cannot be changed in this process (`set_var` is unsafe
+/// and the crate forbids unsafe code), so this runs
+/// `client_args_defaults_child` in a child process of this test binary with
+/// `OPENAI_API_KEY` and `OPENAI_BASE_URL` set, and checks on the servers
+/// what the child's requests carried.
+#[test]
+fn client_args_default_to_openai_api_key_and_openai_base_url() {
+    let server_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (from_env, explicit) = server_rt.block_on(async {
+        (
+            LocalServer::start().await.unwrap(),
+            LocalServer::start().await.unwrap(),
+        )
+    });
+    from_env.set_default(answer_reply());
+    explicit.set_default(answer_reply());
+    // A key made here, compared here, never printed.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let key = format!("sk-env-{}-{nanos}", std::process::id());
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "client_args_defaults_child",
+            "--exact",
+            "--ignored",
+            "--test-threads=1",
+        ])
+        .env("OPENAI_API_KEY", &key)
+        .env("OPENAI_BASE_URL", from_env.base_url())
+        .env(CHILD_EXPLICIT_BASE, explicit.base_url())
+        .env_remove("OPENAI_ADMIN_KEY")
+        .env_remove("OPENAI_ORG_ID")
+        .env_remove("OPENAI_PROJECT_ID")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "the child failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // No settings: the key and base URL came from the environment.
+    let requests = from_env.requests();
+    assert_sent_as(&requests, &MODES);
+    for r in &requests {
+        assert_eq!(r.path, "/v1/chat/completions");
+        let expected = format!("Bearer {key}");
+        assert!(
+            header(r, "authorization") == Some(expected.as_str()),
+            "the key from OPENAI_API_KEY was not sent"
+        );
+        assert_eq!(header(r, "openai-organization"), None);
+    }
+    // Explicit settings win over the environment.
+    let requests = explicit.requests();
+    assert_sent_as(&requests, &MODES);
+    for r in &requests {
+        assert_eq!(r.path, "/v1/chat/completions");
+        assert!(
+            header(r, "authorization") == Some(format!("Bearer {CHILD_EXPLICIT_KEY}").as_str()),
+            "the explicit key was not sent"
+        );
+    }
+    server_rt.block_on(async {
+        from_env.shutdown().await;
+        explicit.shutdown().await;
+    });
+}
+
+/// Runs only as the child of
+/// `client_args_default_to_openai_api_key_and_openai_base_url`, which sets
+/// its environment; run any other way, it returns at once.
+#[tokio::test]
+#[ignore = "run in a child process by client_args_default_to_openai_api_key_and_openai_base_url"]
+async fn client_args_defaults_child() {
+    let Ok(explicit_base) = std::env::var(CHILD_EXPLICIT_BASE) else {
+        return;
+    };
+    // No key, no base URL: both from the environment.
+    let defaults = OpenAIModel::builder("gpt-4o-mini").build().unwrap();
+    for mode in MODES {
+        call_served(&defaults, mode).await;
+    }
+    let explicit = OpenAIModel::builder("gpt-4o-mini")
+        .client_args(
+            ClientArgs::new()
+                .api_key(CHILD_EXPLICIT_KEY)
+                .base_url(explicit_base),
+        )
+        .build()
+        .unwrap();
+    for mode in MODES {
+        call_served(&explicit, mode).await;
+    }
 }

@@ -10,6 +10,11 @@
 //! with a typed transport error after the chunks that had already arrived
 //! (never a silent, shortened success), and it never hangs past a bounded
 //! wait. Run with `--nocapture` to see the tally.
+//!
+//! The second test is the scenario without overlap: A makes its call and is
+//! dropped, and only then does B make its next request through the same
+//! client. That one never fails: A's connection closed when A was dropped,
+//! and the pool discards it and opens a new one for B.
 
 use std::collections::BTreeMap;
 use std::sync::mpsc;
@@ -158,6 +163,85 @@ fn a_stream_on_runtime_b_fails_when_runtime_a_shuts_down() {
         ),
         "{tally:#?}"
     );
+    drop(server);
+    server_rt.shutdown_background();
+}
+
+/// How B's request after A's drop went.
+fn next_request_after_drop(
+    server: &LocalServer,
+    a: tokio::runtime::Runtime,
+    streaming: bool,
+) -> Result<String, String> {
+    let client = Client::with_config(OpenAIConfig::new().with_api_base(server.base_url()));
+    let reply = a.block_on(client.create(request())).unwrap();
+    assert_eq!(reply.content(), Some("hi"));
+    drop(a);
+    let b = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    b.block_on(async {
+        let next = async {
+            if !streaming {
+                let reply = client
+                    .create(request())
+                    .await
+                    .map_err(|e| format!("{e:?}"))?;
+                return Ok(reply.content().unwrap_or_default().to_owned());
+            }
+            let mut stream = client
+                .create_stream(request())
+                .await
+                .map_err(|e| format!("opening: {e:?}"))?;
+            let mut text = String::new();
+            let mut chunks = 0;
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(|e| format!("after {chunks} chunks: {e:?}"))?;
+                text.push_str(chunk.content().unwrap_or_default());
+                chunks += 1;
+            }
+            Ok(text)
+        };
+        tokio::time::timeout(Duration::from_secs(10), next)
+            .await
+            .unwrap_or_else(|_| Err("hung".into()))
+    })
+}
+
+#[test]
+fn after_runtime_a_is_dropped_runtime_b_next_request_opens_a_new_connection() {
+    let server_rt = multi_thread();
+    let server = server_rt.block_on(LocalServer::start()).unwrap();
+    let current_thread = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+    let flavors: [(&str, &dyn Fn() -> tokio::runtime::Runtime); 2] = [
+        ("multi_thread", &multi_thread),
+        ("current_thread", &current_thread),
+    ];
+    for (flavor, runtime_a) in flavors {
+        for streaming in [false, true] {
+            for round in 0..10 {
+                let at = format!("A {flavor}, streaming {streaming}, round {round}");
+                let before = server.connections_accepted();
+                let outcome = next_request_after_drop(&server, runtime_a(), streaming);
+                // B's request succeeds in full, every time, on a connection
+                // of its own: A's, found closed, was not reused.
+                assert_eq!(outcome.as_deref(), Ok("hi"), "{at}");
+                assert_eq!(server.connections_accepted() - before, 2, "{at}");
+                // B is dropped too: no connection stays open.
+                assert!(
+                    server_rt
+                        .block_on(server.wait_for_connections_open(0, Duration::from_secs(10))),
+                    "{at}"
+                );
+            }
+        }
+    }
     drop(server);
     server_rt.shutdown_background();
 }
