@@ -491,3 +491,152 @@ async fn a_panicking_hook_is_an_error_naming_it_and_the_client_keeps_working() {
     assert_eq!(message, "chunk_panic blew up");
     assert!(client.create(request()).await.is_ok());
 }
+
+// ------------------------------------------------------------ request id
+
+/// Records the request id each hook run sees, with the stage.
+#[derive(Clone, Default)]
+struct Ids(std::sync::Arc<Mutex<Vec<(&'static str, String)>>>);
+
+impl Ids {
+    fn take(&self) -> Vec<(&'static str, String)> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+    fn note(&self, stage: &'static str, cx: &HookContext) {
+        self.0
+            .lock()
+            .unwrap()
+            .push((stage, cx.request_id().to_owned()));
+    }
+}
+
+impl PreRequest for Ids {
+    async fn pre_request(
+        &self,
+        _: &mut ChatRequest,
+        cx: &mut HookContext,
+    ) -> Result<(), HookError> {
+        self.note("pre", cx);
+        Ok(())
+    }
+}
+
+impl PostResponse for Ids {
+    async fn post_response(
+        &self,
+        _: &mut ChatResponse,
+        cx: &mut HookContext,
+    ) -> Result<(), HookError> {
+        self.note("post", cx);
+        Ok(())
+    }
+}
+
+impl OnChunk for Ids {
+    type State = ();
+    fn on_chunk(
+        &self,
+        _: &mut ChatChunk,
+        _: &mut (),
+        cx: &HookContext,
+    ) -> Result<ChunkAction, HookError> {
+        self.note("chunk", cx);
+        Ok(ChunkAction::Pass)
+    }
+    fn on_end(&self, _: &mut (), cx: &HookContext) -> Result<Option<ChatChunk>, HookError> {
+        self.note("end", cx);
+        Ok(None)
+    }
+}
+
+#[openai_client(pre_request = Self::m_pre)]
+struct Identified {
+    #[inner]
+    inner: Canned,
+    #[pre_request]
+    #[post_response]
+    #[on_chunk]
+    first: Ids,
+    #[pre_request]
+    #[on_chunk]
+    second: Ids,
+}
+
+impl Identified {
+    async fn m_pre(&self, _: &mut ChatRequest, cx: &mut HookContext) -> Result<(), HookError> {
+        self.first.note("method", cx);
+        Ok(())
+    }
+}
+
+/// The one id all `runs` saw; fails when they saw more than one.
+fn one_id(runs: &[(&'static str, String)]) -> String {
+    let id = runs.first().expect("hooks ran").1.clone();
+    assert!(!id.is_empty(), "the request id is empty");
+    for (stage, seen) in runs {
+        assert_eq!(seen, &id, "{stage} saw another request id: {runs:?}");
+    }
+    id
+}
+
+#[tokio::test]
+async fn every_hook_of_a_call_sees_its_request_id_and_calls_differ() {
+    let ids = Ids::default();
+    let client = Identified {
+        inner: Canned::default(),
+        first: ids.clone(),
+        second: ids.clone(),
+    };
+
+    client.create(request()).await.unwrap();
+    let runs = ids.take();
+    let stages: Vec<&str> = runs.iter().map(|(s, _)| *s).collect();
+    assert_eq!(stages, ["method", "pre", "pre", "post"]);
+    let a = one_id(&runs);
+
+    client.create(request()).await.unwrap();
+    let b = one_id(&ids.take());
+
+    let (texts, end) = drain(client.create_stream(request()).await.unwrap()).await;
+    assert!(end.is_none());
+    assert_eq!(texts.len(), 3);
+    let runs = ids.take();
+    let stages: Vec<&str> = runs.iter().map(|(s, _)| *s).collect();
+    assert_eq!(
+        stages,
+        [
+            "method", "pre", "pre", "chunk", "chunk", "chunk", "chunk", "chunk", "chunk", "end",
+            "end"
+        ]
+    );
+    let c = one_id(&runs);
+
+    assert_ne!(a, b, "two calls share a request id");
+    assert_ne!(a, c);
+    assert_ne!(b, c);
+}
+
+#[tokio::test]
+async fn interleaved_streams_keep_their_own_request_ids() {
+    use futures::StreamExt;
+
+    let ids = Ids::default();
+    let client = Identified {
+        inner: Canned::default(),
+        first: ids.clone(),
+        second: Ids::default(),
+    };
+    let mut one = client.create_stream(request()).await.unwrap();
+    let one_pre = ids.take();
+    let mut two = client.create_stream(request()).await.unwrap();
+    let two_pre = ids.take();
+    let (one_id_, two_id) = (one_id(&one_pre), one_id(&two_pre));
+    assert_ne!(one_id_, two_id);
+    // Read them alternately: each chunk hook run sees its own stream's id.
+    for _ in 0..3 {
+        one.next().await.unwrap().unwrap();
+        assert_eq!(one_id(&ids.take()), one_id_);
+        two.next().await.unwrap().unwrap();
+        assert_eq!(one_id(&ids.take()), two_id);
+    }
+}

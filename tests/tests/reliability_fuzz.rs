@@ -9,7 +9,13 @@
 //!   least one chunk and a finish reason for every choice it saw;
 //! - every guardrail scanner (keywords, PII, secrets, URLs, input budget)
 //!   over arbitrary UTF-8, whole and split into arbitrary chunks: no panic,
-//!   and what a chunk hook holds back stays within its documented cap.
+//!   and what a chunk hook holds back stays within its documented cap;
+//! - chunks → stream events (`model::EventConverter`): arbitrary sequences
+//!   of chunk-shaped JSON convert without a panic, to a typed error or to
+//!   events that carry exactly the text sent, in a linear amount of state;
+//! - `JsonSchemaOutput` over arbitrary UTF-8, whole and streamed: no panic,
+//!   its state never keeps more than its cap, and a reply over the cap
+//!   trips instead of passing.
 //!
 //! Held-back bytes are what the hook's state reports, checked against the
 //! outside view: with blocking actions a chunk hook passes text unchanged
@@ -29,16 +35,29 @@ use std::time::Duration;
 use futures::StreamExt;
 use openai_hooks::async_openai::{Client, config::OpenAIConfig};
 use openai_hooks::guardrails::{
-    IGNORABLE_HOLD_CAP, InputBudget, Keywords, PII_HOLD_CAP, Pii, PiiAction, SECRET_TOKEN_CAP,
-    SecretKeys, URL_TOKEN_CAP, UrlFilter,
+    IGNORABLE_HOLD_CAP, InputBudget, JsonSchemaOutput, JsonSchemaState, Keywords, PII_HOLD_CAP,
+    Pii, PiiAction, SECRET_TOKEN_CAP, SecretKeys, URL_TOKEN_CAP, UrlFilter,
+};
+use openai_hooks::model::{
+    BlockDelta, BlockStart, EventConverter, ModelError, StopReason, StreamEvent, TokenUsage,
 };
 use openai_hooks::server::{LocalServer, Reply};
 use openai_hooks::{
-    ChatChunk, ChatClient, ChatRequest, ChunkAction, ClientError, HookContext, OnChunk,
+    ChatChunk, ChatClient, ChatRequest, ChunkAction, ClientError, HookContext, HookError, OnChunk,
 };
 use proptest::prelude::*;
 use serde_json::json;
 use support::stream::{Field, Held, chunk, default_ignorable, split, visible};
+
+/// `n` cases, or `PROPTEST_CASES` when set (`ProptestConfig::with_cases`
+/// alone would ignore it).
+fn cases(n: u32) -> ProptestConfig {
+    let n = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(n);
+    ProptestConfig::with_cases(n)
+}
 
 // ------------------------------------------------------------ chunk decoding
 
@@ -81,7 +100,7 @@ fn chunkish() -> impl Strategy<Value = serde_json::Value> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2_000))]
+    #![proptest_config(cases(2_000))]
 
     #[test]
     fn chunk_decoding_never_panics_on_bytes(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
@@ -158,7 +177,7 @@ fn request() -> ChatRequest {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(200))]
+    #![proptest_config(cases(200))]
 
     #[test]
     fn any_event_stream_ends_typed_and_checked(body in sse_body()) {
@@ -283,7 +302,7 @@ fn text() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(300))]
+    #![proptest_config(cases(300))]
 
     #[test]
     fn scanners_never_panic_and_hold_within_their_caps(
@@ -441,5 +460,680 @@ fn an_address_before_a_long_run_is_found_streamed_and_whole() {
         assert!(!s.out.contains('@'), "chunks of {size}");
         let seen = support::stream::stream_text(&masking, &pieces, Field::Content, true);
         assert_eq!(seen.text(0), whole, "chunks of {size}");
+    }
+}
+
+// ------------------------------------------------- chunks → stream events
+
+/// A piece of streamed text: often empty or plain, sometimes any UTF-8.
+fn fragment() -> impl Strategy<Value = String> {
+    prop_oneof![
+        1 => Just(String::new()),
+        3 => "[a-z {}\":,]{1,8}",
+        2 => any::<String>(),
+    ]
+}
+
+/// A field that is absent, `null`, or holds `value`.
+fn field<S>(value: S) -> impl Strategy<Value = Option<serde_json::Value>>
+where
+    S: Strategy<Value = serde_json::Value> + 'static,
+{
+    prop_oneof![
+        3 => Just(None),
+        1 => Just(Some(json!(null))),
+        4 => value.prop_map(Some),
+    ]
+}
+
+/// An object with the fields that are present.
+fn object(fields: Vec<(&str, Option<serde_json::Value>)>) -> serde_json::Value {
+    serde_json::Value::Object(
+        fields
+            .into_iter()
+            .filter_map(|(k, v)| Some((k.to_owned(), v?)))
+            .collect(),
+    )
+}
+
+fn text_field() -> impl Strategy<Value = Option<serde_json::Value>> {
+    field(fragment().prop_map(|t| json!(t)))
+}
+
+/// A tool-call fragment: indexes and ids from small sets, so calls meet,
+/// continue and collide.
+fn tool_call_delta() -> impl Strategy<Value = serde_json::Value> {
+    let index = prop_oneof![4 => 0u32..3, 1 => Just(u32::MAX)];
+    let id = prop_oneof![
+        Just("call_a".to_owned()),
+        Just("call_b".to_owned()),
+        Just(String::new()),
+        "[a-z_]{1,6}",
+    ];
+    let name = prop_oneof![
+        Just("get_weather".to_owned()),
+        Just(String::new()),
+        ".{0,6}"
+    ];
+    (
+        prop::option::of(index),
+        field(id.prop_map(|s| json!(s))),
+        field(Just(json!("function"))),
+        prop::option::of((
+            field(name.prop_map(|s| json!(s))),
+            field(fragment().prop_map(|s| json!(s))),
+        )),
+    )
+        .prop_map(|(index, id, kind, function)| {
+            object(vec![
+                ("index", index.map(|i| json!(i))),
+                ("id", id),
+                ("type", kind),
+                (
+                    "function",
+                    function.map(|(name, arguments)| {
+                        object(vec![("name", name), ("arguments", arguments)])
+                    }),
+                ),
+            ])
+        })
+}
+
+fn finish_reason() -> impl Strategy<Value = serde_json::Value> {
+    prop_oneof![
+        Just(json!("stop")),
+        Just(json!("length")),
+        Just(json!("tool_calls")),
+        Just(json!("content_filter")),
+        Just(json!("function_call")),
+        "[a-z_]{0,10}".prop_map(|s| json!(s)),
+    ]
+}
+
+/// One choice: mostly index 0 (the one the converter reads), with any mix
+/// of content, reasoning (both spellings), refusal and tool-call fragments,
+/// and sometimes a finish reason.
+fn chunk_choice() -> impl Strategy<Value = serde_json::Value> {
+    let delta = (
+        field(Just(json!("assistant"))),
+        text_field(),
+        text_field(),
+        text_field(),
+        text_field(),
+        field(prop::collection::vec(tool_call_delta(), 0..3).prop_map(serde_json::Value::Array)),
+    )
+        .prop_map(
+            |(role, content, reasoning_content, reasoning, refusal, tool_calls)| {
+                object(vec![
+                    ("role", role),
+                    ("content", content),
+                    ("reasoning_content", reasoning_content),
+                    ("reasoning", reasoning),
+                    ("refusal", refusal),
+                    ("tool_calls", tool_calls),
+                ])
+            },
+        );
+    (
+        prop_oneof![6 => Just(0u32), 1 => 1u32..4],
+        prop::option::of(delta),
+        prop_oneof![4 => Just(None), 1 => finish_reason().prop_map(Some), 1 => Just(Some(json!(null)))],
+    )
+        .prop_map(|(index, delta, finish)| {
+            object(vec![
+                ("index", Some(json!(index))),
+                ("delta", delta),
+                ("finish_reason", finish),
+            ])
+        })
+}
+
+/// A `chat.completion.chunk`: zero to three choices, sometimes usage,
+/// rarely an error object.
+fn chunk_json() -> impl Strategy<Value = serde_json::Value> {
+    let usage = (
+        0u64..1_000_000,
+        0u64..1_000_000,
+        prop::option::of(0u64..1000),
+    )
+        .prop_map(|(p, c, cached)| {
+            let mut u = json!({"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c});
+            if let Some(cached) = cached {
+                u["prompt_tokens_details"] = json!({"cached_tokens": cached});
+            }
+            u
+        });
+    let error = (
+        ".{0,24}",
+        prop_oneof![
+            Just(json!("rate_limit_exceeded")),
+            Just(json!("context_length_exceeded")),
+            Just(json!(500)),
+            Just(json!(null)),
+        ],
+    )
+        .prop_map(
+            |(message, code)| json!({"message": message, "type": "server_error", "code": code}),
+        );
+    (
+        prop::collection::vec(chunk_choice(), 0..3),
+        prop_oneof![5 => Just(None), 1 => usage.prop_map(Some)],
+        prop_oneof![30 => Just(None), 1 => error.prop_map(Some)],
+    )
+        .prop_map(|(choices, usage, error)| {
+            object(vec![
+                ("id", Some(json!("chatcmpl-fuzz"))),
+                ("object", Some(json!("chat.completion.chunk"))),
+                ("model", Some(json!("m"))),
+                ("choices", Some(serde_json::Value::Array(choices))),
+                ("usage", usage),
+                ("error", error),
+            ])
+        })
+}
+
+/// What the converter's contract says a chunk sequence turns into, worked
+/// out independently of it.
+#[derive(Debug, Default)]
+struct Expected {
+    text: String,
+    reasoning: String,
+    refusal: String,
+    /// The first finish reason of choice 0.
+    stop: Option<StopReason>,
+    /// Tool calls by index, in the order each began: (id, name, arguments).
+    tools: std::collections::BTreeMap<u32, Vec<(String, String, String)>>,
+    usage: Option<TokenUsage>,
+    /// Whether any chunk had a choice 0 (the reply began).
+    began: bool,
+    /// Chunks read, the one with an error object included.
+    chunks: u64,
+    /// The error object's message, when a chunk carried one.
+    error: Option<String>,
+    /// Bytes of text, ids, names and arguments read.
+    input_bytes: usize,
+    /// Text fields and tool-call fragments read.
+    pieces: usize,
+}
+
+fn expected(chunks: &[ChatChunk]) -> Expected {
+    let mut x = Expected::default();
+    for c in chunks {
+        x.chunks += 1;
+        if let Some(e) = &c.error {
+            x.error = Some(e.message.clone());
+            break;
+        }
+        if let Some(u) = &c.usage {
+            x.usage = Some(TokenUsage::from(u));
+        }
+        // Only choice 0 is read; the first one numbered 0.
+        let Some(choice) = c.choices.iter().find(|ch| ch.index == 0) else {
+            continue;
+        };
+        x.began = true;
+        let d = &choice.delta;
+        for (out, t) in [
+            (&mut x.reasoning, d.reasoning_text()),
+            (&mut x.text, d.content.as_deref()),
+            (&mut x.refusal, d.refusal.as_deref()),
+        ] {
+            if let Some(t) = t {
+                out.push_str(t);
+                x.input_bytes += t.len();
+                x.pieces += 1;
+            }
+        }
+        for call in d.tool_calls.iter().flatten() {
+            x.pieces += 1;
+            let f = call.function.as_ref();
+            let args = f.and_then(|f| f.arguments.as_deref()).unwrap_or_default();
+            let name = f.and_then(|f| f.name.as_deref()).unwrap_or_default();
+            let id = call.id.as_deref().unwrap_or_default();
+            x.input_bytes += args.len() + name.len() + id.len();
+            // Calls after the reply stopped are never shown.
+            if x.stop.is_some() {
+                continue;
+            }
+            let calls = x.tools.entry(call.index).or_default();
+            // Documented: later fragments repeat the id, send "" or none; a
+            // different id at the same index is a new call.
+            let new = match calls.last() {
+                None => true,
+                Some(last) => !id.is_empty() && !last.0.is_empty() && last.0 != id,
+            };
+            if new {
+                calls.push(Default::default());
+            }
+            let acc = calls.last_mut().unwrap();
+            if acc.0.is_empty() {
+                id.clone_into(&mut acc.0);
+            }
+            if acc.1.is_empty() {
+                name.clone_into(&mut acc.1);
+            }
+            acc.2.push_str(args);
+        }
+        if let Some(r) = &choice.finish_reason {
+            x.stop.get_or_insert_with(|| StopReason::from(r));
+        }
+    }
+    x
+}
+
+/// Checks the event grammar: one start, first; blocks never nested; a
+/// delta inside a block of its kind; at most one stop, and metadata last.
+/// Returns the tool calls the events show.
+fn check_grammar(events: &[StreamEvent]) -> Result<Vec<(String, String, String)>, String> {
+    let mut open: Option<&BlockStart> = None;
+    let mut calls = Vec::new();
+    let mut stopped = false;
+    for (i, e) in events.iter().enumerate() {
+        match e {
+            StreamEvent::MessageStart { .. } if i == 0 => {}
+            StreamEvent::MessageStart { .. } => return Err(format!("a second start at {i}")),
+            _ if i == 0 => return Err("the first event is not the start".into()),
+            StreamEvent::ContentBlockStart(b) => {
+                if open.is_some() {
+                    return Err(format!("a block starts inside another at {i}"));
+                }
+                if stopped {
+                    return Err(format!("a block starts after the stop at {i}"));
+                }
+                if let BlockStart::ToolUse { id, name } = b {
+                    calls.push((id.clone(), name.clone(), String::new()));
+                }
+                open = Some(b);
+            }
+            StreamEvent::ContentBlockDelta(d) => {
+                let fits = match (open, d) {
+                    (Some(BlockStart::Text), BlockDelta::Text(t))
+                    | (Some(BlockStart::Reasoning), BlockDelta::Reasoning(t))
+                    | (Some(BlockStart::Refusal), BlockDelta::Refusal(t)) => !t.is_empty(),
+                    (Some(BlockStart::ToolUse { .. }), BlockDelta::ToolUseInput(a)) => {
+                        calls.last_mut().unwrap().2.push_str(a);
+                        !a.is_empty()
+                    }
+                    _ => false,
+                };
+                if !fits {
+                    return Err(format!("delta {d:?} in block {open:?} at {i}"));
+                }
+            }
+            StreamEvent::ContentBlockStop => {
+                if open.take().is_none() {
+                    return Err(format!("a block stop outside a block at {i}"));
+                }
+            }
+            StreamEvent::MessageStop { .. } => {
+                if open.is_some() || stopped {
+                    return Err(format!("a stop inside a block or a second one at {i}"));
+                }
+                stopped = true;
+            }
+            StreamEvent::Metadata { .. } => {
+                if i + 1 != events.len() || !stopped {
+                    return Err(format!("metadata not last after the stop at {i}"));
+                }
+            }
+        }
+    }
+    Ok(calls)
+}
+
+/// The text of one kind of delta.
+fn deltas(events: &[StreamEvent], want: fn(&BlockDelta) -> Option<&str>) -> String {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            StreamEvent::ContentBlockDelta(d) => want(d),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Bytes of text the events carry.
+fn event_bytes(events: &[StreamEvent]) -> usize {
+    events
+        .iter()
+        .map(|e| match e {
+            StreamEvent::ContentBlockStart(BlockStart::ToolUse { id, name }) => {
+                id.len() + name.len()
+            }
+            StreamEvent::ContentBlockDelta(
+                BlockDelta::Text(t)
+                | BlockDelta::Reasoning(t)
+                | BlockDelta::Refusal(t)
+                | BlockDelta::ToolUseInput(t),
+            ) => t.len(),
+            _ => 0,
+        })
+        .sum()
+}
+
+/// Whether choice 0 sent anything after its finish reason (text, or tool
+/// calls in a later chunk).
+fn speaks_after_stop(chunks: &[ChatChunk]) -> bool {
+    let mut stopped = false;
+    for c in chunks {
+        if c.error.is_some() {
+            return false;
+        }
+        let Some(choice) = c.choices.iter().find(|ch| ch.index == 0) else {
+            continue;
+        };
+        let d = &choice.delta;
+        if stopped
+            && [
+                d.content.as_deref(),
+                d.reasoning_text(),
+                d.refusal.as_deref(),
+            ]
+            .into_iter()
+            .flatten()
+            .any(|t| !t.is_empty())
+        {
+            return true;
+        }
+        stopped |= choice.finish_reason.is_some();
+    }
+    false
+}
+
+/// Runs `chunks` through an [`EventConverter`] and checks the result
+/// against [`expected`]. With `strict`, the whole event grammar is checked
+/// too (see `text_after_the_finish_reason_keeps_the_event_grammar`).
+fn convert_and_check(chunks: &[ChatChunk], strict: bool) -> Result<(), TestCaseError> {
+    let x = expected(chunks);
+    let mut conv = EventConverter::new(std::time::Instant::now());
+    let mut events = Vec::new();
+    let mut failed = None;
+    for (i, c) in chunks.iter().enumerate() {
+        // The converter's state stays linear in what it read: its `Debug`
+        // shows everything it holds (escaping takes at most ten bytes per
+        // byte; each call or index adds a few dozen).
+        let pushed = conv.push(c, &mut events);
+        let state = format!("{conv:?}").len();
+        prop_assert!(
+            state <= 512 + 10 * x.input_bytes + 96 * x.pieces,
+            "converter state of {} bytes for {} bytes of input",
+            state,
+            x.input_bytes
+        );
+        if let Err(e) = pushed {
+            failed = Some((i, e));
+            break;
+        }
+    }
+    let finished = match &failed {
+        // An error object ends the reply, in the chunk that carries it.
+        Some((i, e)) => {
+            prop_assert_eq!(*i as u64 + 1, x.chunks);
+            let api = match e {
+                ModelError::Client(ClientError::Api(api)) => api,
+                ModelError::Throttled(api) | ModelError::ContextWindowOverflow(api) => api,
+                other => return Err(TestCaseError::fail(format!("untyped error {other:?}"))),
+            };
+            prop_assert_eq!(Some(&api.message), x.error.as_ref());
+            prop_assert!(!e.to_string().is_empty());
+            false
+        }
+        None => {
+            prop_assert!(x.error.is_none());
+            match conv.finish(&mut events) {
+                Ok(()) => {
+                    prop_assert!(x.stop.is_some(), "finished without a stop reason");
+                    true
+                }
+                Err(ModelError::Client(ClientError::Truncated { chunks })) => {
+                    prop_assert!(x.stop.is_none(), "truncated with a stop reason");
+                    prop_assert_eq!(chunks, x.chunks);
+                    false
+                }
+                Err(other) => return Err(TestCaseError::fail(format!("untyped end {other:?}"))),
+            }
+        }
+    };
+
+    // Every piece of text comes out once, in order, per kind.
+    prop_assert_eq!(
+        deltas(&events, |d| match d {
+            BlockDelta::Text(t) => Some(t),
+            _ => None,
+        }),
+        x.text
+    );
+    prop_assert_eq!(
+        deltas(&events, |d| match d {
+            BlockDelta::Reasoning(t) => Some(t),
+            _ => None,
+        }),
+        x.reasoning
+    );
+    prop_assert_eq!(
+        deltas(&events, |d| match d {
+            BlockDelta::Refusal(t) => Some(t),
+            _ => None,
+        }),
+        x.refusal
+    );
+    // Output is bounded by the input: no text is duplicated, and each event
+    // stands for at most a piece of input or a block around one.
+    prop_assert!(event_bytes(&events) <= x.input_bytes);
+    prop_assert!(events.len() <= 4 + 3 * x.pieces, "{} events", events.len());
+
+    let starts = events
+        .iter()
+        .filter(|e| matches!(e, StreamEvent::MessageStart { .. }))
+        .count();
+    prop_assert_eq!(starts, usize::from(x.began));
+    let stops: Vec<&StopReason> = events
+        .iter()
+        .filter_map(|e| match e {
+            StreamEvent::MessageStop { stop_reason } => Some(stop_reason),
+            _ => None,
+        })
+        .collect();
+    prop_assert_eq!(stops, x.stop.iter().collect::<Vec<_>>());
+    match events.last() {
+        Some(StreamEvent::Metadata { usage, .. }) => {
+            prop_assert!(finished);
+            prop_assert_eq!(usage, &x.usage);
+        }
+        _ => prop_assert!(!finished, "finished without metadata"),
+    }
+
+    // Tool calls: shown, in index order, once the reply stops.
+    let grammar = check_grammar(&events);
+    let want: Vec<(String, String, String)> = match x.stop {
+        Some(_) => x.tools.into_values().flatten().collect(),
+        None => Vec::new(),
+    };
+    if strict || !speaks_after_stop(chunks) {
+        let calls = grammar.map_err(TestCaseError::fail)?;
+        prop_assert_eq!(calls, want);
+    }
+    Ok(())
+}
+
+fn decoded(chunks: &[serde_json::Value]) -> Vec<ChatChunk> {
+    chunks
+        .iter()
+        .map(|c| serde_json::from_value(c.clone()).expect("the generator makes valid chunks"))
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(cases(2_000))]
+
+    /// Arbitrary chunk sequences: never a panic; an error object is a typed
+    /// error at its chunk; a reply without a finish reason is `Truncated`;
+    /// text, reasoning and refusal come out exactly as sent; tool calls as
+    /// the documented grouping gives them; usage, stop reason and metadata
+    /// as sent; output and state linear in the input.
+    #[test]
+    fn chunk_sequences_convert_to_checked_events(
+        chunks in prop::collection::vec(chunk_json(), 0..24),
+    ) {
+        convert_and_check(&decoded(&chunks), false)?;
+    }
+}
+
+/// Content after choice 0's finish reason (a server bug, but a server can
+/// send it): the converter emits it as a new block after `MessageStop` and
+/// never closes that block, so the events break the documented grammar
+/// (start, blocks, stop, metadata). The text itself is not lost (checked
+/// above). A defect of `runtime/src/model/events.rs`; run with `--ignored`
+/// to see it.
+#[test]
+#[ignore = "known defect in model/events.rs: text after the finish reason opens a block after MessageStop that is never closed"]
+fn text_after_the_finish_reason_keeps_the_event_grammar() {
+    let chunks = decoded(&[
+        json!({"choices": [{"index": 0, "delta": {"content": "a"}, "finish_reason": "stop"}]}),
+        json!({"choices": [{"index": 0, "delta": {"content": "b"}}]}),
+    ]);
+    convert_and_check(&chunks, true).unwrap();
+}
+
+/// A long reply in many small chunks: the text comes out whole, and the
+/// converter's state does not grow with it (text is passed on, not kept).
+#[test]
+fn a_long_stream_converts_without_keeping_its_text() {
+    let piece = "ünïcödé text, ";
+    let mut conv = EventConverter::new(std::time::Instant::now());
+    let mut text = String::new();
+    let mut max_state = 0;
+    for i in 0..20_000 {
+        let mut events = Vec::new();
+        let finish = if i == 19_999 {
+            json!("stop")
+        } else {
+            json!(null)
+        };
+        let c: ChatChunk = serde_json::from_value(
+            json!({"choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": finish}]}),
+        )
+        .unwrap();
+        conv.push(&c, &mut events).unwrap();
+        text.push_str(&deltas(&events, |d| match d {
+            BlockDelta::Text(t) => Some(t),
+            _ => None,
+        }));
+        max_state = max_state.max(format!("{conv:?}").len());
+    }
+    let mut events = Vec::new();
+    conv.finish(&mut events).unwrap();
+    assert_eq!(text, piece.repeat(20_000));
+    assert!(max_state < 1024, "converter state of {max_state} bytes");
+}
+
+// ------------------------------------------------------- JSON schema output
+
+static SCHEMA: LazyLock<JsonSchemaOutput> = LazyLock::new(|| {
+    JsonSchemaOutput::new(&json!({
+        "type": "object",
+        "properties": {"name": {"type": "string"}, "tags": {"type": "array"}},
+        "required": ["name"],
+    }))
+    .unwrap()
+});
+
+/// Text for the JSON-schema check: arbitrary UTF-8, JSON-looking pieces,
+/// and valid replies with non-ASCII strings.
+fn reply_text() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        3 => any::<String>(),
+        2 => "[\\[\\]{}\",:0-9a-z \\\\]{1,20}",
+        1 => any::<String>().prop_map(|s| json!({"name": s, "tags": [s]}).to_string()),
+        1 => Just("```json\n".to_owned()),
+    ];
+    prop::collection::vec(piece, 0..6).prop_map(|p| p.concat())
+}
+
+/// What a chunk hook made of a stream: whether it tripped (and the
+/// tripwire's kind), and the most bytes its state kept at once.
+fn schema_stream(
+    check: &JsonSchemaOutput,
+    pieces: &[String],
+    choice_of: &[bool],
+) -> (Option<String>, usize) {
+    let cx = HookContext::new("m");
+    let mut state = JsonSchemaState::default();
+    let mut max_held = 0;
+    let n = pieces.len();
+    for (i, p) in pieces.iter().enumerate() {
+        // Choice 1 gets some pieces; it never finishes, and is judged at
+        // the end.
+        let index = u32::from(choice_of.get(i).copied().unwrap_or(false));
+        let mut c = chunk(index, Field::Content, p, index == 0 && i + 1 == n);
+        let r = check.on_chunk(&mut c, &mut state, &cx);
+        max_held = max_held.max(state.held_bytes());
+        match r {
+            Ok(ChunkAction::Pass) => {}
+            Ok(ChunkAction::Drop) => panic!("the schema check never drops"),
+            Err(e) => return (Some(tripwire_kind(e)), max_held),
+        }
+    }
+    match check.on_end(&mut state, &cx) {
+        Ok(None) => (None, max_held),
+        Ok(Some(_)) => panic!("the schema check flushes nothing"),
+        Err(e) => (Some(tripwire_kind(e)), max_held),
+    }
+}
+
+fn tripwire_kind(e: HookError) -> String {
+    match e {
+        HookError::Tripwire(t) => t.info["kind"].as_str().unwrap_or_default().to_owned(),
+        other => panic!("not a tripwire: {other}"),
+    }
+}
+
+proptest! {
+    #![proptest_config(cases(1_000))]
+
+    /// Arbitrary UTF-8, whole and streamed in arbitrary pieces (some into a
+    /// second choice), under caps from 0 bytes to the default: no panic;
+    /// the state never keeps more than the cap; a reply over the cap trips
+    /// as `too_long`, never passes; under it, the stream is judged as the
+    /// whole text is. Texts are repeated up to 2,000 times so that many
+    /// runs are far over a small cap.
+    #[test]
+    fn json_schema_output_is_bounded_on_any_utf8(
+        text in reply_text(),
+        repeat in prop_oneof![3 => Just(1usize), 1 => 1usize..2_000],
+        cap in prop_oneof![
+            1 => Just(JsonSchemaOutput::DEFAULT_MAX_TEXT_BYTES),
+            2 => 0usize..600,
+        ],
+        cuts in prop::collection::vec(any::<usize>(), 0..12),
+        choice_of in prop::collection::vec(prop::bool::weighted(0.2), 0..12),
+    ) {
+        let text = text.repeat(repeat);
+        let check = SCHEMA.clone().max_text_bytes(cap);
+        let whole = check.check(&text);
+        let fenced = SCHEMA.clone().allow_code_fence(true).max_text_bytes(cap).check(&text);
+        prop_assert!(!whole.tripped || whole.info["kind"].is_string());
+        if text.len() > cap {
+            prop_assert_eq!(&whole.info["kind"], "too_long");
+            prop_assert_eq!(&fenced.info["kind"], "too_long");
+        }
+
+        let mut pieces = split(&text, &cuts);
+        if pieces.is_empty() {
+            // An empty reply is one empty chunk.
+            pieces.push(String::new());
+        }
+        let (tripped, max_held) = schema_stream(&check, &pieces, &choice_of);
+        prop_assert!(max_held <= cap, "kept {} bytes under a cap of {}", max_held, cap);
+        if text.len() > cap {
+            prop_assert_eq!(tripped.as_deref(), Some("too_long"));
+        }
+        // One choice, under the cap: judged as the whole text is.
+        let (single, _) = schema_stream(&check, &pieces, &[]);
+        if text.len() <= cap {
+            prop_assert_eq!(single.is_some(), whole.tripped, "{:?}", single);
+        } else {
+            prop_assert_eq!(single.as_deref(), Some("too_long"));
+        }
     }
 }

@@ -41,6 +41,20 @@ const MAX_ERRORS: usize = 8;
 /// Results and tripwires name the failing locations and schema keywords;
 /// messages are masked so no value of the reply is repeated in them.
 ///
+/// # Size cap
+///
+/// A reply must be read whole before it can be judged, so the text kept is
+/// capped: [`max_text_bytes`](Self::max_text_bytes), by default
+/// [`DEFAULT_MAX_TEXT_BYTES`](Self::DEFAULT_MAX_TEXT_BYTES) (4 MiB). As a
+/// chunk hook, the text of all choices open at once counts together; the
+/// chunk that would take it past the cap trips (kind `too_long`, with
+/// `max_bytes` in the info) before it is handed on, and nothing more is
+/// kept. The buffers grow to at most the cap each, so a stream's state takes
+/// at most twice the cap, however long the reply. A whole reply
+/// ([`check`](Self::check), the post-response hook) longer than the cap
+/// trips the same way, without being parsed. An over-long reply is never
+/// passed unchecked.
+///
 /// ```
 /// use openai_hooks::guardrails::JsonSchemaOutput;
 /// use serde_json::json;
@@ -61,17 +75,23 @@ const MAX_ERRORS: usize = 8;
 pub struct JsonSchemaOutput {
     validator: Arc<jsonschema::Validator>,
     code_fence: bool,
+    max_bytes: usize,
 }
 
 impl std::fmt::Debug for JsonSchemaOutput {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JsonSchemaOutput")
             .field("code_fence", &self.code_fence)
+            .field("max_text_bytes", &self.max_bytes)
             .finish_non_exhaustive()
     }
 }
 
 impl JsonSchemaOutput {
+    /// The most reply text kept and judged unless
+    /// [`max_text_bytes`](Self::max_text_bytes) says otherwise: 4 MiB.
+    pub const DEFAULT_MAX_TEXT_BYTES: usize = 4 << 20;
+
     /// Compiles `schema` (its `$schema` picks the draft; 2020-12 when
     /// absent).
     pub fn new(schema: &Value) -> Result<Self, GuardrailError> {
@@ -81,6 +101,7 @@ impl JsonSchemaOutput {
         Ok(Self {
             validator: Arc::new(validator),
             code_fence: false,
+            max_bytes: Self::DEFAULT_MAX_TEXT_BYTES,
         })
     }
 
@@ -88,6 +109,15 @@ impl JsonSchemaOutput {
     /// before parsing (off by default).
     pub fn allow_code_fence(mut self, yes: bool) -> Self {
         self.code_fence = yes;
+        self
+    }
+
+    /// The most reply text, in UTF-8 bytes, kept and judged (default
+    /// [`DEFAULT_MAX_TEXT_BYTES`](Self::DEFAULT_MAX_TEXT_BYTES)): a longer
+    /// reply trips with kind `too_long`. As a chunk hook the text of all
+    /// choices open at once counts together.
+    pub fn max_text_bytes(mut self, max: usize) -> Self {
+        self.max_bytes = max;
         self
     }
 
@@ -109,6 +139,9 @@ impl JsonSchemaOutput {
         let Some(text) = text else {
             return Err(failure("no_content", Vec::new()));
         };
+        if text.len() > self.max_bytes {
+            return Err(self.too_long());
+        }
         let text = if self.code_fence { unfence(text) } else { text };
         let value: Value = match serde_json::from_str(text) {
             Ok(v) => v,
@@ -136,10 +169,27 @@ impl JsonSchemaOutput {
         }
     }
 
+    /// The details of a reply over the cap.
+    fn too_long(&self) -> Value {
+        let mut info = failure(
+            "too_long",
+            vec![json!({"message": format!(
+                "the reply is longer than the {} bytes this check reads",
+                self.max_bytes
+            )})],
+        );
+        info["max_bytes"] = self.max_bytes.into();
+        info
+    }
+
     fn trip(info: Value) -> HookError {
         let reason = match info["kind"].as_str() {
             Some("no_content") => "the reply has no content to validate".to_owned(),
             Some("not_json") => "the reply is not JSON".to_owned(),
+            Some("too_long") => format!(
+                "the reply exceeds the {}-byte cap on text validated against the JSON schema",
+                info["max_bytes"]
+            ),
             _ => format!(
                 "the reply does not match the JSON schema: {}",
                 info["errors"][0]["message"].as_str().unwrap_or("invalid")
@@ -214,10 +264,13 @@ impl PostResponse for JsonSchemaOutput {
 }
 
 /// Per-stream state of [`JsonSchemaOutput`] as a chunk hook: each open
-/// choice's text so far.
+/// choice's text so far, together at most the guardrail's
+/// [`max_text_bytes`](JsonSchemaOutput::max_text_bytes).
 #[derive(Debug, Default)]
 pub struct JsonSchemaState {
     choices: Vec<OpenChoice>,
+    /// The bytes of text kept, over all open choices.
+    held: usize,
     validated: usize,
     reported: bool,
 }
@@ -230,6 +283,12 @@ struct OpenChoice {
 }
 
 impl JsonSchemaState {
+    /// How many bytes of reply text it keeps now, over all open choices
+    /// (never more than the guardrail's cap).
+    pub fn held_bytes(&self) -> usize {
+        self.held
+    }
+
     fn report(&mut self, cx: &HookContext, tripped: bool, info: Value) {
         if !self.reported {
             self.reported = true;
@@ -282,7 +341,21 @@ impl OnChunk for JsonSchemaOutput {
             };
             let open = &mut state.choices[i];
             if let Some(t) = &choice.delta.content {
-                open.text.get_or_insert_with(String::new).push_str(t);
+                if state.held + t.len() > self.max_bytes {
+                    let mut info = self.too_long();
+                    info["choice"] = choice.index.into();
+                    state.report(cx, true, info.clone());
+                    return Err(Self::trip(info));
+                }
+                let text = open.text.get_or_insert_with(String::new);
+                let need = text.len() + t.len();
+                if need > text.capacity() {
+                    // Grow as `push_str` would, but never past the cap.
+                    let target = need.max(2 * text.capacity()).min(self.max_bytes);
+                    text.reserve_exact(target - text.len());
+                }
+                text.push_str(t);
+                state.held += t.len();
             }
             open.tools |= choice
                 .delta
@@ -291,6 +364,7 @@ impl OnChunk for JsonSchemaOutput {
                 .is_some_and(|t| !t.is_empty());
             if choice.finish_reason.is_some() {
                 let open = state.choices.swap_remove(i);
+                state.held -= open.text.as_ref().map_or(0, String::len);
                 state.validated += 1;
                 if let Err(info) = self.finish(open) {
                     state.report(cx, true, info.clone());
@@ -308,6 +382,7 @@ impl OnChunk for JsonSchemaOutput {
     ) -> Result<Option<ChatChunk>, HookError> {
         // Choices the upstream never finished: judge what they sent.
         for open in std::mem::take(&mut state.choices) {
+            state.held -= open.text.as_ref().map_or(0, String::len);
             state.validated += 1;
             if let Err(info) = self.finish(open) {
                 state.report(cx, true, info.clone());
@@ -437,6 +512,131 @@ mod tests {
         let mut last = piece("}", true);
         let err = s.on_chunk(&mut last, &mut state, &cx).unwrap_err();
         assert!(err.is_tripwire());
+    }
+
+    fn piece_of(index: u32, text: &str, finish: bool) -> ChatChunk {
+        let mut c = piece(text, finish);
+        c.choices[0].index = index;
+        c
+    }
+
+    #[test]
+    fn a_whole_reply_over_the_cap_trips_unparsed() {
+        assert_eq!(schema().max_bytes, JsonSchemaOutput::DEFAULT_MAX_TEXT_BYTES);
+        assert_eq!(JsonSchemaOutput::DEFAULT_MAX_TEXT_BYTES, 4 << 20);
+        let valid = r#"{"name": "Ann"}"#;
+        let s = schema().max_text_bytes(valid.len());
+        assert!(!s.check(valid).tripped, "exactly the cap is read");
+        let padded = format!("{valid} ");
+        let over = s.check(&padded);
+        assert!(over.tripped);
+        assert_eq!(over.info["kind"], "too_long");
+        assert_eq!(over.info["max_bytes"], valid.len());
+        // Bytes, not characters: `é` is two.
+        let s = schema().max_text_bytes(16);
+        assert!(!s.check(r#"{"name": "Ané"}"#).tripped);
+        assert!(s.check(r#"{"name": "Anéé"}"#).tripped);
+    }
+
+    #[tokio::test]
+    async fn post_response_over_the_cap_is_a_tripwire_naming_the_cap() {
+        let s = schema().max_text_bytes(8);
+        let mut cx = HookContext::new("m");
+        let err = s
+            .post_response(&mut reply(Some(r#"{"name": "Ann"}"#)), &mut cx)
+            .await
+            .unwrap_err();
+        assert!(err.is_tripwire());
+        assert!(err.to_string().contains("8-byte cap"), "{err}");
+    }
+
+    #[test]
+    fn a_stream_over_the_cap_trips_at_the_chunk_that_crosses_it() {
+        let s = schema().max_text_bytes(10);
+        let mut cx = HookContext::new("m");
+        let results = super::super::GuardrailResults::install(&mut cx);
+        let mut state = JsonSchemaState::default();
+        for text in [r#"{"name""#, ": "] {
+            let mut c = piece(text, false);
+            assert_eq!(
+                s.on_chunk(&mut c, &mut state, &cx).unwrap(),
+                ChunkAction::Pass
+            );
+        }
+        assert_eq!(state.held_bytes(), 9);
+        let err = s
+            .on_chunk(&mut piece(r#""Ann"}"#, false), &mut state, &cx)
+            .unwrap_err();
+        let HookError::Tripwire(t) = &err else {
+            panic!("{err}")
+        };
+        assert_eq!(t.info["kind"], "too_long");
+        assert_eq!(t.info["max_bytes"], 10);
+        assert_eq!(t.info["choice"], 0);
+        assert!(err.to_string().contains("10-byte cap"), "{err}");
+        // Nothing of the crossing chunk was kept.
+        assert_eq!(state.held_bytes(), 9);
+        let results = results.snapshot();
+        assert!(results[0].tripped);
+        assert_eq!(results[0].info["kind"], "too_long");
+    }
+
+    #[test]
+    fn open_choices_share_the_cap_and_a_finished_one_frees_its_part() {
+        let s = JsonSchemaOutput::new(&json!({})).unwrap().max_text_bytes(8);
+        let cx = HookContext::new("m");
+        let mut state = JsonSchemaState::default();
+        s.on_chunk(&mut piece_of(0, "[1,2", false), &mut state, &cx)
+            .unwrap();
+        s.on_chunk(&mut piece_of(1, "[3,4", false), &mut state, &cx)
+            .unwrap();
+        assert_eq!(state.held_bytes(), 8);
+        // One more byte of either is over the cap, even the one that would
+        // finish choice 0.
+        s.on_chunk(&mut piece_of(0, "]", true), &mut state, &cx)
+            .unwrap_err();
+        // With room for it, a finished choice frees its part.
+        let mut state = JsonSchemaState::default();
+        s.on_chunk(&mut piece_of(0, "[1,2", false), &mut state, &cx)
+            .unwrap();
+        s.on_chunk(&mut piece_of(1, "[3,", false), &mut state, &cx)
+            .unwrap();
+        s.on_chunk(&mut piece_of(0, "]", true), &mut state, &cx)
+            .unwrap();
+        assert_eq!(state.held_bytes(), 3);
+        s.on_chunk(&mut piece_of(1, "4,5]", true), &mut state, &cx)
+            .unwrap();
+        assert_eq!(state.held_bytes(), 0);
+        assert_eq!(s.on_end(&mut state, &cx).unwrap(), None);
+    }
+
+    #[test]
+    fn a_long_stream_keeps_at_most_the_cap() {
+        let cap = 1000;
+        let s = JsonSchemaOutput::new(&json!({}))
+            .unwrap()
+            .max_text_bytes(cap);
+        let cx = HookContext::new("m");
+        let mut state = JsonSchemaState::default();
+        let mut fed = 0;
+        // Bounded: the cap trips long before the loop ends.
+        for _ in 0..10_000 {
+            match s.on_chunk(&mut piece("\"[1,2,3,4,5,6]\",", false), &mut state, &cx) {
+                Ok(_) => fed += 16,
+                Err(e) => {
+                    assert!(e.is_tripwire());
+                    break;
+                }
+            }
+            assert!(state.held_bytes() <= cap);
+            let kept: usize = state
+                .choices
+                .iter()
+                .map(|c| c.text.as_ref().map_or(0, String::capacity))
+                .sum();
+            assert!(kept <= cap, "buffers of {kept} bytes");
+        }
+        assert_eq!(fed, cap / 16 * 16);
     }
 
     #[test]
