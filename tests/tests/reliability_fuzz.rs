@@ -643,6 +643,9 @@ struct Expected {
     stop: Option<StopReason>,
     /// Tool calls by index, in the order each began: (id, name, arguments).
     tools: std::collections::BTreeMap<u32, Vec<(String, String, String)>>,
+    /// Tool calls sent after the finish reason: shown after those before
+    /// it, grouped the same way.
+    late_tools: std::collections::BTreeMap<u32, Vec<(String, String, String)>>,
     usage: Option<TokenUsage>,
     /// Whether any chunk had a choice 0 (the reply began).
     began: bool,
@@ -691,11 +694,11 @@ fn expected(chunks: &[ChatChunk]) -> Expected {
             let name = f.and_then(|f| f.name.as_deref()).unwrap_or_default();
             let id = call.id.as_deref().unwrap_or_default();
             x.input_bytes += args.len() + name.len() + id.len();
-            // Calls after the reply stopped are never shown.
-            if x.stop.is_some() {
-                continue;
-            }
-            let calls = x.tools.entry(call.index).or_default();
+            let tools = match x.stop {
+                None => &mut x.tools,
+                Some(_) => &mut x.late_tools,
+            };
+            let calls = tools.entry(call.index).or_default();
             // Documented: later fragments repeat the id, send "" or none; a
             // different id at the same index is a new call.
             let new = match calls.last() {
@@ -811,39 +814,9 @@ fn event_bytes(events: &[StreamEvent]) -> usize {
         .sum()
 }
 
-/// Whether choice 0 sent anything after its finish reason (text, or tool
-/// calls in a later chunk).
-fn speaks_after_stop(chunks: &[ChatChunk]) -> bool {
-    let mut stopped = false;
-    for c in chunks {
-        if c.error.is_some() {
-            return false;
-        }
-        let Some(choice) = c.choices.iter().find(|ch| ch.index == 0) else {
-            continue;
-        };
-        let d = &choice.delta;
-        if stopped
-            && [
-                d.content.as_deref(),
-                d.reasoning_text(),
-                d.refusal.as_deref(),
-            ]
-            .into_iter()
-            .flatten()
-            .any(|t| !t.is_empty())
-        {
-            return true;
-        }
-        stopped |= choice.finish_reason.is_some();
-    }
-    false
-}
-
 /// Runs `chunks` through an [`EventConverter`] and checks the result
-/// against [`expected`]. With `strict`, the whole event grammar is checked
-/// too (see `text_after_the_finish_reason_keeps_the_event_grammar`).
-fn convert_and_check(chunks: &[ChatChunk], strict: bool) -> Result<(), TestCaseError> {
+/// against [`expected`], the event grammar included.
+fn convert_and_check(chunks: &[ChatChunk]) -> Result<(), TestCaseError> {
     let x = expected(chunks);
     let mut conv = EventConverter::new(std::time::Instant::now());
     let mut events = Vec::new();
@@ -934,7 +907,10 @@ fn convert_and_check(chunks: &[ChatChunk], strict: bool) -> Result<(), TestCaseE
             _ => None,
         })
         .collect();
-    prop_assert_eq!(stops, x.stop.iter().collect::<Vec<_>>());
+    // The stop comes at the end of a reply that finished, never before an
+    // error that ends it.
+    let want_stop = x.stop.iter().filter(|_| finished).collect::<Vec<_>>();
+    prop_assert_eq!(stops, want_stop);
     match events.last() {
         Some(StreamEvent::Metadata { usage, .. }) => {
             prop_assert!(finished);
@@ -946,13 +922,18 @@ fn convert_and_check(chunks: &[ChatChunk], strict: bool) -> Result<(), TestCaseE
     // Tool calls: shown, in index order, once the reply stops.
     let grammar = check_grammar(&events);
     let want: Vec<(String, String, String)> = match x.stop {
-        Some(_) => x.tools.into_values().flatten().collect(),
+        // Calls before the finish reason are shown at it; calls after it
+        // when the reply ends.
+        Some(_) => x
+            .tools
+            .into_values()
+            .chain(x.late_tools.into_values().filter(|_| finished))
+            .flatten()
+            .collect(),
         None => Vec::new(),
     };
-    if strict || !speaks_after_stop(chunks) {
-        let calls = grammar.map_err(TestCaseError::fail)?;
-        prop_assert_eq!(calls, want);
-    }
+    let calls = grammar.map_err(TestCaseError::fail)?;
+    prop_assert_eq!(calls, want);
     Ok(())
 }
 
@@ -975,24 +956,23 @@ proptest! {
     fn chunk_sequences_convert_to_checked_events(
         chunks in prop::collection::vec(chunk_json(), 0..24),
     ) {
-        convert_and_check(&decoded(&chunks), false)?;
+        convert_and_check(&decoded(&chunks))?;
     }
 }
 
-/// Content after choice 0's finish reason (a server bug, but a server can
-/// send it): the converter emits it as a new block after `MessageStop` and
-/// never closes that block, so the events break the documented grammar
-/// (start, blocks, stop, metadata). The text itself is not lost (checked
-/// above). A defect of `runtime/src/model/events.rs`; run with `--ignored`
-/// to see it.
+/// Content and tool calls after choice 0's finish reason (a server bug, but
+/// a server can send it) get blocks of their own before `MessageStop`:
+/// nothing is dropped and the grammar holds.
 #[test]
-#[ignore = "known defect in model/events.rs: text after the finish reason opens a block after MessageStop that is never closed"]
 fn text_after_the_finish_reason_keeps_the_event_grammar() {
     let chunks = decoded(&[
         json!({"choices": [{"index": 0, "delta": {"content": "a"}, "finish_reason": "stop"}]}),
         json!({"choices": [{"index": 0, "delta": {"content": "b"}}]}),
+        json!({"choices": [{"index": 0, "delta": {"tool_calls": [
+            {"index": 0, "id": "call_1", "function": {"name": "f", "arguments": "{}"}}
+        ]}}]}),
     ]);
-    convert_and_check(&chunks, true).unwrap();
+    convert_and_check(&chunks).unwrap();
 }
 
 /// A long reply in many small chunks: the text comes out whole, and the

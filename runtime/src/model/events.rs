@@ -5,7 +5,10 @@
 //! then content blocks ([`ContentBlockStart`], deltas, [`ContentBlockStop`])
 //! for reasoning, text and refusals in the order they arrive and then for
 //! each tool call in index order, then [`MessageStop`] with the stop reason,
-//! then [`Metadata`] with usage and timings.
+//! then [`Metadata`] with usage and timings. A stream's blocks close at its
+//! finish reason, and `MessageStop` follows when the stream ends (after the
+//! usage chunk); a piece a server sends after the finish reason gets a block
+//! of its own before `MessageStop`, so nothing is dropped and the order holds.
 //!
 //! [`MessageStart`]: StreamEvent::MessageStart
 //! [`ContentBlockStart`]: StreamEvent::ContentBlockStart
@@ -307,26 +310,31 @@ impl EventConverter {
                 }
             }
         }
+        // The blocks close at the finish reason; `MessageStop` waits for
+        // the end of the stream, so a piece some servers send after the
+        // finish reason (a repeated finish chunk, a last fragment) gets a
+        // block of its own before it instead of being dropped.
         if let Some(reason) = &choice.finish_reason
             && self.stop.is_none()
         {
             self.close(out);
-            let stop_reason = StopReason::from(reason);
-            self.stop = Some(stop_reason.clone());
-            out.push(StreamEvent::MessageStop { stop_reason });
+            self.stop = Some(StopReason::from(reason));
         }
         Ok(())
     }
 
-    /// Ends the reply: the metadata event, or an error if the reply never
-    /// said why it stopped (it was cut short).
+    /// Ends the reply: any block still open, [`StreamEvent::MessageStop`]
+    /// and the metadata event, or an error if the reply never said why it
+    /// stopped (it was cut short).
     pub fn finish(&mut self, out: &mut Vec<StreamEvent>) -> Result<(), ModelError> {
-        if self.stop.is_none() {
+        let Some(stop_reason) = self.stop.clone() else {
             return Err(ClientError::Truncated {
                 chunks: self.chunks,
             }
             .into());
-        }
+        };
+        self.close(out);
+        out.push(StreamEvent::MessageStop { stop_reason });
         out.push(StreamEvent::Metadata {
             usage: self.usage,
             metrics: Metrics {
@@ -377,10 +385,7 @@ pub fn response_events(
         );
     }
     let reason = choice.finish_reason.clone().unwrap_or(FinishReason::Stop);
-    conv.close(&mut out);
-    let stop_reason = StopReason::from(&reason);
-    conv.stop = Some(stop_reason.clone());
-    out.push(StreamEvent::MessageStop { stop_reason });
+    conv.stop = Some(StopReason::from(&reason));
     conv.usage = resp.usage.as_ref().map(TokenUsage::from);
     // Without a stream there is no first token to time.
     conv.first_token = None;
