@@ -66,12 +66,33 @@ pub struct ClientArgs {
     root_certificates: Vec<Vec<u8>>,
 }
 
+/// A URL as `Debug` may show it: a query (`?api_key=…`) and user info
+/// (`user:pass@`) can hold credentials, so they are replaced.
+fn url_shown(url: &str) -> String {
+    let (url, query) = match url.split_once('?') {
+        Some((base, _)) => (base, "?[REDACTED]"),
+        None => (url, ""),
+    };
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let authority_end = url[after_scheme..]
+        .find('/')
+        .map_or(url.len(), |i| after_scheme + i);
+    match url[after_scheme..authority_end].rfind('@') {
+        Some(at) => format!(
+            "{}[REDACTED]@{}{query}",
+            &url[..after_scheme],
+            &url[after_scheme + at + 1..]
+        ),
+        None => format!("{url}{query}"),
+    }
+}
+
 impl fmt::Debug for ClientArgs {
     /// Shows which settings are set, never the key or header values.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientArgs")
             .field("api_key", &self.api_key.as_ref().map(|_| "<set>"))
-            .field("base_url", &self.base_url)
+            .field("base_url", &self.base_url.as_deref().map(url_shown))
             .field("organization", &self.organization)
             .field("project", &self.project)
             .field(
@@ -170,8 +191,13 @@ impl ClientArgs {
             let invalid =
                 || ModelError::Config(format!("header {name:?} is not a valid HTTP header"));
             let header = http::HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid())?;
+            let mut value =
+                http::HeaderValue::from_str(value.expose_secret()).map_err(|_| invalid())?;
+            // Marked sensitive, so the config's and the client's `Debug`
+            // print `Sensitive` instead of the value.
+            value.set_sensitive(true);
             config = config
-                .with_header(header, value.expose_secret())
+                .with_header(header, SensitiveValue(value))
                 .map_err(|_| invalid())?;
         }
         let mut http = reqwest::Client::builder();
@@ -187,6 +213,18 @@ impl ClientArgs {
             .build()
             .map_err(|e| ModelError::Config(format!("building the HTTP client: {e}")))?;
         Ok(Client::with_config(config).with_http_client(http))
+    }
+}
+
+/// A header value already marked sensitive, for `OpenAIConfig::with_header`,
+/// whose bound takes a conversion into a `HeaderValue` that may fail.
+struct SensitiveValue(http::HeaderValue);
+
+impl TryFrom<SensitiveValue> for http::HeaderValue {
+    type Error = http::header::InvalidHeaderValue;
+
+    fn try_from(v: SensitiveValue) -> Result<Self, Self::Error> {
+        Ok(v.0)
     }
 }
 
@@ -364,5 +402,31 @@ where
             std::future::pending::<()>().await;
         });
         Ok(made)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_credentials_in_the_base_url() {
+        assert_eq!(url_shown("http://127.0.0.1:8/v1"), "http://127.0.0.1:8/v1");
+        assert_eq!(
+            url_shown("https://gw.example/v1?api_key=sk-secret&x=1"),
+            "https://gw.example/v1?[REDACTED]"
+        );
+        assert_eq!(
+            url_shown("https://user:pa@ss@gw.example/v1/chat"),
+            "https://[REDACTED]@gw.example/v1/chat"
+        );
+        assert_eq!(url_shown("gw.example/v1"), "gw.example/v1");
+        let args = ClientArgs::new().base_url("https://u:secret-pw@gw.example/v1?key=hidden-key");
+        let shown = format!("{args:?}");
+        assert!(
+            !shown.contains("secret-pw") && !shown.contains("hidden-key"),
+            "{shown}"
+        );
+        assert!(shown.contains("gw.example/v1"), "{shown}");
     }
 }
