@@ -174,6 +174,9 @@ pub struct EventConverter {
     stop: Option<StopReason>,
     usage: Option<TokenUsage>,
     chunks: u64,
+    /// Whether the reply streams: a one-shot reply has no first token to
+    /// time.
+    streamed: bool,
 }
 
 impl EventConverter {
@@ -188,6 +191,7 @@ impl EventConverter {
             stop: None,
             usage: None,
             chunks: 0,
+            streamed: true,
         }
     }
 
@@ -219,7 +223,9 @@ impl EventConverter {
         if text.is_empty() {
             return;
         }
-        self.first_token.get_or_insert_with(Instant::now);
+        if self.streamed {
+            self.first_token.get_or_insert_with(Instant::now);
+        }
         self.switch(to, out);
         out.push(StreamEvent::ContentBlockDelta(match to {
             Open::Text => BlockDelta::Text(text.to_owned()),
@@ -363,6 +369,7 @@ pub fn response_events(
         .into());
     };
     conv.chunks = 1;
+    conv.streamed = false;
     conv.begin(&mut out);
     let message = &choice.message;
     if let Some(text) = message.reasoning_text() {
@@ -387,8 +394,6 @@ pub fn response_events(
     let reason = choice.finish_reason.clone().unwrap_or(FinishReason::Stop);
     conv.stop = Some(StopReason::from(&reason));
     conv.usage = resp.usage.as_ref().map(TokenUsage::from);
-    // Without a stream there is no first token to time.
-    conv.first_token = None;
     conv.finish(&mut out)?;
     Ok(out)
 }

@@ -299,12 +299,25 @@ impl<S: ClientSource> OpenAIModel<S> {
         system_prompt: Option<&SystemPrompt>,
         tool_choice: Option<&ToolChoice>,
     ) -> Result<crate::ChatRequest, ModelError> {
-        // Borrowed under the read lock, not cloned: this runs on every call.
+        self.build_request(messages, tools, system_prompt, tool_choice)
+            .1
+    }
+
+    /// Whether the config streams, and the request these inputs make: one
+    /// read of the config, borrowed under the lock, not cloned (this runs on
+    /// every call).
+    fn build_request(
+        &self,
+        messages: &[Message],
+        tools: &[ToolSpec],
+        system_prompt: Option<&SystemPrompt>,
+        tool_choice: Option<&ToolChoice>,
+    ) -> (bool, Result<crate::ChatRequest, ModelError>) {
         let config = self
             .config
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        format::request(RequestParts {
+        let request = format::request(RequestParts {
             model_id: &config.model_id,
             params: &config.params,
             stream: config.stream,
@@ -312,7 +325,8 @@ impl<S: ClientSource> OpenAIModel<S> {
             tools,
             system_prompt,
             tool_choice,
-        })
+        });
+        (config.stream, request)
     }
 
     /// The reply to a conversation, as events; see [`StreamEvent`]. With
@@ -325,12 +339,7 @@ impl<S: ClientSource> OpenAIModel<S> {
         system_prompt: Option<&'a SystemPrompt>,
         tool_choice: Option<&'a ToolChoice>,
     ) -> impl Stream<Item = Result<StreamEvent, ModelError>> + Send + 'a {
-        let streaming = self
-            .config
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .stream;
-        let request = self.format_request(messages, tools, system_prompt, tool_choice);
+        let (streaming, request) = self.build_request(messages, tools, system_prompt, tool_choice);
         async_stream::try_stream! {
             let request = request?;
             let client = self.source.client()?;
