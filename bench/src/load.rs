@@ -79,7 +79,7 @@ pub(crate) async fn run(
             let mut sample = Sample::default();
             while Instant::now() < deadline {
                 let began = Instant::now();
-                let call = subject.call(request.clone(), stream);
+                let call = subject.call(&request, stream);
                 match tokio::time::timeout(CALL_LIMIT, call).await {
                     Ok(Ok(chunks)) => {
                         sample.latencies.push(began.elapsed());

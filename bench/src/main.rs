@@ -25,6 +25,7 @@ use std::time::Duration;
 use clap::{Arg, ArgAction, Command, value_parser};
 use indicatif::{ProgressBar, ProgressStyle};
 use openai_hooks::ChatRequest;
+use openai_hooks::model::{ModelError, OpenAIModel};
 use openai_hooks::server::{LocalServer, Reply};
 use openai_hooks_bench::hooks::Hooked;
 
@@ -146,20 +147,15 @@ fn plan(m: &clap::ArgMatches) -> Result<Plan, Box<dyn Error>> {
     })
 }
 
-/// The raw subjects' request: what the model subjects build from the same
-/// conversation.
-fn request(stream: bool) -> Result<ChatRequest, serde_json::Error> {
-    let mut request = serde_json::json!({
-        "model": "gpt-4o-mini",
-        "messages": [
-            {"role": "system", "content": "You are a load test."},
-            {"role": "user", "content": "Say something, at length."},
-        ],
-    });
-    if stream {
-        request["stream_options"] = serde_json::json!({"include_usage": true});
-    }
-    serde_json::from_value(request)
+/// The raw subjects' request: exactly what the model subjects build from
+/// the same conversation, so raw and model calls put the same bytes on the
+/// wire and the comparison measures the model's own work.
+fn request(stream: bool) -> Result<ChatRequest, ModelError> {
+    let (messages, system) = subjects::conversation();
+    OpenAIModel::builder("gpt-4o-mini")
+        .stream(stream)
+        .build()?
+        .format_request(&messages, &[], Some(&system), None)
 }
 
 fn reply(stream: bool, chunks: usize) -> Reply {

@@ -1,5 +1,7 @@
 //! What is measured: ways of calling the server, each one a subject.
 
+use std::sync::LazyLock;
+
 use futures::StreamExt;
 use openai_hooks::async_openai::Client;
 use openai_hooks::async_openai::config::OpenAIConfig;
@@ -147,11 +149,16 @@ impl Subject {
     }
 
     /// Makes one call; returns the chunks received (1 for a JSON reply).
-    pub(crate) async fn call(&self, req: ChatRequest, stream: bool) -> Result<u64, ClientError> {
+    /// Raw subjects send a copy of `req` (a call takes its request by
+    /// value); model subjects format the same conversation, held like a
+    /// caller holds its messages.
+    pub(crate) async fn call(&self, req: &ChatRequest, stream: bool) -> Result<u64, ClientError> {
         match self {
-            Subject::RawShared(c) => drive(c, req, stream).await,
-            Subject::RawPerRequest(endpoint) => drive(&endpoint.client()?, req, stream).await,
-            Subject::Hooked(c) => drive(c.as_ref(), req, stream).await,
+            Subject::RawShared(c) => drive(c, req.clone(), stream).await,
+            Subject::RawPerRequest(endpoint) => {
+                drive(&endpoint.client()?, req.clone(), stream).await
+            }
+            Subject::Hooked(c) => drive(c.as_ref(), req.clone(), stream).await,
             Subject::ModelFixed(m) => events(m).await,
             Subject::ModelPerRuntime(m) => events(m).await,
             Subject::ModelFactory(m) => events(m).await,
@@ -160,13 +167,23 @@ impl Subject {
     }
 }
 
+/// The conversation every subject sends: the model subjects format it per
+/// call, the raw ones send the request it formats to.
+pub(crate) fn conversation() -> ([Message; 1], SystemPrompt) {
+    (
+        [Message::user("Say something, at length.")],
+        SystemPrompt::from("You are a load test."),
+    )
+}
+
+/// The conversation, made once: a caller holds its messages across calls.
+static CONVERSATION: LazyLock<([Message; 1], SystemPrompt)> = LazyLock::new(conversation);
+
 /// One model call, drained; returns the events received. The model's own
 /// config says whether it streams.
 async fn events<S: ClientSource>(model: &OpenAIModel<S>) -> Result<u64, ClientError> {
-    // The same conversation as the raw subjects' request.
-    let messages = [Message::user("Say something, at length.")];
-    let system = SystemPrompt::from("You are a load test.");
-    let mut events = std::pin::pin!(model.stream(&messages, &[], Some(&system), None));
+    let (messages, system) = &*CONVERSATION;
+    let mut events = std::pin::pin!(model.stream(messages, &[], Some(system), None));
     let mut n = 0;
     while let Some(event) = events.next().await {
         event.map_err(|e| match e {
