@@ -189,10 +189,62 @@ fn model_call(c: &mut Criterion) {
     group.finish();
 }
 
+/// The telemetry hook (as pre-request, chunk and post-response hook) with
+/// no `tracing` subscriber listening, against the same in-memory client
+/// without it: what tracing costs a service that does not collect it.
+fn telemetry_unobserved(c: &mut Criterion) {
+    use openai_hooks::openai_client;
+    use openai_hooks::telemetry::Telemetry;
+
+    #[openai_client]
+    struct Traced {
+        #[inner]
+        client: InMemory,
+        #[pre_request]
+        start: Telemetry,
+        #[on_chunk]
+        chunks: Telemetry,
+        #[post_response]
+        finish: Telemetry,
+    }
+
+    let rt = runtime();
+    let raw = InMemory::new(CHUNKS);
+    let traced = Traced {
+        client: InMemory::new(CHUNKS),
+        start: Telemetry::new(),
+        chunks: Telemetry::new(),
+        finish: Telemetry::new(),
+    };
+    let mut group = c.benchmark_group("telemetry, no subscriber");
+    group.bench_function("request/raw", |b| {
+        b.iter_batched(
+            InMemory::request,
+            |req| rt.block_on(raw.create(req)).expect("a reply"),
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("request/telemetry", |b| {
+        b.iter_batched(
+            InMemory::request,
+            |req| rt.block_on(traced.create(req)).expect("a reply"),
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("stream of 200 chunks/raw", |b| {
+        b.iter(|| rt.block_on(drain(&raw)))
+    });
+    group.bench_function("stream of 200 chunks/telemetry", |b| {
+        b.iter(|| rt.block_on(drain(&traced)))
+    });
+    group.finish();
+}
+
 criterion_group!(
     benches,
     per_request,
     per_chunk,
+    telemetry_unobserved,
     request_formatting,
     event_conversion,
     model_call

@@ -17,6 +17,7 @@
 use std::borrow::Cow;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{LazyLock, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
@@ -216,7 +217,10 @@ impl HookError {
 /// ```
 #[derive(Debug)]
 pub struct HookContext {
-    request_id: String,
+    /// The call's number in this process; its text form is made when first
+    /// asked for (most calls never are).
+    serial: u64,
+    request_id: OnceLock<String>,
     model: String,
     stage: Stage,
     streaming: bool,
@@ -226,18 +230,22 @@ pub struct HookContext {
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
+/// When this process first wrote a request id, in milliseconds since the epoch:
+/// with the counter, request ids are unique within the process and distinct
+/// across restarts.
+static PROCESS_MILLIS: LazyLock<u128> = LazyLock::new(|| {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or_default()
+});
+
 impl HookContext {
     /// A context for a new call to `model`, with a fresh request id.
     pub fn new(model: impl Into<String>) -> Self {
-        // Unique within the process and distinct across restarts: start time
-        // in milliseconds plus a counter.
-        let millis = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis())
-            .unwrap_or_default();
-        let n = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         Self {
-            request_id: format!("req_{millis:x}_{n}"),
+            serial: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            request_id: OnceLock::new(),
             model: model.into(),
             stage: Stage::PreRequest,
             streaming: false,
@@ -267,7 +275,8 @@ impl HookContext {
 
     /// This call's id (unique within the process).
     pub fn request_id(&self) -> &str {
-        &self.request_id
+        self.request_id
+            .get_or_init(|| format!("req_{:x}_{}", *PROCESS_MILLIS, self.serial))
     }
 
     /// The model the request names (after any pre-request rewrite: the

@@ -10,8 +10,10 @@
 //! carries the same figures as `histogram.*` fields, which a metrics layer
 //! such as `tracing-opentelemetry`'s turns into metrics.
 //!
-//! With no subscriber listening, `tracing` reports the span disabled and each
-//! stage costs a branch.
+//! With no subscriber listening, `tracing` reports the span disabled,
+//! nothing is stored in the context, and each later stage costs a branch
+//! (measured: `cargo bench -p openai-hooks-bench --bench hot_paths --
+//! telemetry`).
 //!
 //! ```
 //! use openai_hooks::{openai_client, telemetry::Telemetry};
@@ -106,17 +108,20 @@ impl PreRequest for Telemetry {
             openai_hooks.time_to_first_token_ms = Empty,
             openai_hooks.duration_ms = Empty,
         );
-        if !span.is_disabled() {
-            #[allow(deprecated)] // `max_tokens` is still what many servers read
-            if let Some(n) = req.max_completion_tokens.or(req.max_tokens) {
-                span.record("gen_ai.request.max_tokens", n);
-            }
-            if let Some(t) = req.temperature {
-                span.record("gen_ai.request.temperature", widen(t));
-            }
-            if let Some(p) = req.top_p {
-                span.record("gen_ai.request.top_p", widen(p));
-            }
+        // With nobody listening, nothing is kept: the later stages find no
+        // span and return at once.
+        if span.is_disabled() {
+            return Ok(());
+        }
+        #[allow(deprecated)] // `max_tokens` is still what many servers read
+        if let Some(n) = req.max_completion_tokens.or(req.max_tokens) {
+            span.record("gen_ai.request.max_tokens", n);
+        }
+        if let Some(t) = req.temperature {
+            span.record("gen_ai.request.temperature", widen(t));
+        }
+        if let Some(p) = req.top_p {
+            span.record("gen_ai.request.top_p", widen(p));
         }
         cx.extensions_mut().insert(CallSpan(span));
         Ok(())
