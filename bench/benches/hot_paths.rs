@@ -8,7 +8,10 @@
 
 use std::hint::black_box;
 
-use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{
+    BatchSize, BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main,
+};
 use futures::StreamExt;
 use openai_hooks::ChatClient;
 use openai_hooks_bench::hooks::Hooked;
@@ -35,26 +38,31 @@ async fn drain(client: &impl ChatClient) -> usize {
     n
 }
 
+/// Benchmarks one `create` call of `client` (the request is built outside
+/// the timing) as `name` in `group`.
+fn bench_create(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    name: &str,
+    rt: &tokio::runtime::Runtime,
+    client: &impl ChatClient,
+) {
+    group.bench_function(name, |b| {
+        b.iter_batched(
+            InMemory::request,
+            |req| rt.block_on(client.create(req)).expect("a reply"),
+            BatchSize::SmallInput,
+        )
+    });
+}
+
 /// Per request: `create` with and without nine pass-through hooks.
 fn per_request(c: &mut Criterion) {
     let rt = runtime();
     let raw = InMemory::new(CHUNKS);
     let hooked = Hooked::new(InMemory::new(CHUNKS));
     let mut group = c.benchmark_group("request");
-    group.bench_function("raw", |b| {
-        b.iter_batched(
-            InMemory::request,
-            |req| rt.block_on(raw.create(req)).expect("a reply"),
-            BatchSize::SmallInput,
-        )
-    });
-    group.bench_function("3 hooks of each kind", |b| {
-        b.iter_batched(
-            InMemory::request,
-            |req| rt.block_on(hooked.create(req)).expect("a reply"),
-            BatchSize::SmallInput,
-        )
-    });
+    bench_create(&mut group, "raw", &rt, &raw);
+    bench_create(&mut group, "3 hooks of each kind", &rt, &hooked);
     group.finish();
 }
 
@@ -165,13 +173,7 @@ fn model_call(c: &mut Criterion) {
     let messages = [Message::user("Say hello.")];
     let system = SystemPrompt::from("You are terse.");
     let mut group = c.benchmark_group("model call (one-shot reply)");
-    group.bench_function("raw client", |b| {
-        b.iter_batched(
-            InMemory::request,
-            |req| rt.block_on(raw.create(req)).expect("a reply"),
-            BatchSize::SmallInput,
-        )
-    });
+    bench_create(&mut group, "raw client", &rt, &raw);
     group.bench_function("OpenAIModel, fixed", |b| {
         b.iter(|| {
             rt.block_on(async {
@@ -217,20 +219,8 @@ fn telemetry_unobserved(c: &mut Criterion) {
         finish: Telemetry::new(),
     };
     let mut group = c.benchmark_group("telemetry, no subscriber");
-    group.bench_function("request/raw", |b| {
-        b.iter_batched(
-            InMemory::request,
-            |req| rt.block_on(raw.create(req)).expect("a reply"),
-            BatchSize::SmallInput,
-        )
-    });
-    group.bench_function("request/telemetry", |b| {
-        b.iter_batched(
-            InMemory::request,
-            |req| rt.block_on(traced.create(req)).expect("a reply"),
-            BatchSize::SmallInput,
-        )
-    });
+    bench_create(&mut group, "request/raw", &rt, &raw);
+    bench_create(&mut group, "request/telemetry", &rt, &traced);
     group.bench_function("stream of 200 chunks/raw", |b| {
         b.iter(|| rt.block_on(drain(&raw)))
     });
