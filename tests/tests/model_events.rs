@@ -681,9 +681,69 @@ fn a_new_tool_call_id_at_the_same_index_is_a_new_call() {
         let chunk: openai_hooks::ChatChunk = serde_json::from_value(c).unwrap();
         conv.push(&chunk, &mut out).unwrap();
     }
+    conv.finish(&mut out).unwrap();
     let calls = tool_calls(&out);
     assert_eq!(calls.len(), 2, "{calls:?}");
     assert_eq!(calls[0].2, "{\"x\":1}");
     assert_eq!(calls[1].0, "b");
     assert_eq!(calls[1].2, "{}");
+}
+
+/// A stream that fails after its finish reason (here the connection is
+/// reset where the usage chunk would come) still delivers the whole reply:
+/// its tool calls and `MessageStop`, then the error, and no metadata.
+#[tokio::test]
+async fn a_failure_after_the_finish_reason_still_delivers_the_stop() {
+    let server = LocalServer::start().await.unwrap();
+    // Events: the role chunk, two argument fragments, the finish chunk;
+    // the reset comes where the usage chunk would.
+    server.push(
+        Reply::tool_calls([openai_hooks::server::ToolCallSpec::new(
+            "lookup",
+            serde_json::json!({"city": "Paris"}),
+        )])
+        .chunks(2)
+        .fault(Fault::ResetAfter { after: 4 }),
+    );
+    let (got, err) = events(&model(&server, true)).await;
+    let err = err.expect("the reset ends the stream with an error");
+    assert!(
+        matches!(err, ModelError::Client(ClientError::Transport { .. })),
+        "{err:?}"
+    );
+    let calls = tool_calls(&got);
+    assert_eq!(calls.len(), 1, "{got:?}");
+    assert_eq!(calls[0].1, "lookup");
+    assert_eq!(
+        serde_json::from_str::<Value>(&calls[0].2).unwrap(),
+        serde_json::json!({"city": "Paris"})
+    );
+    assert!(
+        matches!(
+            got.last(),
+            Some(StreamEvent::MessageStop {
+                stop_reason: StopReason::ToolUse
+            })
+        ),
+        "{got:?}"
+    );
+    assert!(
+        !got.iter()
+            .any(|e| matches!(e, StreamEvent::Metadata { .. })),
+        "no metadata for a reply whose stream failed"
+    );
+
+    // Cut before the finish reason: no stop, just the error.
+    server.push(
+        Reply::text("one two three")
+            .chunks(3)
+            .fault(Fault::ResetAfter { after: 2 }),
+    );
+    let (got, err) = events(&model(&server, true)).await;
+    assert!(err.is_some());
+    assert!(
+        !got.iter()
+            .any(|e| matches!(e, StreamEvent::MessageStop { .. })),
+        "{got:?}"
+    );
 }

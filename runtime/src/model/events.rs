@@ -5,10 +5,12 @@
 //! then content blocks ([`ContentBlockStart`], deltas, [`ContentBlockStop`])
 //! for reasoning, text and refusals in the order they arrive and then for
 //! each tool call in index order, then [`MessageStop`] with the stop reason,
-//! then [`Metadata`] with usage and timings. A stream's blocks close at its
-//! finish reason, and `MessageStop` follows when the stream ends (after the
-//! usage chunk); a piece a server sends after the finish reason gets a block
-//! of its own before `MessageStop`, so nothing is dropped and the order holds.
+//! then [`Metadata`] with usage and timings. A stream's open block closes at
+//! its finish reason; the tool-call blocks and `MessageStop` follow when the
+//! stream ends (after the usage chunk), so a piece a server sends after the
+//! finish reason is not dropped and the order holds. A stream that fails
+//! after its finish reason still gets its tool calls and `MessageStop`
+//! before the error ([`EventConverter::interrupt`]).
 //!
 //! [`MessageStart`]: StreamEvent::MessageStart
 //! [`ContentBlockStart`]: StreamEvent::ContentBlockStart
@@ -254,7 +256,8 @@ impl EventConverter {
     }
 
     /// Adds the events `chunk` causes to `out`. An `error` object in the
-    /// chunk ends the reply with that error.
+    /// chunk ends the reply with that error (after [`Self::interrupt`]'s
+    /// events).
     pub fn push(
         &mut self,
         chunk: &ChatChunk,
@@ -262,6 +265,7 @@ impl EventConverter {
     ) -> Result<(), ModelError> {
         self.chunks += 1;
         if let Some(wire) = &chunk.error {
+            self.interrupt(out);
             return Err(ClientError::Api(ApiError::from_wire(None, wire.clone())).into());
         }
         if let Some(usage) = &chunk.usage {
@@ -316,17 +320,32 @@ impl EventConverter {
                 }
             }
         }
-        // The blocks close at the finish reason; `MessageStop` waits for
-        // the end of the stream, so a piece some servers send after the
-        // finish reason (a repeated finish chunk, a last fragment) gets a
-        // block of its own before it instead of being dropped.
+        // The open block closes at the finish reason; the tool-call blocks
+        // and `MessageStop` wait for the end of the stream, so a piece some
+        // servers send after the finish reason (a repeated finish chunk, a
+        // last fragment) is not dropped: text gets a block of its own, and
+        // a tool-call fragment joins the call it continues.
         if let Some(reason) = &choice.finish_reason
             && self.stop.is_none()
         {
-            self.close(out);
+            if self.open.take().is_some() {
+                out.push(StreamEvent::ContentBlockStop);
+            }
             self.stop = Some(StopReason::from(reason));
         }
         Ok(())
+    }
+
+    /// The stream failed part way (a transport error, a time limit, an
+    /// `error` object): when the reply had already said why it stopped,
+    /// its blocks close and [`StreamEvent::MessageStop`] is emitted, so the
+    /// caller holds the whole reply before the error that ends the stream.
+    /// Without a stop reason it adds nothing.
+    pub fn interrupt(&mut self, out: &mut Vec<StreamEvent>) {
+        if let Some(stop_reason) = self.stop.take() {
+            self.close(out);
+            out.push(StreamEvent::MessageStop { stop_reason });
+        }
     }
 
     /// Ends the reply: any block still open, [`StreamEvent::MessageStop`]

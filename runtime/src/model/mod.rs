@@ -349,10 +349,17 @@ impl<S: ClientSource> OpenAIModel<S> {
                 let mut converter = EventConverter::new(started);
                 let mut out = Vec::new();
                 while let Some(chunk) = chunks.next().await {
-                    converter.push(&chunk?, &mut out)?;
+                    let pushed = match chunk {
+                        Ok(chunk) => converter.push(&chunk, &mut out),
+                        Err(e) => {
+                            converter.interrupt(&mut out);
+                            Err(e.into())
+                        }
+                    };
                     for event in out.drain(..) {
                         yield event;
                     }
+                    pushed?;
                 }
                 converter.finish(&mut out)?;
                 for event in out.drain(..) {
