@@ -49,11 +49,16 @@ const MAX_ERRORS: usize = 8;
 /// chunk hook, the text of all choices open at once counts together; the
 /// chunk that would take it past the cap trips (kind `too_long`, with
 /// `max_bytes` in the info) before it is handed on, and nothing more is
-/// kept. The buffers grow to at most the cap each, so a stream's state takes
-/// at most twice the cap, however long the reply. A whole reply
-/// ([`check`](Self::check), the post-response hook) longer than the cap
-/// trips the same way, without being parsed. An over-long reply is never
-/// passed unchecked.
+/// kept. A buffer's capacity never exceeds twice its length (or the cap),
+/// so a stream's state takes at most twice the cap, however long the reply
+/// and however many choices it has. A text judged whole
+/// ([`check`](Self::check), or each choice in the post-response hook) longer
+/// than the cap trips the same way, without being parsed. An over-long reply
+/// is never passed unchecked.
+///
+/// A chunk for a choice already judged (some servers repeat the finish
+/// chunk) is passed on; if it carries text, which would change what was
+/// judged, it trips (kind `after_finish`).
 ///
 /// ```
 /// use openai_hooks::guardrails::JsonSchemaOutput;
@@ -269,6 +274,9 @@ impl PostResponse for JsonSchemaOutput {
 #[derive(Debug, Default)]
 pub struct JsonSchemaState {
     choices: Vec<OpenChoice>,
+    /// Choices already judged: a later chunk for one (some servers repeat
+    /// the finish chunk) does not reopen it.
+    finished: Vec<u32>,
     /// The bytes of text kept, over all open choices.
     held: usize,
     validated: usize,
@@ -328,6 +336,25 @@ impl OnChunk for JsonSchemaOutput {
         cx: &HookContext,
     ) -> Result<ChunkAction, HookError> {
         for choice in &chunk.choices {
+            if state.finished.contains(&choice.index) {
+                // Judged already: a repeated finish chunk passes; text after
+                // the finish would change what was judged, so it trips.
+                if choice
+                    .delta
+                    .content
+                    .as_deref()
+                    .is_some_and(|t| !t.is_empty())
+                {
+                    let mut info = failure(
+                        "after_finish",
+                        vec![json!({"message": "the reply sent text after its finish reason"})],
+                    );
+                    info["choice"] = choice.index.into();
+                    state.report(cx, true, info.clone());
+                    return Err(Self::trip(info));
+                }
+                continue;
+            }
             let i = match state.choices.iter().position(|c| c.index == choice.index) {
                 Some(i) => i,
                 None => {
@@ -364,6 +391,7 @@ impl OnChunk for JsonSchemaOutput {
                 .is_some_and(|t| !t.is_empty());
             if choice.finish_reason.is_some() {
                 let open = state.choices.swap_remove(i);
+                state.finished.push(open.index);
                 state.held -= open.text.as_ref().map_or(0, String::len);
                 state.validated += 1;
                 if let Err(info) = self.finish(open) {
@@ -381,8 +409,9 @@ impl OnChunk for JsonSchemaOutput {
         cx: &HookContext,
     ) -> Result<Option<ChatChunk>, HookError> {
         // Choices the upstream never finished: judge what they sent.
-        for open in std::mem::take(&mut state.choices) {
-            state.held -= open.text.as_ref().map_or(0, String::len);
+        let open_choices = std::mem::take(&mut state.choices);
+        state.held = 0;
+        for open in open_choices {
             state.validated += 1;
             if let Err(info) = self.finish(open) {
                 state.report(cx, true, info.clone());
@@ -647,5 +676,46 @@ mod tests {
         s.on_chunk(&mut piece("not json", false), &mut state, &cx)
             .unwrap();
         assert!(s.on_end(&mut state, &cx).unwrap_err().is_tripwire());
+    }
+
+    #[test]
+    fn a_repeated_finish_chunk_passes_and_text_after_the_finish_trips() {
+        let s = schema();
+        let cx = HookContext::new("m");
+        let mut state = JsonSchemaState::default();
+        s.on_chunk(&mut piece(r#"{"name": "Ann"}"#, true), &mut state, &cx)
+            .unwrap();
+        // The same finish again, with empty content (as OpenRouter sends).
+        assert_eq!(
+            s.on_chunk(&mut piece("", true), &mut state, &cx).unwrap(),
+            ChunkAction::Pass
+        );
+        assert_eq!(s.on_end(&mut state, &cx).unwrap(), None);
+        // Text after the finish would change what was judged.
+        let mut state = JsonSchemaState::default();
+        s.on_chunk(&mut piece(r#"{"name": "Ann"}"#, true), &mut state, &cx)
+            .unwrap();
+        let err = s
+            .on_chunk(&mut piece("trailing", false), &mut state, &cx)
+            .unwrap_err();
+        let HookError::Tripwire(t) = &err else {
+            panic!("{err}")
+        };
+        assert_eq!(t.info["kind"], "after_finish");
+        assert_eq!(t.info["choice"], 0);
+    }
+
+    #[test]
+    fn held_bytes_is_zero_after_the_end_even_when_it_trips() {
+        let s = schema();
+        let cx = HookContext::new("m");
+        let mut state = JsonSchemaState::default();
+        s.on_chunk(&mut piece_of(0, "not json", false), &mut state, &cx)
+            .unwrap();
+        s.on_chunk(&mut piece_of(1, r#"{"name":"#, false), &mut state, &cx)
+            .unwrap();
+        assert!(state.held_bytes() > 0);
+        assert!(s.on_end(&mut state, &cx).unwrap_err().is_tripwire());
+        assert_eq!(state.held_bytes(), 0);
     }
 }
