@@ -215,7 +215,6 @@ impl HookError {
 /// cx.extensions_mut().insert(Masked(2));
 /// assert_eq!(cx.extensions().get::<Masked>(), Some(&Masked(2)));
 /// ```
-#[derive(Debug)]
 pub struct HookContext {
     /// The call's number in this process; its text form is made when first
     /// asked for (most calls never are).
@@ -228,16 +227,31 @@ pub struct HookContext {
     extensions: http::Extensions,
 }
 
+impl std::fmt::Debug for HookContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HookContext")
+            .field("request_id", &self.request_id())
+            .field("model", &self.model)
+            .field("stage", &self.stage)
+            .field("streaming", &self.streaming)
+            .field("started", &self.started)
+            .field("extensions", &self.extensions)
+            .finish()
+    }
+}
+
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
-/// When this process first wrote a request id, in milliseconds since the epoch:
-/// with the counter, request ids are unique within the process and distinct
-/// across restarts.
-static PROCESS_MILLIS: LazyLock<u128> = LazyLock::new(|| {
-    SystemTime::now()
+/// This process's part of every request id: when it first wrote one (in
+/// milliseconds since the epoch) and its process id. With the counter,
+/// request ids are unique within the process and distinct across restarts
+/// and across processes started in the same millisecond.
+static PROCESS_TAG: LazyLock<String> = LazyLock::new(|| {
+    let millis = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis())
-        .unwrap_or_default()
+        .unwrap_or_default();
+    format!("{millis:x}_{:x}", std::process::id())
 });
 
 impl HookContext {
@@ -273,10 +287,11 @@ impl HookContext {
         self.streaming
     }
 
-    /// This call's id (unique within the process).
+    /// This call's id: unique within the process, and tagged with the
+    /// process (its start and id) so ids from several processes differ.
     pub fn request_id(&self) -> &str {
         self.request_id
-            .get_or_init(|| format!("req_{:x}_{}", *PROCESS_MILLIS, self.serial))
+            .get_or_init(|| format!("req_{}_{}", *PROCESS_TAG, self.serial))
     }
 
     /// The model the request names (after any pre-request rewrite: the

@@ -66,25 +66,25 @@ pub struct ClientArgs {
     root_certificates: Vec<Vec<u8>>,
 }
 
-/// A URL as `Debug` may show it: a query (`?api_key=…`) and user info
-/// (`user:pass@`) can hold credentials, so they are replaced.
+/// A URL as `Debug` may show it: user info (`user:pass@`), a query
+/// (`?api_key=…`) and a fragment can hold credentials, so they are
+/// replaced; text that does not parse as a URL is not shown at all.
 fn url_shown(url: &str) -> String {
-    let (url, query) = match url.split_once('?') {
-        Some((base, _)) => (base, "?[REDACTED]"),
-        None => (url, ""),
+    let Ok(mut parsed) = reqwest::Url::parse(url) else {
+        return "<not a URL>".to_owned();
     };
-    let after_scheme = url.find("://").map_or(0, |i| i + 3);
-    let authority_end = url[after_scheme..]
-        .find('/')
-        .map_or(url.len(), |i| after_scheme + i);
-    match url[after_scheme..authority_end].rfind('@') {
-        Some(at) => format!(
-            "{}[REDACTED]@{}{query}",
-            &url[..after_scheme],
-            &url[after_scheme + at + 1..]
-        ),
-        None => format!("{url}{query}"),
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        // Only fails for URLs that cannot have user info, which have none.
+        let _ = parsed.set_username("REDACTED");
+        let _ = parsed.set_password(None);
     }
+    if parsed.query().is_some() {
+        parsed.set_query(Some("REDACTED"));
+    }
+    if parsed.fragment().is_some() {
+        parsed.set_fragment(Some("REDACTED"));
+    }
+    parsed.into()
 }
 
 impl fmt::Debug for ClientArgs {
@@ -414,13 +414,25 @@ mod tests {
         assert_eq!(url_shown("http://127.0.0.1:8/v1"), "http://127.0.0.1:8/v1");
         assert_eq!(
             url_shown("https://gw.example/v1?api_key=sk-secret&x=1"),
-            "https://gw.example/v1?[REDACTED]"
+            "https://gw.example/v1?REDACTED"
         );
         assert_eq!(
-            url_shown("https://user:pa@ss@gw.example/v1/chat"),
-            "https://[REDACTED]@gw.example/v1/chat"
+            url_shown("https://user:pa%40ss@gw.example/v1/chat"),
+            "https://REDACTED@gw.example/v1/chat"
         );
-        assert_eq!(url_shown("gw.example/v1"), "gw.example/v1");
+        assert_eq!(
+            url_shown("https://gw.example/v1#token=abc"),
+            "https://gw.example/v1#REDACTED"
+        );
+        // A raw `/` or `?` in a password does not move the cut.
+        for odd in ["https://u:pa/ss@h.example/v1", "https://u:p?w@h.example/v1"] {
+            let shown = url_shown(odd);
+            assert!(
+                !shown.contains("pa") && !shown.contains("p?w"),
+                "{odd} -> {shown}"
+            );
+        }
+        assert_eq!(url_shown("gw.example/v1://x"), "<not a URL>");
         let args = ClientArgs::new().base_url("https://u:secret-pw@gw.example/v1?key=hidden-key");
         let shown = format!("{args:?}");
         assert!(
