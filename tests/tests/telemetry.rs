@@ -85,6 +85,19 @@ impl Visit for Collect<'_> {
 
 const TARGET: &str = "openai_hooks::telemetry";
 
+/// One test at a time: `tracing` caches per call site, for the whole
+/// process, whether any subscriber wants it, and the tests here set
+/// different subscribers on their threads.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Sets `layer` as this thread's subscriber for the guard's life, with the
+/// call sites' cached interest rebuilt for it.
+fn listen(layer: Seen) -> tracing::subscriber::DefaultGuard {
+    let guard = tracing::subscriber::set_default(Registry::default().with(layer));
+    tracing::callsite::rebuild_interest_cache();
+    guard
+}
+
 impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Seen {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         if attrs.metadata().target() != TARGET {
@@ -199,6 +212,7 @@ fn check_event(seen: &Seen, span: usize, span_fields: &Fields) -> Fields {
 
 #[tokio::test]
 async fn a_one_shot_call_is_traced_with_the_genai_attributes() {
+    let _serial = SERIAL.lock().await;
     let server = LocalServer::start().await.unwrap();
     server.push(
         Reply::text("traced reply")
@@ -207,7 +221,7 @@ async fn a_one_shot_call_is_traced_with_the_genai_attributes() {
     );
     let client = traced(&server, "azure.ai.openai");
     let seen = Seen::default();
-    let _guard = tracing::subscriber::set_default(Registry::default().with(seen.clone()));
+    let _guard = listen(seen.clone());
 
     let reply = client.create(request(false)).await.unwrap();
     assert_eq!(
@@ -233,6 +247,7 @@ async fn a_one_shot_call_is_traced_with_the_genai_attributes() {
 
 #[tokio::test]
 async fn a_stream_is_traced_with_time_to_first_token() {
+    let _serial = SERIAL.lock().await;
     let server = LocalServer::start().await.unwrap();
     server.push(
         Reply::text("one two three four")
@@ -243,7 +258,7 @@ async fn a_stream_is_traced_with_time_to_first_token() {
     );
     let client = traced(&server, "azure.ai.openai");
     let seen = Seen::default();
-    let _guard = tracing::subscriber::set_default(Registry::default().with(seen.clone()));
+    let _guard = listen(seen.clone());
 
     let mut stream = client.create_stream(request(true)).await.unwrap();
     let mut text = String::new();
@@ -277,11 +292,12 @@ async fn a_stream_is_traced_with_time_to_first_token() {
 
 #[tokio::test]
 async fn calls_get_spans_of_their_own() {
+    let _serial = SERIAL.lock().await;
     let server = LocalServer::start().await.unwrap();
     server.set_default(Reply::text("again").usage(11, 7));
     let client = traced(&server, "openai");
     let seen = Seen::default();
-    let _guard = tracing::subscriber::set_default(Registry::default().with(seen.clone()));
+    let _guard = listen(seen.clone());
 
     for _ in 0..3 {
         client.create(request(false)).await.unwrap();
@@ -308,7 +324,8 @@ async fn with_no_subscriber_the_hooks_pass_everything_through() {
     server.push(Reply::text("plain").usage(11, 7));
     let client = traced(&server, "openai");
     // No subscriber is set on this thread: the span is disabled.
-    let _guard = tracing::subscriber::set_default(tracing::subscriber::NoSubscriber::default());
+    let _serial = SERIAL.lock().await;
+    tracing::callsite::rebuild_interest_cache();
 
     let mut stream = client.create_stream(request(true)).await.unwrap();
     let mut text = String::new();
