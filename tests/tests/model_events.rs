@@ -394,9 +394,7 @@ async fn usage_carries_cached_tokens_from_the_recordings() {
         (
             &streaming,
             stream("crusoe-vllm-text-usage"),
-            recorded_usage(&recorded_chunks(&stream("crusoe-vllm-text-usage")))
-                .map(|u| (u.input_tokens, u.output_tokens, u.total_tokens, Some(0)))
-                .unwrap(),
+            (46, 14, 60, Some(0)),
         ),
         // No `prompt_tokens_details`: no cached count, rather than 0.
         (&streaming, stream("openai-text-usage"), (14, 30, 44, None)),
@@ -554,7 +552,6 @@ async fn every_recorded_reply_converts_in_non_streaming_mode() {
         .collect();
     files.sort();
     assert!(files.len() >= 6, "{files:?}");
-    let mut converted = 0;
     for path in &files {
         server.push(Reply::fixture(path));
         let (events, error) = events(&model).await;
@@ -581,9 +578,7 @@ async fn every_recorded_reply_converts_in_non_streaming_mode() {
             "{}",
             path.display()
         );
-        converted += 1;
     }
-    assert_eq!(converted, files.len());
     assert_eq!(server.requests().len(), files.len());
     server.shutdown().await;
 }
@@ -598,7 +593,6 @@ async fn every_recorded_error_maps_to_its_kind() {
         .collect();
     files.sort();
     assert!(files.len() >= 5, "{files:?}");
-    let mut mapped = 0;
     for path in &files {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let status: u16 = name[..3].parse().unwrap();
@@ -623,9 +617,7 @@ async fn every_recorded_error_maps_to_its_kind() {
             }
             other => panic!("{name}: {other:?}"),
         }
-        mapped += 1;
     }
-    assert_eq!(mapped, files.len());
     assert_eq!(server.requests().len(), files.len());
     server.shutdown().await;
 }

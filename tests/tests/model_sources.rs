@@ -889,7 +889,7 @@ fn client_args_default_to_openai_api_key_and_openai_base_url() {
         .unwrap()
         .as_nanos();
     let key = format!("sk-env-{}-{nanos}", std::process::id());
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
             "client_args_defaults_child",
             "--exact",
@@ -902,8 +902,21 @@ fn client_args_default_to_openai_api_key_and_openai_base_url() {
         .env_remove("OPENAI_ADMIN_KEY")
         .env_remove("OPENAI_ORG_ID")
         .env_remove("OPENAI_PROJECT_ID")
-        .output()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
+    // Bounded: a child that hangs is killed and the test fails.
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the child test did not finish within 120 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success() && stdout.contains("1 passed"),
