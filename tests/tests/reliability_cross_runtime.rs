@@ -4,6 +4,15 @@
 //! client, gets that pooled connection, and A shuts down mid-stream. The
 //! connection's task dies with A, and B's stream is cut part-way.
 //!
+//! B's stream must run on A's connection, every round, whatever the
+//! scheduling: A's connection goes back to the pool from a task on A, a
+//! moment after A's call returns, and a request that finds the pool empty
+//! opens a connection of its own. So the client is built with a connector
+//! that opens one connection and holds every later attempt pending: B's
+//! request then waits for A's connection to be checked in and takes it,
+//! which the server's connection count confirms (one connection, every
+//! round). Nothing else about the client differs from a plain one.
+//!
 //! The test repeats the scenario (20 times by default,
 //! `CROSS_RUNTIME_ITERATIONS=100` for more), prints what B saw each time,
 //! and asserts on it: B's stream never completes once A is gone, it fails
@@ -17,10 +26,14 @@
 //! and the pool discards it and opens a new one for B.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures::StreamExt;
+use futures::future::BoxFuture;
 use openai_hooks::async_openai::{Client, config::OpenAIConfig};
 use openai_hooks::server::{LocalServer, Reply};
 use openai_hooks::{ChatClient, ChatRequest, ClientError};
@@ -43,6 +56,64 @@ fn multi_thread() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
+/// A connector layer that lets the first connection through and holds every
+/// later attempt pending for good: a request that finds no idle connection
+/// in the pool waits for one to be checked in instead of opening its own.
+#[derive(Clone, Default)]
+struct OneConnection {
+    opened: Arc<AtomicBool>,
+}
+
+impl<S> tower::Layer<S> for OneConnection {
+    type Service = OneConnectionService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        OneConnectionService {
+            inner,
+            opened: Arc::clone(&self.opened),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct OneConnectionService<S> {
+    inner: S,
+    opened: Arc<AtomicBool>,
+}
+
+impl<S, R> tower::Service<R> for OneConnectionService<S>
+where
+    S: tower::Service<R>,
+    S::Response: Send + 'static,
+    S::Error: Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<S::Response, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: R) -> Self::Future {
+        if self.opened.swap(true, Ordering::SeqCst) {
+            return Box::pin(futures::future::pending());
+        }
+        Box::pin(self.inner.call(req))
+    }
+}
+
+/// A client for `server` that opens at most one connection (see
+/// [`OneConnection`]); otherwise async-openai's default.
+fn one_connection_client(server: &LocalServer) -> Client<OpenAIConfig> {
+    let http = reqwest::Client::builder()
+        .connector_layer(OneConnection::default())
+        .build()
+        .unwrap();
+    Client::with_config(OpenAIConfig::new().with_api_base(server.base_url())).with_http_client(http)
+}
+
 /// What runtime B saw of its stream.
 #[derive(Debug)]
 enum Seen {
@@ -60,7 +131,7 @@ enum Seen {
 /// accepted when B's stream opened.
 fn round(server: &LocalServer) -> (Seen, u64) {
     let before = server.connections_accepted();
-    let client = Client::with_config(OpenAIConfig::new().with_api_base(server.base_url()));
+    let client = one_connection_client(server);
 
     // Runtime A opens the pooled connection.
     let a = multi_thread();
@@ -84,7 +155,13 @@ fn round(server: &LocalServer) -> (Seen, u64) {
                 .build()
                 .unwrap();
             rt.block_on(async {
-                let mut stream = client.create_stream(request()).await.unwrap();
+                // B's request waits for A's connection to be checked in
+                // (bounded: were it never, the round fails here, not hangs).
+                let mut stream =
+                    tokio::time::timeout(Duration::from_secs(30), client.create_stream(request()))
+                        .await
+                        .expect("A's connection never went back to the pool")
+                        .unwrap();
                 let mut chunks = 0;
                 while chunks < 3 {
                     stream.next().await.unwrap().unwrap();
