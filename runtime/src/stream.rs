@@ -261,6 +261,7 @@ pub fn hooked<'a, K: ChunkChain + 'a>(
         chain: Box::new(chain),
         cx,
         flushed: VecDeque::new(),
+        after: None,
         ended: false,
     })
 }
@@ -274,6 +275,8 @@ struct Hooked<'a, K> {
     cx: HookContext,
     /// Chunks flushed by `on_end`, emitted before the stream finishes.
     flushed: VecDeque<ChatChunk>,
+    /// The error that ends the stream after `flushed` (a truncated stream).
+    after: Option<ClientError>,
     ended: bool,
 }
 
@@ -297,7 +300,7 @@ impl<K: ChunkChain> Stream for Hooked<'_, K> {
                 return Poll::Ready(Some(Ok(chunk)));
             }
             if this.ended {
-                return Poll::Ready(None);
+                return Poll::Ready(this.after.take().map(Err));
             }
             let Some(upstream) = this.upstream.as_mut() else {
                 return Poll::Ready(None);
@@ -310,8 +313,22 @@ impl<K: ChunkChain> Stream for Hooked<'_, K> {
                     Ok(ChunkAction::Drop) => continue,
                     Err(e) => return this.stop(e.into()),
                 },
-                // Held-back text is not flushed after an upstream error: it
-                // was never checked to the end.
+                // A stream that ended with no finish reason: its text is
+                // over, so what hooks hold is judged as its end and
+                // released (a match in it trips, and is recorded, but the
+                // stream still ends with `Truncated`), then the error.
+                Poll::Ready(Some(Err(e @ ClientError::Truncated { .. }))) => {
+                    this.upstream = None;
+                    this.cx.set_stage(Stage::StreamEnd);
+                    if this.chain.on_end(&this.cx, &mut this.flushed).is_err() {
+                        return this.stop(e);
+                    }
+                    this.after = Some(e);
+                    this.ended = true;
+                }
+                // Held-back text is not flushed after any other upstream
+                // error (a connection cut, an error event): it was never
+                // checked to the end.
                 Poll::Ready(Some(Err(e))) => return this.stop(e),
                 Poll::Ready(None) => {
                     this.upstream = None;

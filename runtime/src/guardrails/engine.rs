@@ -143,6 +143,9 @@ pub(crate) struct Scanner<D> {
     pub(crate) treat: Treatment,
     /// Prefix hashed in front of each value in [`Treatment::Hash`].
     pub(crate) salt: Arc<str>,
+    /// Whether strings in fields the reply types do not name are scanned
+    /// (see `channels`).
+    pub(crate) scan_unknown: bool,
 }
 
 impl<D> Clone for Scanner<D> {
@@ -151,6 +154,7 @@ impl<D> Clone for Scanner<D> {
             det: Arc::clone(&self.det),
             treat: self.treat,
             salt: Arc::clone(&self.salt),
+            scan_unknown: self.scan_unknown,
         }
     }
 }
@@ -169,6 +173,7 @@ impl<D: Detector> Scanner<D> {
             det,
             treat,
             salt: Arc::from(""),
+            scan_unknown: true,
         }
     }
 
@@ -257,6 +262,12 @@ pub(crate) struct FieldStream<C> {
     cur: C,
     /// Confirmed findings not emitted yet, sorted by start when emitting.
     found: Vec<Finding>,
+    /// Folded offset before which the text was already delivered (a stream
+    /// resumed after its end, see [`resume`](Self::resume)); 0 otherwise.
+    delivered: usize,
+    /// Original bytes at the start of what this stream emits next that were
+    /// delivered already, and are dropped from its output.
+    skip: usize,
 }
 
 impl<C> FieldStream<C> {
@@ -265,7 +276,46 @@ impl<C> FieldStream<C> {
             win: Window::new(det.fold()),
             cur: det.cursor(),
             found: Vec::new(),
+            delivered: 0,
+            skip: 0,
         }
+    }
+
+    /// Ends the stream with `text`, its last piece (replaced with what may
+    /// be emitted, everything), and returns what it held just before its
+    /// end: the text a match could still start in, were the stream to go
+    /// on (see [`resume`](Self::resume)).
+    pub(crate) fn finish<D: Detector<Cursor = C>>(
+        &mut self,
+        sc: &Scanner<D>,
+        text: &mut String,
+        tally: &mut Tally,
+    ) -> Result<String, Blocked> {
+        self.push(sc, text, false, tally)?;
+        let tail = self.win.orig().to_owned();
+        let mut rest = String::new();
+        self.push(sc, &mut rest, true, tally)?;
+        text.push_str(&rest);
+        Ok(tail)
+    }
+
+    /// A stream that goes on after [`finish`](Self::finish) (text after a
+    /// choice's finish reason): `tail`, the text the finished stream held
+    /// at its end and has delivered since, is scanned again as this
+    /// stream's start but never emitted again. A match that begins in it
+    /// and ends in later text can no longer be masked, so it blocks
+    /// whatever the treatment; matches inside it were dealt with when it
+    /// was delivered.
+    pub(crate) fn resume<D: Detector<Cursor = C>>(sc: &Scanner<D>, tail: &str) -> Self {
+        let mut s = Self::new(&*sc.det);
+        let mut text = tail.to_owned();
+        // Matches inside the tail were counted when it was delivered.
+        let _ = s.push(sc, &mut text, false, &mut Tally::default());
+        s.delivered = s.win.fold_end();
+        s.skip = s.win.orig().len();
+        let delivered = s.delivered;
+        s.found.retain(|f| f.end > delivered);
+        s
     }
 
     /// Whether text is held back.
@@ -298,10 +348,23 @@ impl<C> FieldStream<C> {
             frontier = self.win.fold_end();
         }
         if self.found.len() > known {
+            let mut straddles = false;
+            if self.delivered > 0 {
+                let delivered = self.delivered;
+                let mut i = known;
+                while i < self.found.len() {
+                    if self.found[i].end <= delivered {
+                        self.found.swap_remove(i);
+                        continue;
+                    }
+                    straddles |= self.found[i].start < delivered;
+                    i += 1;
+                }
+            }
             for f in &self.found[known..] {
                 tally.add(sc.det.entity(f.kind), f.note.as_ref());
             }
-            if sc.treat == Treatment::Block {
+            if self.found.len() > known && (sc.treat == Treatment::Block || straddles) {
                 return Err(Blocked);
             }
         }
@@ -316,6 +379,7 @@ impl<C> FieldStream<C> {
                 };
                 if self.win.settle(text, cut, frontier.saturating_sub(4)) {
                     self.bound_ignorable(text);
+                    self.drop_delivered(text);
                     return Ok(());
                 }
             }
@@ -324,7 +388,21 @@ impl<C> FieldStream<C> {
         text.clear();
         self.emit(sc, frontier, eoi, text);
         self.bound_ignorable(text);
+        self.drop_delivered(text);
         Ok(())
+    }
+
+    /// Drops from the start of `out` what a resumed stream delivered
+    /// before.
+    fn drop_delivered(&mut self, out: &mut String) {
+        if self.skip > 0 {
+            let mut n = self.skip.min(out.len());
+            while !out.is_char_boundary(n) {
+                n -= 1;
+            }
+            out.drain(..n);
+            self.skip -= n;
+        }
     }
 
     /// Bytes of original text held back.

@@ -101,6 +101,16 @@ impl Keywords {
         })
     }
 
+    /// Whether strings in reply fields this crate's types do not name
+    /// (`annotations[].url_citation`, provider extras, kept in `extra`) are
+    /// scanned, each value as a text of its own (default yes). Known
+    /// channels (content, refusal, reasoning, tool calls, legacy function
+    /// calls, audio transcripts) are always scanned.
+    pub fn scan_unknown_fields(mut self, yes: bool) -> Self {
+        self.scanner.scan_unknown = yes;
+        self
+    }
+
     /// Sets what a match does.
     pub fn action(mut self, action: KeywordAction) -> Self {
         self.scanner.treat = match action {

@@ -84,6 +84,7 @@
 //! Neither ever contains a PII value or a secret.
 
 mod budget;
+pub(crate) mod channels;
 mod engine;
 mod error;
 mod fold;

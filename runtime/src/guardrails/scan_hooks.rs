@@ -5,17 +5,25 @@
 //! - pre-request: the text of system, developer and user messages (string
 //!   content and text parts); assistant history, tool results and images are
 //!   left alone;
-//! - post-response: each choice's `content`, `refusal` and reasoning
-//!   (`reasoning_content` / `reasoning`);
-//! - streamed: the same four fields of every choice's delta, each its own
-//!   stream with its own held-back text, per choice index (`n > 1`). Reasoning
-//!   is scanned because it reaches the caller like content does; tool-call
-//!   arguments are not scanned by these guardrails.
+//! - post-response and streamed: every channel of every choice that
+//!   [`channels`](super::channels) names (content, refusal, reasoning, tool
+//!   call and legacy function call arguments and names, audio transcripts,
+//!   strings in unknown fields). Streamed channels are each their own stream
+//!   with its own held-back text, per choice index (`n > 1`) and, for tool
+//!   calls, per call index.
+//! - `logprobs` spell the text token by token, so they are removed from
+//!   every choice a text guardrail sees: masking the text would leave what
+//!   was masked in them.
 //!
 //! A choice's held-back text is released in the chunk that carries its
-//! `finish_reason` (so nothing of it follows its finish), and whatever is
-//! still held when the upstream ends (a stream cut short) is released by
-//! `on_end` as one last chunk.
+//! `finish_reason` (so nothing of it follows its finish). Text that still
+//! comes for that choice after its finish goes on from where the text
+//! ended: the held tail is scanned again in front of it (never emitted
+//! twice), so a match split across the finish is still found, and as part
+//! of it was delivered, blocks. Whatever is still held when the upstream
+//! ends (a stream cut short, or one that stops with no finish reason) is
+//! judged as the end of its text and released by `on_end` as one last
+//! chunk.
 
 use async_openai::types::chat::{
     ChatCompletionRequestDeveloperMessageContent as DevContent,
@@ -26,10 +34,11 @@ use async_openai::types::chat::{
     ChatCompletionRequestUserMessageContentPart as UserPart,
 };
 
+use super::channels::{Channel, chunk_choice_texts, reply_choice_texts, slot};
 use super::engine::{Blocked, Detector, FieldStream, Scanner, Tally};
 use super::result::{GuardrailResult, record, record_shared};
 use crate::hooks::{ChunkAction, HookContext, HookError, Stage};
-use crate::types::{ChatChunk, ChatRequest, ChatResponse, ChunkChoice, Delta};
+use crate::types::{ChatChunk, ChatRequest, ChatResponse, ChunkChoice};
 
 /// A guardrail built on a [`Scanner`].
 pub(crate) trait ScanGuard: Send + Sync {
@@ -125,20 +134,10 @@ pub(crate) fn post_response<G: ScanGuard>(
     cx: &mut HookContext,
 ) -> Result<(), HookError> {
     let mut tally = Tally::default();
+    let scan_unknown = g.scanner().scan_unknown;
     let outcome = resp.choices.iter_mut().try_for_each(|c| {
-        let m = &mut c.message;
-        for t in [
-            &mut m.content,
-            &mut m.refusal,
-            &mut m.reasoning_content,
-            &mut m.reasoning,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            apply_text(g, t, &mut tally)?;
-        }
-        Ok(())
+        c.logprobs = None;
+        reply_choice_texts(c, scan_unknown, &mut |t| apply_text(g, t, &mut tally))
     });
     finish_whole(g, Stage::PostResponse, outcome, &tally, cx)
 }
@@ -155,22 +154,27 @@ fn finish_whole<G: ScanGuard>(
     if tripped { Err(trip(g, tally)) } else { Ok(()) }
 }
 
-/// How many text fields a delta has that guardrails scan.
-const FIELDS: usize = 4;
-
-fn fields(delta: &mut Delta) -> [&mut Option<String>; FIELDS] {
-    [
-        &mut delta.content,
-        &mut delta.refusal,
-        &mut delta.reasoning_content,
-        &mut delta.reasoning,
-    ]
+/// One streamed channel of a choice.
+enum Slot<C> {
+    /// Text goes on: held back as it streams.
+    Open(FieldStream<C>),
+    /// The choice finished: the text the stream held at its end, to scan
+    /// again in front of any text that still comes.
+    Finished(String),
 }
 
-/// One choice of a stream: a text stream per field.
+/// One choice of a stream: a text stream per channel.
 struct ChoiceState<C> {
     index: u32,
-    streams: [Option<FieldStream<C>>; FIELDS],
+    streams: Vec<(Channel, Slot<C>)>,
+}
+
+impl<C> ChoiceState<C> {
+    fn holds_text(&self) -> bool {
+        self.streams
+            .iter()
+            .any(|(_, s)| matches!(s, Slot::Open(f) if f.holds_text()))
+    }
 }
 
 /// Identity of the stream's chunks, copied onto the chunk `on_end` emits.
@@ -207,7 +211,7 @@ impl<C: Send> StreamState<C> {
             None => {
                 choices.push(ChoiceState {
                     index,
-                    streams: [None, None, None, None],
+                    streams: Vec::new(),
                 });
                 choices.len() - 1
             }
@@ -215,7 +219,7 @@ impl<C: Send> StreamState<C> {
         &mut choices[i]
     }
 
-    /// Scans every text field of every choice in `chunk`.
+    /// Scans every text channel of every choice in `chunk`.
     pub(crate) fn on_chunk<G: ScanGuard<Det: Detector<Cursor = C>>>(
         &mut self,
         g: &G,
@@ -233,9 +237,8 @@ impl<C: Send> StreamState<C> {
         let sc = g.scanner();
         let mut outcome = Ok(());
         for choice in &mut chunk.choices {
-            let finishing = choice.finish_reason.is_some();
             let state = Self::choice(&mut self.choices, choice.index);
-            outcome = scan_choice(sc, state, &mut choice.delta, finishing, &mut self.tally);
+            outcome = scan_choice(sc, state, choice, &mut self.tally);
             if outcome.is_err() {
                 break;
             }
@@ -247,7 +250,8 @@ impl<C: Send> StreamState<C> {
         Ok(ChunkAction::Pass)
     }
 
-    /// Releases what every unfinished choice still holds, as one chunk.
+    /// Releases what every choice still holds, judged as the end of its
+    /// text, as one chunk.
     pub(crate) fn on_end<G: ScanGuard<Det: Detector<Cursor = C>>>(
         &mut self,
         g: &G,
@@ -258,19 +262,18 @@ impl<C: Send> StreamState<C> {
         let mut choices = Vec::new();
         let mut outcome = Ok(());
         for state in &mut self.choices {
-            if !state.streams.iter().flatten().any(FieldStream::holds_text) {
+            if !state.holds_text() {
                 continue;
             }
-            let mut delta = Delta::default();
-            outcome = scan_choice(sc, state, &mut delta, true, &mut tally);
+            let mut choice = ChunkChoice {
+                index: state.index,
+                ..ChunkChoice::default()
+            };
+            outcome = flush_choice(sc, state, &mut choice, &mut tally);
             if outcome.is_err() {
                 break;
             }
-            choices.push(ChunkChoice {
-                index: state.index,
-                delta,
-                ..ChunkChoice::default()
-            });
+            choices.push(choice);
         }
         self.tally = tally;
         if outcome.is_err() {
@@ -292,12 +295,15 @@ impl<C: Send> StreamState<C> {
         }))
     }
 
-    /// Bytes of original text held back, over every choice and field.
+    /// Bytes of original text held back, over every choice and channel.
     pub(crate) fn held_bytes(&self) -> usize {
         self.choices
             .iter()
-            .flat_map(|c| c.streams.iter().flatten())
-            .map(FieldStream::held)
+            .flat_map(|c| &c.streams)
+            .map(|(_, s)| match s {
+                Slot::Open(f) => f.held(),
+                Slot::Finished(_) => 0,
+            })
             .sum()
     }
 
@@ -309,38 +315,82 @@ impl<C: Send> StreamState<C> {
     }
 }
 
-/// Scans the text fields of one choice's delta; with `finishing`, flushes
-/// every field of the choice into this delta and forgets the choice's
-/// streams.
+/// The open stream of channel `ch`: a new one, or one that resumes after
+/// the choice's finish.
+fn stream_of<'s, D: Detector>(
+    sc: &Scanner<D>,
+    streams: &'s mut Vec<(Channel, Slot<D::Cursor>)>,
+    ch: Channel,
+) -> &'s mut FieldStream<D::Cursor> {
+    let i = match streams.iter().position(|(c, _)| *c == ch) {
+        Some(i) => i,
+        None => {
+            streams.push((ch, Slot::Open(FieldStream::new(&*sc.det))));
+            streams.len() - 1
+        }
+    };
+    let slot = &mut streams[i].1;
+    if let Slot::Finished(tail) = slot {
+        *slot = Slot::Open(FieldStream::resume(sc, tail));
+    }
+    match slot {
+        Slot::Open(f) => f,
+        Slot::Finished(_) => unreachable!("opened above"),
+    }
+}
+
+/// Scans the text channels of one choice of a chunk; when the chunk
+/// carries the choice's finish reason, releases everything the choice
+/// holds into it.
 fn scan_choice<D: Detector>(
     sc: &Scanner<D>,
     state: &mut ChoiceState<D::Cursor>,
-    delta: &mut Delta,
-    finishing: bool,
+    choice: &mut ChunkChoice,
     tally: &mut Tally,
 ) -> Result<(), Blocked> {
-    for (slot, field) in state.streams.iter_mut().zip(fields(delta)) {
-        match field {
-            Some(text) => {
-                let stream = slot.get_or_insert_with(|| FieldStream::new(&*sc.det));
-                stream.push(sc, text, finishing, tally)?;
+    choice.logprobs = None;
+    let finishing = choice.finish_reason.is_some();
+    let streams = &mut state.streams;
+    chunk_choice_texts(choice, sc.scan_unknown, &mut |ch, text| match ch {
+        Some(ch) => stream_of(sc, streams, ch).push(sc, text, false, tally),
+        None => {
+            if let Some(new) = sc.apply(text, tally)? {
+                *text = new;
             }
-            None if finishing => {
-                if let Some(stream) = slot.as_mut().filter(|s| s.holds_text()) {
-                    let mut text = String::new();
-                    stream.push(sc, &mut text, true, tally)?;
-                    if !text.is_empty() {
-                        *field = Some(text);
-                    }
-                }
-            }
-            None => {}
+            Ok(())
         }
-        if finishing {
-            *slot = None;
-        }
+    })?;
+    if finishing {
+        flush_choice(sc, state, choice, tally)?;
     }
     Ok(())
+}
+
+/// Releases everything `state` holds into `choice`'s delta, judged as the
+/// end of each channel's text, and keeps each channel's tail in case text
+/// still comes.
+fn flush_choice<D: Detector>(
+    sc: &Scanner<D>,
+    state: &mut ChoiceState<D::Cursor>,
+    choice: &mut ChunkChoice,
+    tally: &mut Tally,
+) -> Result<(), Blocked> {
+    for (ch, slot) in &mut state.streams {
+        let Slot::Open(stream) = slot else {
+            continue;
+        };
+        let mut text = String::new();
+        let tail = stream.finish(sc, &mut text, tally)?;
+        if !text.is_empty() {
+            slot_push(choice, *ch, &text);
+        }
+        *slot = Slot::Finished(tail);
+    }
+    Ok(())
+}
+
+fn slot_push(choice: &mut ChunkChoice, ch: Channel, text: &str) {
+    slot(&mut choice.delta, ch).push_str(text);
 }
 
 /// Implements [`PreRequest`](crate::PreRequest),

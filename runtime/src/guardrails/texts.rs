@@ -3,6 +3,7 @@
 use async_openai::types::chat::ChatCompletionRequestMessage as Msg;
 
 use super::budget::each_text;
+use super::channels::reply_choice_texts;
 use crate::types::{ChatRequest, ChatResponse};
 
 /// The text of every system, developer and user message, in order (the
@@ -42,20 +43,23 @@ pub(crate) fn conversation(req: &ChatRequest, max_turns: usize) -> Vec<(&'static
     turns.split_off(skip)
 }
 
-/// Each choice's content and refusal, as `(choice index, text)`; choices
-/// with neither are left out.
+/// Each choice's text, every channel of it (see
+/// [`channels`](super::channels): content, refusal, reasoning, tool calls,
+/// transcripts, strings in unknown fields) one after another, as
+/// `(choice index, text)`; choices with no text are left out.
 pub(crate) fn reply_texts(resp: &ChatResponse) -> Vec<(u32, String)> {
     resp.choices
         .iter()
         .filter_map(|c| {
             let mut text = String::new();
-            for t in [&c.message.content, &c.message.refusal]
-                .into_iter()
-                .flatten()
-            {
-                push_part(&mut text, t);
-            }
-            (!text.trim().is_empty()).then_some((c.index, text))
+            let mut c = c.clone();
+            let _ = reply_choice_texts::<()>(&mut c, true, &mut |t| {
+                if !t.trim().is_empty() {
+                    push_part(&mut text, t);
+                }
+                Ok(())
+            });
+            (!text.is_empty()).then_some((c.index, text))
         })
         .collect()
 }

@@ -3,7 +3,9 @@
 
 use openai_hooks::guardrails::{KeywordsState, PiiState, SecretKeysState, UrlFilterState};
 use openai_hooks::types::{ChunkChoice, Delta};
-use openai_hooks::{ChatChunk, ChunkAction, FinishReason, HookContext, HookError, OnChunk};
+use openai_hooks::{
+    ChatChunk, ChatStream, ChunkAction, ClientError, FinishReason, HookContext, HookError, OnChunk,
+};
 
 /// Which delta field a test streams into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +67,18 @@ pub fn split(text: &str, cuts: &[usize]) -> Vec<String> {
         .windows(2)
         .map(|w| text[w[0]..w[1]].to_owned())
         .collect()
+}
+
+/// Reads `stream` to its end: the chunks, and the error that ended it.
+pub async fn drain(stream: &mut ChatStream<'_>) -> (Vec<ChatChunk>, Option<ClientError>) {
+    let mut chunks = Vec::new();
+    while let Some(item) = futures::StreamExt::next(stream).await {
+        match item {
+            Ok(c) => chunks.push(c),
+            Err(e) => return (chunks, Some(e)),
+        }
+    }
+    (chunks, None)
 }
 
 /// What a caller saw of one stream.

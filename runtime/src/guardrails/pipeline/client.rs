@@ -13,9 +13,10 @@ use crate::client::ChatClient;
 use crate::concurrent::race;
 use crate::error::ClientError;
 use crate::guardrails::GuardrailResults;
+use crate::guardrails::channels::Gathered;
 use crate::hooks::{HookContext, Stage};
 use crate::stream::{ChatStream, hooked};
-use crate::types::{ChatChunk, ChatRequest, ChatResponse, Choice, ResponseMessage};
+use crate::types::{ChatChunk, ChatRequest, ChatResponse};
 
 type Notify = Arc<dyn Fn(&PipelineResults) + Send + Sync>;
 
@@ -298,8 +299,8 @@ struct Tail<'a> {
     /// connection).
     upstream: Option<ChatStream<'a>>,
     judged: Vec<&'a Entry>,
-    /// Each choice's text so far (content and refusal).
-    texts: Vec<(u32, String)>,
+    /// Each choice's reply so far, every channel of it.
+    texts: Vec<Gathered>,
     held: VecDeque<ChatChunk>,
     holding: bool,
     releasing: bool,
@@ -351,13 +352,18 @@ impl Tail<'_> {
 
     fn keep_text(&mut self, chunk: &ChatChunk) {
         for choice in &chunk.choices {
-            let d = &choice.delta;
-            for t in [&d.content, &d.refusal].into_iter().flatten() {
-                match self.texts.iter_mut().find(|(i, _)| *i == choice.index) {
-                    Some((_, text)) => text.push_str(t),
-                    None => self.texts.push((choice.index, t.clone())),
+            let i = match self
+                .texts
+                .iter()
+                .position(|g| g.choice.index == choice.index)
+            {
+                Some(i) => i,
+                None => {
+                    self.texts.push(Gathered::new(choice.index));
+                    self.texts.len() - 1
                 }
-            }
+            };
+            self.texts[i].add(&choice.delta);
         }
     }
 
@@ -366,14 +372,7 @@ impl Tail<'_> {
         let mut resp = ChatResponse {
             choices: std::mem::take(&mut self.texts)
                 .into_iter()
-                .map(|(index, text)| Choice {
-                    index,
-                    message: ResponseMessage {
-                        content: Some(text),
-                        ..ResponseMessage::default()
-                    },
-                    ..Choice::default()
-                })
+                .map(|g| g.choice)
                 .collect(),
             ..ChatResponse::default()
         };

@@ -1,0 +1,313 @@
+//! The text a reply carries: one definition of every channel a caller or an
+//! agent reads, used by every guardrail (chunk hooks, post-response hooks,
+//! the pipeline's whole-text judges).
+//!
+//! | channel | streamed as | in a whole reply |
+//! |---|---|---|
+//! | `content`, `refusal` | fragments, one stream per choice | text |
+//! | `reasoning_content`, `reasoning` | fragments, one stream per choice | text |
+//! | `tool_calls[].function.arguments` | fragments, one stream per call `index` | text (JSON) |
+//! | `function_call.arguments` (legacy) | fragments, one stream per choice | text (JSON) |
+//! | `audio.transcript` | fragments, one stream per choice | text |
+//! | `tool_calls[].function.name`, `function_call.name` | each value whole | text |
+//! | any other string in the message's, delta's or choice's unknown fields (`annotations[].url_citation.url` and `.title`, provider extras) | each value whole, in its chunk | text |
+//!
+//! Not text: ids (`id`, `tool_call_id`), `type` and `object` tags,
+//! `audio.data` (base64 audio), numbers and booleans. Fields at the top of a
+//! chunk or reply outside `choices` (`usage`, `system_fingerprint`, provider
+//! metadata such as `x_groq`) are the server's, not the model's, and are not
+//! scanned.
+
+use serde_json::Value;
+
+use crate::types::{Choice, ChunkChoice, Delta, Extra, FunctionDelta, ToolCall, ToolCallDelta};
+
+/// A text channel whose fragments stream across chunks and are scanned as
+/// one text (each its own stream, held back on its own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Channel {
+    Content,
+    Refusal,
+    ReasoningContent,
+    Reasoning,
+    /// `tool_calls[].function.arguments` of the call with this `index`.
+    ToolArguments(u32),
+    /// Legacy `function_call.arguments`.
+    FunctionArguments,
+    /// `audio.transcript`.
+    AudioTranscript,
+}
+
+/// Called on each text: with the channel it streams in, or `None` for a
+/// value that is a whole text on its own.
+pub(crate) type Visit<'a, E> = dyn FnMut(Option<Channel>, &mut String) -> Result<(), E> + 'a;
+
+/// Keys whose string values are not text a reader sees.
+const NOT_TEXT: [&str; 4] = ["id", "tool_call_id", "type", "object"];
+
+/// Calls `f` on every string in `v` that is text (see the module docs);
+/// `top` is the key `v` sits under, if any.
+fn each_value_text<E>(key: Option<&str>, v: &mut Value, f: &mut Visit<'_, E>) -> Result<(), E> {
+    match v {
+        Value::String(s) if !key.is_some_and(|k| NOT_TEXT.contains(&k)) => f(None, s),
+        Value::Array(items) => items
+            .iter_mut()
+            .try_for_each(|item| each_value_text(None, item, f)),
+        Value::Object(map) => map
+            .iter_mut()
+            .try_for_each(|(k, item)| each_value_text(Some(k), item, f)),
+        _ => Ok(()),
+    }
+}
+
+/// Calls `f` on every string in unknown fields `extra` that is text: the
+/// streamed channels in it (`function_call.arguments`, `audio.transcript`)
+/// always, with their channel; names always; `audio.data` never; the
+/// others with `scan_unknown`.
+fn each_extra_text<E>(
+    extra: &mut Extra,
+    scan_unknown: bool,
+    f: &mut Visit<'_, E>,
+) -> Result<(), E> {
+    for (key, v) in extra.iter_mut() {
+        match (key.as_str(), v) {
+            ("function_call", Value::Object(call)) => {
+                for (k, item) in call.iter_mut() {
+                    match (k.as_str(), item) {
+                        ("arguments", Value::String(s)) => f(Some(Channel::FunctionArguments), s)?,
+                        ("name", Value::String(s)) => f(None, s)?,
+                        (k, item) if scan_unknown => each_value_text(Some(k), item, f)?,
+                        _ => {}
+                    }
+                }
+            }
+            ("audio", Value::Object(audio)) => {
+                for (k, item) in audio.iter_mut() {
+                    match (k.as_str(), item) {
+                        ("transcript", Value::String(s)) => f(Some(Channel::AudioTranscript), s)?,
+                        ("data", _) => {}
+                        (k, item) if scan_unknown => each_value_text(Some(k), item, f)?,
+                        _ => {}
+                    }
+                }
+            }
+            (k, item) if scan_unknown => each_value_text(Some(k), item, f)?,
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Every text of one streamed choice: the streamed channels of its delta
+/// (fragments, with their channel), names and, with `scan_unknown`, strings
+/// in unknown fields (each value a text of its own).
+pub(crate) fn chunk_choice_texts<E>(
+    choice: &mut ChunkChoice,
+    scan_unknown: bool,
+    f: &mut Visit<'_, E>,
+) -> Result<(), E> {
+    let d = &mut choice.delta;
+    for (ch, t) in [
+        (Channel::Content, &mut d.content),
+        (Channel::Refusal, &mut d.refusal),
+        (Channel::ReasoningContent, &mut d.reasoning_content),
+        (Channel::Reasoning, &mut d.reasoning),
+    ] {
+        if let Some(t) = t {
+            f(Some(ch), t)?;
+        }
+    }
+    for call in d.tool_calls.iter_mut().flatten() {
+        if let Some(func) = &mut call.function {
+            if let Some(args) = &mut func.arguments {
+                f(Some(Channel::ToolArguments(call.index)), args)?;
+            }
+            if let Some(name) = &mut func.name {
+                f(None, name)?;
+            }
+        }
+        if scan_unknown {
+            each_extra_text(&mut call.extra, true, f)?;
+        }
+    }
+    each_extra_text(&mut d.extra, scan_unknown, f)?;
+    if scan_unknown {
+        each_extra_text(&mut choice.extra, true, f)?;
+    }
+    Ok(())
+}
+
+/// Every text of one choice of a whole reply, each a text of its own, in
+/// order: content, refusal, reasoning, tool calls (name, then arguments),
+/// then unknown fields (with `scan_unknown`).
+pub(crate) fn reply_choice_texts<E>(
+    choice: &mut Choice,
+    scan_unknown: bool,
+    f: &mut dyn FnMut(&mut String) -> Result<(), E>,
+) -> Result<(), E> {
+    let f = &mut |_: Option<Channel>, s: &mut String| f(s);
+    let m = &mut choice.message;
+    for t in [
+        &mut m.content,
+        &mut m.refusal,
+        &mut m.reasoning_content,
+        &mut m.reasoning,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        f(None, t)?;
+    }
+    for call in m.tool_calls.iter_mut().flatten() {
+        f(None, &mut call.function.name)?;
+        f(None, &mut call.function.arguments)?;
+        if scan_unknown {
+            each_extra_text(&mut call.extra, true, f)?;
+        }
+    }
+    each_extra_text(&mut m.extra, scan_unknown, f)?;
+    if scan_unknown {
+        each_extra_text(&mut choice.extra, true, f)?;
+    }
+    Ok(())
+}
+
+/// The text field of `ch` in `delta`, created empty where the delta does
+/// not have it: where a choice's held-back text goes when it is released.
+pub(crate) fn slot(delta: &mut Delta, ch: Channel) -> &mut String {
+    fn object<'a>(extra: &'a mut Extra, key: &str) -> &'a mut serde_json::Map<String, Value> {
+        let v = extra
+            .entry(key)
+            .or_insert_with(|| Value::Object(Default::default()));
+        if !v.is_object() {
+            *v = Value::Object(Default::default());
+        }
+        match v {
+            Value::Object(map) => map,
+            _ => unreachable!("made an object above"),
+        }
+    }
+    fn string<'a>(map: &'a mut serde_json::Map<String, Value>, key: &str) -> &'a mut String {
+        let v = map
+            .entry(key)
+            .or_insert_with(|| Value::String(String::new()));
+        if !v.is_string() {
+            *v = Value::String(String::new());
+        }
+        match v {
+            Value::String(s) => s,
+            _ => unreachable!("made a string above"),
+        }
+    }
+    match ch {
+        Channel::Content => d_field(&mut delta.content),
+        Channel::Refusal => d_field(&mut delta.refusal),
+        Channel::ReasoningContent => d_field(&mut delta.reasoning_content),
+        Channel::Reasoning => d_field(&mut delta.reasoning),
+        Channel::ToolArguments(index) => {
+            let calls = delta.tool_calls.get_or_insert_with(Vec::new);
+            let i = match calls.iter().position(|c| c.index == index) {
+                Some(i) => i,
+                None => {
+                    calls.push(ToolCallDelta {
+                        index,
+                        ..ToolCallDelta::default()
+                    });
+                    calls.len() - 1
+                }
+            };
+            let func = calls[i].function.get_or_insert_with(FunctionDelta::default);
+            d_field(&mut func.arguments)
+        }
+        Channel::FunctionArguments => {
+            string(object(&mut delta.extra, "function_call"), "arguments")
+        }
+        Channel::AudioTranscript => string(object(&mut delta.extra, "audio"), "transcript"),
+    }
+}
+
+fn d_field(f: &mut Option<String>) -> &mut String {
+    f.get_or_insert_with(String::new)
+}
+
+/// A choice of a whole reply, gathered from a stream's deltas: every
+/// streamed channel's fragments appended, tool calls by `index`, names and
+/// unknown fields kept (a later value replaces an earlier one).
+#[derive(Debug, Default)]
+pub(crate) struct Gathered {
+    pub(crate) choice: Choice,
+    /// The `index` of each of `choice.message.tool_calls`, in order.
+    calls: Vec<u32>,
+}
+
+impl Gathered {
+    pub(crate) fn new(index: u32) -> Self {
+        Self {
+            choice: Choice {
+                index,
+                ..Choice::default()
+            },
+            calls: Vec::new(),
+        }
+    }
+
+    /// Adds what `delta` carries.
+    pub(crate) fn add(&mut self, delta: &Delta) {
+        let message = &mut self.choice.message;
+        for (to, from) in [
+            (&mut message.content, &delta.content),
+            (&mut message.refusal, &delta.refusal),
+            (&mut message.reasoning_content, &delta.reasoning_content),
+            (&mut message.reasoning, &delta.reasoning),
+        ] {
+            if let Some(t) = from {
+                to.get_or_insert_with(String::new).push_str(t);
+            }
+        }
+        for call in delta.tool_calls.iter().flatten() {
+            let calls = message.tool_calls.get_or_insert_with(Vec::new);
+            let p = match self.calls.iter().position(|&i| i == call.index) {
+                Some(p) => p,
+                None => {
+                    self.calls.push(call.index);
+                    calls.push(ToolCall::default());
+                    calls.len() - 1
+                }
+            };
+            let to = &mut calls[p];
+            if let Some(id) = call.id.as_deref().filter(|id| !id.is_empty()) {
+                to.id = id.to_owned();
+            }
+            if let Some(func) = &call.function {
+                if let Some(name) = &func.name {
+                    to.function.name.push_str(name);
+                }
+                if let Some(args) = &func.arguments {
+                    to.function.arguments.push_str(args);
+                }
+            }
+            to.extra
+                .extend(call.extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        for (key, v) in &delta.extra {
+            if let (Value::Object(from), Some(Value::Object(to))) = (v, message.extra.get_mut(key))
+            {
+                for (k, item) in from {
+                    // Streamed channels inside unknown fields are appended.
+                    let streamed = matches!(
+                        (key.as_str(), k.as_str()),
+                        ("function_call", "arguments") | ("audio", "transcript")
+                    );
+                    match (item, to.get_mut(k)) {
+                        (Value::String(s), Some(Value::String(t))) if streamed => t.push_str(s),
+                        _ => {
+                            to.insert(k.clone(), item.clone());
+                        }
+                    }
+                }
+            } else {
+                message.extra.insert(key.clone(), v.clone());
+            }
+        }
+    }
+}
