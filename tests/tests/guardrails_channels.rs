@@ -332,6 +332,71 @@ fn text_after_a_finish_reason_keeps_the_scanner() {
     assert_eq!(content_seen(&seen), "hello world and more");
 }
 
+/// `args` as the arguments of a whole reply's tool call, after `hook`'s
+/// post-response check: the masked arguments, or the tripwire.
+fn masked_args<H: PostResponse>(hook: &H, args: &str) -> Result<String, HookError> {
+    let mut resp = reply(
+        json!({"role": "assistant", "tool_calls": [{"id": "c", "type": "function",
+            "function": {"name": "f", "arguments": args}}]}),
+        json!({}),
+    );
+    futures::executor::block_on(hook.post_response(&mut resp, &mut HookContext::new("m")))?;
+    let call = &resp.choices[0].message.tool_calls.as_ref().unwrap()[0];
+    Ok(call.function.arguments.clone())
+}
+
+#[test]
+fn arguments_are_matched_as_their_json_strings_mean() {
+    let keywords = Keywords::new(["acme"]).unwrap();
+    let urls = UrlFilter::new(["example.com"]).unwrap();
+    let pii = Pii::new();
+    // Escapes spell the value: blocked whole and streamed, with the escape
+    // cut anywhere.
+    for args in [r#"{"q":"\u0061cme"}"#, r#"{"q":"ACM\u0045 rocks"}"#] {
+        assert!(masked_args(&keywords, args).is_err(), "{args}");
+    }
+    for args in [
+        r#"{"url":"https:\/\/evil.test\/x"}"#,
+        r#"{"url":"https:\u002f\u002fevil.test"}"#,
+    ] {
+        assert!(masked_args(&urls, args).is_err(), "{args}");
+    }
+    for (args, streamed_hook) in [
+        (r#"{"q":"acme"}"#, 0),
+        (r#"{"url":"https:\/\/evil.test\/x"}"#, 1),
+    ] {
+        for cut in 1..args.len() {
+            let (x, y) = args.split_at(cut);
+            let chunks = vec![
+                args_chunk(0, x),
+                args_chunk(0, y),
+                chunk_with(Delta::default(), true),
+            ];
+            let (seen, err) = match streamed_hook {
+                0 => drive(&keywords, chunks),
+                _ => drive(&urls, chunks),
+            };
+            assert!(err.is_some(), "{args} cut at {cut}");
+            let got = args_seen(&seen, 0);
+            assert!(!got.contains("cme") && !got.contains("evil"), "{got}");
+        }
+    }
+    // An address spelled with an escape is masked inside its string, and
+    // the arguments stay JSON.
+    let masked = masked_args(&pii, r#"{"to":"jane@example.com","n":1}"#).unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&masked).unwrap(),
+        json!({"to": "<EMAIL_ADDRESS>", "n": 1})
+    );
+    // A match outside a string (a bare number) or across strings cannot be
+    // masked and keep the JSON valid: it blocks.
+    assert!(masked_args(&pii, r#"{"n":4111111111111111}"#).is_err());
+    assert!(masked_args(&pii, r#"{"n":"4111111111111111"}"#).is_ok());
+    // Clean arguments come back unchanged, escapes and all.
+    let clean = r#"{"q":"café "quoted" \ back","n":[1,2]}"#;
+    assert_eq!(masked_args(&pii, clean).unwrap(), clean);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
@@ -345,8 +410,8 @@ proptest! {
         order in prop::collection::vec(any::<bool>(), 0..30),
     ) {
         let pii = Pii::new();
-        let a = r#"{"to":"jane.doe@example.com","body":"call +1 (555) 123-4567 or mail j.smith@mail.example.org"}"#;
-        let b = r#"{"card":"4111 1111 1111 1111","note":"ok"}"#;
+        let a = r#"{"to":"jane.doe@example.com","body":"call +1 (555) 123-4567 or mail j.smith\u0040mail.example.org \ud83d\ude00"}"#;
+        let b = r#"{"card":"4111 1111 1111 1111","note":"o\"k\\"}"#;
         let (pa, pb) = (split(a, &cuts_a), split(b, &cuts_b));
         let (mut ia, mut ib) = (pa.iter(), pb.iter());
         let mut chunks = Vec::new();
@@ -364,14 +429,14 @@ proptest! {
         let (seen, err) = drive(&pii, chunks);
         prop_assert!(err.is_none());
         for (i, whole) in [(0, a), (1, b)] {
-            let expected = pii.check(whole).text.unwrap();
+            let expected = masked_args(&pii, whole).unwrap();
             let got = args_seen(&seen, i);
             prop_assert_eq!(&got, &expected);
             prop_assert!(serde_json::from_str::<Value>(&got).is_ok());
         }
         for c in &seen {
             let s = serde_json::to_string(c).unwrap();
-            for value in ["jane.doe@", "4111 1111 1111 1111", "123-4567"] {
+            for value in ["jane.doe@", "4111 1111 1111 1111", "123-4567", "u0040mail"] {
                 prop_assert!(!s.contains(value), "{}", s);
             }
         }

@@ -42,6 +42,13 @@ pub(crate) enum Channel {
 /// value that is a whole text on its own.
 pub(crate) type Visit<'a, E> = dyn FnMut(Option<Channel>, &mut String) -> Result<(), E> + 'a;
 
+impl Channel {
+    /// Whether the channel carries JSON text (function arguments).
+    pub(crate) fn is_json(self) -> bool {
+        matches!(self, Self::ToolArguments(_) | Self::FunctionArguments)
+    }
+}
+
 /// Keys whose string values are not text a reader sees.
 const NOT_TEXT: [&str; 4] = ["id", "tool_call_id", "type", "object"];
 
@@ -139,28 +146,32 @@ pub(crate) fn chunk_choice_texts<E>(
 
 /// Every text of one choice of a whole reply, each a text of its own, in
 /// order: content, refusal, reasoning, tool calls (name, then arguments),
-/// then unknown fields (with `scan_unknown`).
+/// then unknown fields (with `scan_unknown`). The channel passed is the one
+/// the text would stream in (a tool call's is numbered by its position),
+/// `None` for names and unknown fields.
 pub(crate) fn reply_choice_texts<E>(
     choice: &mut Choice,
     scan_unknown: bool,
-    f: &mut dyn FnMut(&mut String) -> Result<(), E>,
+    f: &mut Visit<'_, E>,
 ) -> Result<(), E> {
-    let f = &mut |_: Option<Channel>, s: &mut String| f(s);
     let m = &mut choice.message;
-    for t in [
-        &mut m.content,
-        &mut m.refusal,
-        &mut m.reasoning_content,
-        &mut m.reasoning,
-    ]
-    .into_iter()
-    .flatten()
-    {
-        f(None, t)?;
+    for (ch, t) in [
+        (Channel::Content, &mut m.content),
+        (Channel::Refusal, &mut m.refusal),
+        (Channel::ReasoningContent, &mut m.reasoning_content),
+        (Channel::Reasoning, &mut m.reasoning),
+    ] {
+        if let Some(t) = t {
+            f(Some(ch), t)?;
+        }
     }
-    for call in m.tool_calls.iter_mut().flatten() {
+    for (i, call) in m.tool_calls.iter_mut().flatten().enumerate() {
+        let i = u32::try_from(i).unwrap_or(u32::MAX);
         f(None, &mut call.function.name)?;
-        f(None, &mut call.function.arguments)?;
+        f(
+            Some(Channel::ToolArguments(i)),
+            &mut call.function.arguments,
+        )?;
         if scan_unknown {
             each_extra_text(&mut call.extra, true, f)?;
         }

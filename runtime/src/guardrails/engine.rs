@@ -18,7 +18,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::fold::{Fold, Window};
+use super::fold::{Fold, JsonLex, Window};
 
 /// Folded bytes a detector scans: the window's folded text, addressed by
 /// absolute offsets.
@@ -180,8 +180,22 @@ impl<D: Detector> Scanner<D> {
     /// Scans a whole text: `Ok(None)` when nothing matched, the rewritten
     /// text otherwise, or `Err` when a finding blocks.
     pub(crate) fn apply(&self, text: &str, tally: &mut Tally) -> Result<Option<String>, Blocked> {
+        self.apply_as(text, false, tally)
+    }
+
+    /// As [`apply`](Self::apply); with `json`, `text` is JSON (see
+    /// [`FieldStream::new_json`]).
+    pub(crate) fn apply_as(
+        &self,
+        text: &str,
+        json: bool,
+        tally: &mut Tally,
+    ) -> Result<Option<String>, Blocked> {
         let before = tally.total;
-        let mut stream = FieldStream::new(&*self.det);
+        let mut stream = match json {
+            true => FieldStream::new_json(&*self.det),
+            false => FieldStream::new(&*self.det),
+        };
         let mut out = text.to_owned();
         stream.push(self, &mut out, true, tally)?;
         Ok((tally.total != before).then_some(out))
@@ -256,6 +270,14 @@ impl Tally {
 /// blocked is what would be without them.
 pub const IGNORABLE_HOLD_CAP: usize = 256;
 
+/// What a finished stream held at its end (see [`FieldStream::finish`]).
+#[derive(Debug, Clone)]
+pub(crate) struct Tail {
+    text: String,
+    /// For JSON text, whether the tail starts inside a string.
+    json: Option<bool>,
+}
+
 /// One stream of text (one field of one choice) under one detector.
 pub(crate) struct FieldStream<C> {
     win: Window,
@@ -268,6 +290,9 @@ pub(crate) struct FieldStream<C> {
     /// Original bytes at the start of what this stream emits next that were
     /// delivered already, and are dropped from its output.
     skip: usize,
+    /// For JSON text (tool-call arguments): its lexer, and the end of the
+    /// last piece when it stops inside an escape (held, not yet folded).
+    json: Option<Box<(JsonLex, String)>>,
 }
 
 impl<C> FieldStream<C> {
@@ -278,7 +303,18 @@ impl<C> FieldStream<C> {
             found: Vec::new(),
             delivered: 0,
             skip: 0,
+            json: None,
         }
+    }
+
+    /// A stream of JSON text (see [`JsonLex`]): string escapes are matched
+    /// as what they stand for, and a match is only replaced when it lies
+    /// inside one string (elsewhere it blocks), so replacing keeps the JSON
+    /// valid.
+    pub(crate) fn new_json<D: Detector<Cursor = C>>(det: &D) -> Self {
+        let mut s = Self::new(det);
+        s.json = Some(Box::default());
+        s
     }
 
     /// Ends the stream with `text`, its last piece (replaced with what may
@@ -290,9 +326,16 @@ impl<C> FieldStream<C> {
         sc: &Scanner<D>,
         text: &mut String,
         tally: &mut Tally,
-    ) -> Result<String, Blocked> {
+    ) -> Result<Tail, Blocked> {
         self.push(sc, text, false, tally)?;
-        let tail = self.win.orig().to_owned();
+        let mut tail = Tail {
+            text: self.win.orig().to_owned(),
+            json: None,
+        };
+        if let Some(json) = &self.json {
+            tail.text.push_str(&json.1);
+            tail.json = Some(json.0.in_string_at(self.win.orig_base()));
+        }
         let mut rest = String::new();
         self.push(sc, &mut rest, true, tally)?;
         text.push_str(&rest);
@@ -300,19 +343,22 @@ impl<C> FieldStream<C> {
     }
 
     /// A stream that goes on after [`finish`](Self::finish) (text after a
-    /// choice's finish reason): `tail`, the text the finished stream held
+    /// choice's finish reason): the tail, the text the finished stream held
     /// at its end and has delivered since, is scanned again as this
     /// stream's start but never emitted again. A match that begins in it
     /// and ends in later text can no longer be masked, so it blocks
     /// whatever the treatment; matches inside it were dealt with when it
     /// was delivered.
-    pub(crate) fn resume<D: Detector<Cursor = C>>(sc: &Scanner<D>, tail: &str) -> Self {
+    pub(crate) fn resume<D: Detector<Cursor = C>>(sc: &Scanner<D>, tail: &Tail) -> Self {
         let mut s = Self::new(&*sc.det);
-        let mut text = tail.to_owned();
+        if let Some(in_string) = tail.json {
+            s.json = Some(Box::new((JsonLex::starting(in_string), String::new())));
+        }
+        let mut text = tail.text.clone();
         // Matches inside the tail were counted when it was delivered.
         let _ = s.push(sc, &mut text, false, &mut Tally::default());
         s.delivered = s.win.fold_end();
-        s.skip = s.win.orig().len();
+        s.skip = s.held();
         let delivered = s.delivered;
         s.found.retain(|f| f.end > delivered);
         s
@@ -320,7 +366,7 @@ impl<C> FieldStream<C> {
 
     /// Whether text is held back.
     pub(crate) fn holds_text(&self) -> bool {
-        !self.win.is_empty()
+        !self.win.is_empty() || self.json.as_ref().is_some_and(|j| !j.1.is_empty())
     }
 
     /// Takes `text` (the next piece of the stream) and replaces it with what
@@ -337,7 +383,18 @@ impl<C> FieldStream<C> {
         // copy it into the window only if something in it matches: clean
         // text is cut where the frontier falls, in place.
         let fast = known == 0;
-        if fast {
+        if let Some(json) = &mut self.json {
+            let (lex, rest) = &mut **json;
+            if !rest.is_empty() {
+                text.insert_str(0, rest);
+                rest.clear();
+            }
+            let n = self.win.append_folded_json(text, lex, eoi);
+            *rest = text.split_off(n);
+            if !fast {
+                self.win.push_orig(text);
+            }
+        } else if fast {
             self.win.append_folded(text);
         } else {
             self.win.append(text);
@@ -360,6 +417,15 @@ impl<C> FieldStream<C> {
                     straddles |= self.found[i].start < delivered;
                     i += 1;
                 }
+            }
+            if let Some(json) = &self.json {
+                // Only a match inside one string can be replaced and leave
+                // the JSON valid.
+                straddles |= self.found[known..].iter().any(|f| {
+                    !json
+                        .0
+                        .inside_one_string(self.win.down(f.start), self.win.up(f.end))
+                });
             }
             for f in &self.found[known..] {
                 tally.add(sc.det.entity(f.kind), f.note.as_ref());
@@ -393,8 +459,11 @@ impl<C> FieldStream<C> {
     }
 
     /// Drops from the start of `out` what a resumed stream delivered
-    /// before.
+    /// before, and the JSON lexer's quotes before what is held.
     fn drop_delivered(&mut self, out: &mut String) {
+        if let Some(json) = &mut self.json {
+            json.0.forget_before(self.win.orig_base());
+        }
         if self.skip > 0 {
             let mut n = self.skip.min(out.len());
             while !out.is_char_boundary(n) {
@@ -407,7 +476,7 @@ impl<C> FieldStream<C> {
 
     /// Bytes of original text held back.
     pub(crate) fn held(&self) -> usize {
-        self.win.orig().len()
+        self.win.orig().len() + self.json.as_ref().map_or(0, |j| j.1.len())
     }
 
     /// Keeps the held characters that fold to nothing within

@@ -34,10 +34,14 @@
 //! past a budget the others are dropped. Neither changes the folded text, so
 //! neither changes what a detector finds.
 
+mod json;
+
 use std::collections::VecDeque;
 use std::sync::LazyLock;
 
 use unicode_normalization::char::decompose_compatible;
+
+pub(crate) use json::JsonLex;
 
 /// How text is folded before matching.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

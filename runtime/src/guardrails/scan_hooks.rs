@@ -35,7 +35,7 @@ use async_openai::types::chat::{
 };
 
 use super::channels::{Channel, chunk_choice_texts, reply_choice_texts, slot};
-use super::engine::{Blocked, Detector, FieldStream, Scanner, Tally};
+use super::engine::{Blocked, Detector, FieldStream, Scanner, Tail, Tally};
 use super::result::{GuardrailResult, record, record_shared};
 use crate::hooks::{ChunkAction, HookContext, HookError, Stage};
 use crate::types::{ChatChunk, ChatRequest, ChatResponse, ChunkChoice};
@@ -137,7 +137,13 @@ pub(crate) fn post_response<G: ScanGuard>(
     let scan_unknown = g.scanner().scan_unknown;
     let outcome = resp.choices.iter_mut().try_for_each(|c| {
         c.logprobs = None;
-        reply_choice_texts(c, scan_unknown, &mut |t| apply_text(g, t, &mut tally))
+        reply_choice_texts(c, scan_unknown, &mut |ch, t| {
+            let json = ch.is_some_and(Channel::is_json);
+            if let Some(new) = g.scanner().apply_as(t, json, &mut tally)? {
+                *t = new;
+            }
+            Ok(())
+        })
     });
     finish_whole(g, Stage::PostResponse, outcome, &tally, cx)
 }
@@ -160,7 +166,7 @@ enum Slot<C> {
     Open(FieldStream<C>),
     /// The choice finished: the text the stream held at its end, to scan
     /// again in front of any text that still comes.
-    Finished(String),
+    Finished(Tail),
 }
 
 /// One choice of a stream: a text stream per channel.
@@ -325,7 +331,11 @@ fn stream_of<'s, D: Detector>(
     let i = match streams.iter().position(|(c, _)| *c == ch) {
         Some(i) => i,
         None => {
-            streams.push((ch, Slot::Open(FieldStream::new(&*sc.det))));
+            let stream = match ch.is_json() {
+                true => FieldStream::new_json(&*sc.det),
+                false => FieldStream::new(&*sc.det),
+            };
+            streams.push((ch, Slot::Open(stream)));
             streams.len() - 1
         }
     };

@@ -53,7 +53,7 @@ pub(crate) fn reply_texts(resp: &ChatResponse) -> Vec<(u32, String)> {
         .filter_map(|c| {
             let mut text = String::new();
             let mut c = c.clone();
-            let _ = reply_choice_texts::<()>(&mut c, true, &mut |t| {
+            let _ = reply_choice_texts::<()>(&mut c, true, &mut |_, t| {
                 if !t.trim().is_empty() {
                     push_part(&mut text, t);
                 }
