@@ -12,8 +12,38 @@
 //!
 //! Every text guardrail is a [`PreRequest`](crate::PreRequest) hook (system,
 //! developer and user messages), a [`PostResponse`](crate::PostResponse)
-//! hook (each choice's content, refusal and reasoning) and an
-//! [`OnChunk`](crate::OnChunk) hook. [`InputBudget`] is pre-request only.
+//! hook and an [`OnChunk`](crate::OnChunk) hook. [`InputBudget`] is
+//! pre-request only.
+//!
+//! # What a reply's text is
+//!
+//! Every guardrail that looks at a reply (the text guardrails, whole or
+//! streamed, and the model-backed checks of a pipeline) looks at the same
+//! channels, for every choice:
+//!
+//! | channel | streamed | whole reply |
+//! |---|---|---|
+//! | `content`, `refusal`, `reasoning_content`, `reasoning` | one stream per choice | scanned |
+//! | `tool_calls[].function.arguments` | one stream per call `index`, as JSON | scanned as JSON |
+//! | `function_call.arguments` (legacy) | one stream per choice, as JSON | scanned as JSON |
+//! | `audio.transcript` | one stream per choice | scanned |
+//! | tool and function names | each value in its chunk | scanned |
+//! | strings in fields the types do not name (`annotations[].url_citation.url` and `.title`, provider extras on the message, delta or choice) | each value in its chunk | scanned |
+//! | `logprobs` | removed | removed |
+//!
+//! Not text: ids, `type` tags, `audio.data`, numbers and booleans, and the
+//! fields of a chunk or reply outside its choices (usage, fingerprints,
+//! provider metadata). Strings in unknown fields can be left out with
+//! `scan_unknown_fields(false)` on each guardrail; the named channels
+//! cannot. `logprobs` spell the text token by token (and their alternatives
+//! spell text never sent), so masking the text would leave what was masked
+//! in them: a text guardrail removes them from every choice it sees.
+//!
+//! Arguments are JSON: inside strings, escapes are matched as the
+//! characters they stand for (`\u0061cme` is `acme`, `https:\/\/` is
+//! `https://`), and a match is replaced only when it lies inside one
+//! string, so masked arguments stay valid JSON; a match elsewhere (a bare
+//! number, across strings) blocks.
 //!
 //! # Streaming
 //!
@@ -31,8 +61,20 @@
 //! DFA, secrets and URLs classify bytes into token runs 64 at a time and
 //! judge each run once. Clean text passes through unchanged and in order,
 //! and masking a stream gives exactly the text that masking it whole gives.
-//! Each choice (`n > 1`) and each field (content, refusal, reasoning) is its
-//! own stream.
+//! Each choice (`n > 1`) and each streamed channel of it (above) is its own
+//! stream.
+//!
+//! A choice's held text is released in the chunk that carries its finish
+//! reason. Text that still comes for the choice after that goes on from
+//! where it ended: the held tail is scanned again in front of it (and never
+//! sent twice), so a match split across the finish is found, and, as part
+//! of it was already sent, blocks whatever the action. A stream that ends
+//! with no finish reason (`ClientError::Truncated`) has what each hook
+//! holds judged as the end of its text and released, masked where a mask
+//! applies; a blocking match trips, is recorded in [`GuardrailResults`] and
+//! is not sent; the stream then ends with `Truncated` either way. After any
+//! other upstream error (a connection cut mid-body, an error event) held
+//! text is not released: it was never checked to its end.
 //!
 //! How much is held back at most: keywords, the longest term; PII, the
 //! current candidate (a word, a number) and never more than
