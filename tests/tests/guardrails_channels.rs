@@ -508,3 +508,97 @@ async fn a_truncated_stream_delivers_its_judged_tail_then_ends_truncated() {
     assert!(out[0].tripped, "{out:?}");
     server.shutdown().await;
 }
+
+/// One step of a random stream: a piece of text for a channel of a
+/// choice, or a finish reason for a choice.
+#[derive(Debug, Clone)]
+enum Step {
+    Content(u32, String),
+    Args(u32, u32, String),
+    Finish(u32),
+}
+
+fn step_chunk(step: &Step) -> ChatChunk {
+    let (index, delta, finish) = match step {
+        Step::Content(i, t) => (
+            *i,
+            Delta {
+                content: Some(t.clone()),
+                ..Delta::default()
+            },
+            false,
+        ),
+        Step::Args(i, call, t) => (*i, args_chunk(*call, t).choices[0].delta.clone(), false),
+        Step::Finish(i) => (*i, Delta::default(), true),
+    };
+    let mut c = chunk_with(delta, finish);
+    c.choices[0].index = index;
+    c
+}
+
+/// Words a random stream is made of: the keyword in several spellings,
+/// its halves, and filler.
+const WORDS: &[&str] = &[
+    " acme",
+    " ACME",
+    " ac\u{200B}me",
+    " ac",
+    "a",
+    "me ",
+    "me",
+    " hello",
+    " ",
+    "\n",
+    "é",
+    " acmes",
+];
+
+fn steps() -> impl Strategy<Value = Vec<Step>> {
+    let piece = prop::collection::vec(prop::sample::select(WORDS), 1..4).prop_map(|w| w.concat());
+    let step = prop_oneof![
+        4 => (0..2u32, piece.clone()).prop_map(|(i, t)| Step::Content(i, t)),
+        2 => (0..2u32, 0..2u32, piece).prop_map(|(i, c, t)| Step::Args(i, c, t)),
+        2 => (0..2u32).prop_map(Step::Finish),
+    ];
+    prop::collection::vec(step, 0..60)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1024))]
+
+    /// Whatever the interleaving of choices, channels, finish reasons and
+    /// text after them, and however the stream ends: never a panic, and
+    /// what the caller got of each channel, put together, holds no match
+    /// (a blocking or a masking keyword guardrail alike); held text stays
+    /// bounded.
+    #[test]
+    fn no_channel_delivers_a_match(steps in steps(), mask in any::<bool>()) {
+        let mut hook = Keywords::new(["acme"]).unwrap();
+        if mask {
+            hook = hook.action(KeywordAction::Mask);
+        }
+        let chunks: Vec<ChatChunk> = steps.iter().map(step_chunk).collect();
+        let (seen, _err) = drive(&hook, chunks);
+        let mut per_channel: std::collections::BTreeMap<(u32, Option<u32>), String> =
+            Default::default();
+        for c in &seen {
+            for ch in &c.choices {
+                if let Some(t) = &ch.delta.content {
+                    per_channel.entry((ch.index, None)).or_default().push_str(t);
+                }
+                for call in ch.delta.tool_calls.iter().flatten() {
+                    if let Some(t) = call.function.as_ref().and_then(|f| f.arguments.as_ref()) {
+                        per_channel.entry((ch.index, Some(call.index))).or_default().push_str(t);
+                    }
+                }
+            }
+        }
+        let block = Keywords::new(["acme"]).unwrap();
+        for ((choice, call), text) in &per_channel {
+            prop_assert!(
+                !block.check(text).tripped,
+                "choice {} call {:?} delivered a match: {:?}", choice, call, text
+            );
+        }
+    }
+}
