@@ -53,6 +53,7 @@ fn reply_with_email_everywhere() -> ChatResponse {
         json!({
             "logprobs": {"content": [{"token": "jane@example.com", "logprob": -0.1, "bytes": [106], "top_logprobs": []}]},
             "content_filter_results": {"note": {"text": "jane@example.com"}},
+            "images": [{"type": "image_url", "image_url": {"url": "data:image/png;base64,amFuZUBleGFtcGxlLmNvbQ=="}}],
         }),
     )
 }
@@ -96,8 +97,44 @@ async fn a_whole_reply_is_scanned_in_every_channel() {
         body["choices"][0]["content_filter_results"]["note"]["text"],
         "<EMAIL_ADDRESS>"
     );
+    // Images in base64 are not text.
+    assert_eq!(
+        body["choices"][0]["images"][0]["image_url"]["url"],
+        "data:image/png;base64,amFuZUBleGFtcGxlLmNvbQ=="
+    );
     // Log-probabilities spell the text: they are removed.
     assert!(body["choices"][0].get("logprobs").is_none(), "{body:#}");
+}
+
+#[tokio::test]
+async fn base64_images_in_unknown_fields_are_not_text() {
+    // High-entropy base64, as an image a provider adds to the message.
+    let blob: String = (0..600u32)
+        .map(|i| char::from(b"Zx8kP2qL9mW4rT7vB1nC6sD+/"[(i * 7 % 25) as usize]))
+        .collect();
+    let image = format!("data:image/png;base64,{blob}");
+    let secrets = openai_hooks::guardrails::SecretKeys::new();
+    assert!(secrets.check(&blob).tripped, "the blob reads as a secret");
+    let mut resp = reply(
+        json!({"role": "assistant", "content": "here it is",
+            "images": [{"type": "image_url", "image_url": {"url": image}}]}),
+        json!({}),
+    );
+    secrets
+        .post_response(&mut resp, &mut HookContext::new("m"))
+        .await
+        .unwrap();
+    // The same blob as text in an unknown field is scanned.
+    let mut resp = reply(
+        json!({"role": "assistant", "content": "here it is", "note": blob}),
+        json!({}),
+    );
+    assert!(
+        secrets
+            .post_response(&mut resp, &mut HookContext::new("m"))
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test]

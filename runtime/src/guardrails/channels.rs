@@ -13,7 +13,8 @@
 //! | any other string in the message's, delta's or choice's unknown fields (`annotations[].url_citation.url` and `.title`, provider extras) | each value whole, in its chunk | text |
 //!
 //! Not text: ids (`id`, `tool_call_id`), `type` and `object` tags,
-//! `audio.data` (base64 audio), numbers and booleans. Fields at the top of a
+//! `audio.data` (base64 audio), base64 `data:` URLs in unknown fields
+//! (images some providers add), numbers and booleans. Fields at the top of a
 //! chunk or reply outside `choices` (`usage`, `system_fingerprint`, provider
 //! metadata such as `x_groq`) are the server's, not the model's, and are not
 //! scanned.
@@ -56,7 +57,9 @@ const NOT_TEXT: [&str; 4] = ["id", "tool_call_id", "type", "object"];
 /// `top` is the key `v` sits under, if any.
 fn each_value_text<E>(key: Option<&str>, v: &mut Value, f: &mut Visit<'_, E>) -> Result<(), E> {
     match v {
-        Value::String(s) if !key.is_some_and(|k| NOT_TEXT.contains(&k)) => f(None, s),
+        Value::String(s) if !key.is_some_and(|k| NOT_TEXT.contains(&k)) && !is_binary(s) => {
+            f(None, s)
+        }
         Value::Array(items) => items
             .iter_mut()
             .try_for_each(|item| each_value_text(None, item, f)),
@@ -65,6 +68,14 @@ fn each_value_text<E>(key: Option<&str>, v: &mut Value, f: &mut Visit<'_, E>) ->
             .try_for_each(|(k, item)| each_value_text(Some(k), item, f)),
         _ => Ok(()),
     }
+}
+
+/// Whether `s` is a base64 `data:` URL (an image or audio a provider puts
+/// in a field of its own): binary, not text, and no guardrail reads base64.
+fn is_binary(s: &str) -> bool {
+    s.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("data:"))
+        && s.get(..256.min(s.len()))
+            .is_some_and(|head| head.contains(";base64,"))
 }
 
 /// Calls `f` on every string in unknown fields `extra` that is text: the

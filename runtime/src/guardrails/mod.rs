@@ -31,7 +31,8 @@
 //! | strings in fields the types do not name (`annotations[].url_citation.url` and `.title`, provider extras on the message, delta or choice) | each value in its chunk | scanned |
 //! | `logprobs` | removed | removed |
 //!
-//! Not text: ids, `type` tags, `audio.data`, numbers and booleans, and the
+//! Not text: ids, `type` tags, `audio.data`, base64 `data:` URLs in unknown
+//! fields (images some providers add), numbers and booleans, and the
 //! fields of a chunk or reply outside its choices (usage, fingerprints,
 //! provider metadata). Strings in unknown fields can be left out with
 //! `scan_unknown_fields(false)` on each guardrail; the named channels
