@@ -207,6 +207,8 @@ impl UrlRule {
 }
 
 impl RunRule for UrlRule {
+    type Carry = ();
+
     fn table(&self) -> &[bool; 256] {
         &self.table
     }
