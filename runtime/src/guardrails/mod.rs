@@ -101,6 +101,7 @@ pub(crate) mod scan_hooks;
 mod secrets;
 mod texts;
 mod url_filter;
+mod url_scan;
 
 pub use budget::InputBudget;
 pub use engine::IGNORABLE_HOLD_CAP;
@@ -115,7 +116,7 @@ pub use moderation::{
 pub use pii::{PII_HOLD_CAP, Pii, PiiAction, PiiBuilder, PiiEntity, PiiState};
 pub use result::{GuardrailResult, GuardrailResults};
 pub use secrets::{SECRET_TOKEN_CAP, SecretAction, SecretKeys, SecretKeysState, SecretPreset};
-pub use url_filter::{URL_TOKEN_CAP, UrlAction, UrlFilter, UrlFilterState};
+pub use url_filter::{URL_LOOKAHEAD, URL_TOKEN_CAP, UrlAction, UrlFilter, UrlFilterState};
 
 use serde_json::Value;
 
