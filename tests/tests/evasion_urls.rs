@@ -361,6 +361,29 @@ fn a_url_after_a_long_run_is_found_whole() {
     assert!(f.check(&text).tripped);
 }
 
+/// Long tokens of other kinds before a URL: CJK letters (piece ends fall
+/// inside characters), character references that decode to nothing, a word
+/// that is tried as a host and is none.
+#[test]
+fn long_tokens_of_any_kind_keep_urls_whole() {
+    let f = filter();
+    let m = filter().action(UrlAction::Mask);
+    for lead in ["例", "&Tab;", "a.b_c/", "日本語です。", "x,"] {
+        for n in [300, 700, 1000, 2000] {
+            let text = format!("{}https://evil.com/x tail", lead.repeat(n));
+            assert!(f.check(&text).tripped, "{lead} x {n}");
+            let masked = m.check(&text).text.unwrap_or_default();
+            assert!(!masked.contains("evil"), "{lead} x {n}");
+            for cuts in [vec![4000], vec![2047, 2048, 2049], vec![text.len() - 10]] {
+                let seen = stream_text(&m, &split(&text, &cuts), Field::Content, true);
+                assert_eq!(seen.text(0), masked, "{lead} x {n} {cuts:?}");
+            }
+            let clean = format!("{}https://example.com/x tail", lead.repeat(n));
+            assert!(!f.check(&clean).tripped, "{lead} x {n}");
+        }
+    }
+}
+
 /// Streaming any of the cases in pieces decides as the whole text does.
 #[test]
 fn cases_decide_the_same_streamed() {

@@ -686,6 +686,11 @@ impl RunRule for UrlRule {
         let view = View::new(text);
         let v = view.text.as_ref();
         let bytes = v.as_bytes();
+        if bytes.is_empty() {
+            // Nothing but references to tabs and line breaks.
+            carry.prev = piece.last().copied();
+            return text.len();
+        }
         let mut push = |s: usize, e: usize, kind: u32, note: Option<String>| {
             let (s, e) = (view.src(s), view.src(e));
             if e > s {
@@ -716,10 +721,13 @@ impl RunRule for UrlRule {
         let (stop, forced) = match last {
             true => (bytes.len(), false),
             false => {
-                let edge = bytes
+                let mut edge = bytes
                     .len()
                     .saturating_sub(URL_LOOKAHEAD)
                     .max(bytes.len() / 2);
+                while !v.is_char_boundary(edge) {
+                    edge -= 1;
+                }
                 let safe = (bytes.len() / 2..edge)
                     .rev()
                     .find(|&k| k > 0 && SAFE.contains(&bytes[k - 1]) && view.literal(k - 1));
@@ -749,21 +757,22 @@ impl RunRule for UrlRule {
                     end: c.end + from,
                     ..c
                 };
-                if c.open && !last {
-                    if c.start > 0 {
-                        // Judged from the next piece, which starts at it.
-                        next = c.start;
-                        lead = c.how == How::Bare;
-                        return Flow::Stop;
-                    }
-                    // A URL longer than the piece: judged on what is here.
-                    let kind = match self.read(v, &c) {
-                        Some((Some((kind, note)), s, _)) => {
-                            push(s, bytes.len(), kind, note);
-                            Some(kind)
-                        }
-                        _ => None,
-                    };
+                if c.open && !last && c.start > 0 {
+                    // Judged from the next piece, which starts at it.
+                    next = c.start;
+                    lead = c.how == How::Bare;
+                    return Flow::Stop;
+                }
+                let Some((verdict, s, e)) = self.read(v, &c) else {
+                    return Flow::Into;
+                };
+                if c.open && !last && e == c.end {
+                    // A URL longer than the piece: judged on what is here,
+                    // and the rest of it goes with it.
+                    let kind = verdict.map(|(kind, note)| {
+                        push(s, e, kind, note);
+                        kind
+                    });
                     held = Some(Open {
                         rule: c.rule,
                         depth: c.depth,
@@ -772,23 +781,21 @@ impl RunRule for UrlRule {
                     next = bytes.len();
                     return Flow::Stop;
                 }
-                match self.read(v, &c) {
-                    None => Flow::Into,
-                    Some((verdict, s, e)) => {
-                        if let Some((kind, note)) = verdict {
-                            push(s, e, kind, note);
-                        }
-                        next = next.max(e);
-                        Flow::Past
-                    }
+                if let Some((kind, note)) = verdict {
+                    push(s, e, kind, note);
                 }
+                next = next.max(e);
+                Flow::Past
             });
         }
         if last {
             return text.len();
         }
         carry.open = held;
-        let next = next.clamp(1, bytes.len());
+        let mut next = next.clamp(1, bytes.len());
+        while !v.is_char_boundary(next) {
+            next += 1;
+        }
         carry.prev = Some(bytes[next - 1]);
         carry.cut = forced && next == stop && is_scheme_byte(bytes[next - 1]);
         carry.lead = lead && next < stop;
