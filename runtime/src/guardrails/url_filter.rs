@@ -133,7 +133,9 @@ use super::engine::{Finding, Scanner, Tally, Treatment};
 use super::error::GuardrailError;
 use super::runs::{RunCursor, RunDetector, RunRule, table};
 use super::scan_hooks::{ScanGuard, scan_hooks};
-use super::url_scan::{Candidate, End, Flow, How, View, breaks, extent, is_scheme_byte, walk};
+use super::url_scan::{
+    Candidate, End, Flow, How, View, breaks, extent, is_scheme_byte, may_hold, walk,
+};
 use super::{Check, Guardrail, STAGES_ALL};
 use crate::hooks::Stage;
 
@@ -672,7 +674,7 @@ impl RunRule for UrlRule {
         out: &mut Vec<Finding>,
     ) -> usize {
         let fresh = carry.open.is_none() && carry.prev.is_none();
-        if last && fresh && piece.len() < self.min_len() {
+        if last && fresh && (piece.len() < self.min_len() || !may_hold(piece)) {
             return piece.len();
         }
         // A piece that is not the last may end inside a character.

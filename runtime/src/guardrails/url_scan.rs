@@ -476,6 +476,13 @@ fn url_attr(v: &[u8], eq: usize) -> bool {
             .any(|a| a.as_bytes().eq_ignore_ascii_case(name))
 }
 
+/// Whether a token may hold a candidate: every one needs one of these bytes
+/// (`&` for references that decode to them).
+pub(crate) fn may_hold(tok: &[u8]) -> bool {
+    tok.iter()
+        .any(|&b| matches!(b, b':' | b'/' | b'.' | b'=' | b'&' | b'\\'))
+}
+
 /// Walks decoded text `v` for candidates, calling `found` with each. `prev`
 /// is the byte before `v` in the token (if `v` does not start it), `cut`
 /// that `v` starts inside a word whose start was given up, `stop` where
@@ -498,6 +505,16 @@ pub(crate) fn walk(
     let mut lead = lead && !cut;
     let mut i = 0;
     while i < v.len() && i < stop {
+        if !lead {
+            // Only these bytes can begin something now.
+            match v[i..]
+                .iter()
+                .position(|&b| matches!(b, b'(' | b':' | b'=' | b'/'))
+            {
+                Some(k) if i + k < stop => i += k,
+                _ => return,
+            }
+        }
         let b = v[i];
         let mut cand = None;
         let mut unknown = false;
