@@ -120,6 +120,8 @@ const TRIP: &[(&str, Option<&str>)] = &[
     ("www.evil.com", HOST),
     ("evil.com/login", HOST),
     ("evil.comで", HOST),
+    ("xn--e1afmkfd.xn--p1ai/", HOST),
+    ("bücher.evil", HOST),
 ];
 
 /// Text that must pass.
@@ -381,6 +383,46 @@ fn long_tokens_of_any_kind_keep_urls_whole() {
             let clean = format!("{}https://example.com/x tail", lead.repeat(n));
             assert!(!f.check(&clean).tripped, "{lead} x {n}");
         }
+    }
+}
+
+/// A URL in a long token whose authority runs past what a piece holds of
+/// it: judged on that much it might pass, so it trips.
+#[test]
+fn an_authority_longer_than_a_piece_trips() {
+    let f = filter();
+    for pad in [10, 700, 1500, 2100, 3000] {
+        for url in [
+            format!("https://example.com:{}@evil.com/", "1".repeat(1100)),
+            format!("https://{}@evil.com/", "example.com".repeat(120)),
+            format!("[a](//example.com:{}@evil.com)", "9".repeat(1500)),
+        ] {
+            let text = format!("{}={url} end", "QUJD".repeat(pad / 4));
+            assert!(f.check(&text).tripped, "{pad} {}", &url[..30]);
+        }
+    }
+}
+
+/// Tokens made of one pattern, repeated: each is decided, in work linear
+/// in its length (a quadratic walk would take minutes at this size).
+#[test]
+fn adversarial_tokens_are_decided() {
+    let f = filter();
+    for (unit, trips) in [
+        ("](", false),
+        ("[a](", false),
+        ("(((", false),
+        ("a.b.", false),
+        ("&#0;", false),
+        ("例。", false),
+        ("https://example.com/(", false),
+        ("https:,", true),
+        (",//", true),
+        ("\"https://", true),
+        ("//x.co/", true),
+    ] {
+        let text = unit.repeat(200_000 / unit.len());
+        assert_eq!(f.check(&text).tripped, trips, "{unit:?}");
     }
 }
 

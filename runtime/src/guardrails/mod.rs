@@ -29,8 +29,10 @@
 //! (walks alive at a chunk's end continue in the next), PII steps a regex DFA
 //! (`regex-automata`) byte by byte and finds a match's start with its reverse
 //! DFA, secrets and URLs classify bytes into token runs 64 at a time and
-//! judge each run once. Clean text passes through unchanged and in order,
-//! and masking a stream gives exactly the text that masking it whole gives.
+//! judge each run once (a URL token longer than its cap in pieces, whose
+//! ends may be looked at again with the next piece). Clean text passes
+//! through unchanged and in order, and masking a stream gives exactly the
+//! text that masking it whole gives.
 //! Each choice (`n > 1`) and each field (content, refusal, reasoning) is its
 //! own stream.
 //!

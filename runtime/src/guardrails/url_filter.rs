@@ -44,10 +44,12 @@
 //!   brackets, quotes and markdown emphasis `*_~`): `www.…`, a dotted IPv4
 //!   address, or a domain whose labels are letters, digits and hyphens and
 //!   whose top-level label is 2 to 24 ASCII letters (or `xn--…`) and not a
-//!   common file extension (`main.rs` is a file, not a host). E-mail
-//!   addresses are not URLs. `--` and `_` in a label, a digit or a
-//!   non-ASCII top-level label (`пример.рф` without a scheme) make it no
-//!   candidate.
+//!   common file extension (`main.rs` is a file, not a host); the other
+//!   labels may hold non-ASCII letters (`bücher.example`, `еxample.com`).
+//!   E-mail addresses are not URLs. `_` in a label, or a top-level label of
+//!   digits or non-ASCII letters (`пример.рф` without a scheme) make it no
+//!   candidate. Letters of another script glued in front of the host, none
+//!   of which reads as a Latin letter, are not part of it (`詳細はexample.com`).
 //!
 //! A candidate's text ends where its context says: the `)` that closes a
 //! markdown destination, the closing quote of a quoted one or of an
@@ -109,14 +111,25 @@
 //!   is read as `例え.日本`, where a browser goes to `例え.日本.みんな`. That
 //!   matters only for allowed hosts ending in a non-ASCII letter.
 //! - A token longer than [`URL_TOKEN_CAP`] is judged in pieces of at most
-//!   that much: a piece ends before the last [`URL_LOOKAHEAD`] bytes, at a
-//!   `,!*|^{}~$)` where there is one, or before a candidate that begins in
-//!   them, so a URL is never split by a piece boundary unless it is itself
-//!   longer than the cap. Such a URL is judged on its first `URL_TOKEN_CAP`
-//!   bytes (its scheme and host are there unless its authority is longer);
-//!   the rest goes with it, masked as one more `<URL>` per piece when it
-//!   trips. A scheme that begins more than [`URL_LOOKAHEAD`] bytes before a
-//!   piece boundary is not known in the next piece, and is not allowed.
+//!   that much, each once the token is known to go on past it. Candidates
+//!   may begin in a piece up to a stop: after the last `,!*|^{}~$)` before
+//!   its final [`URL_LOOKAHEAD`] bytes (in its second half), or else
+//!   `URL_LOOKAHEAD` bytes before its end. A candidate that begins in the
+//!   second half of a piece, before the stop, and runs to the piece's end
+//!   is judged from the next piece, which starts at it; otherwise the next
+//!   piece starts at the stop or after the last candidate, whichever is
+//!   later (so each piece moves on by half a piece at least). A URL is
+//!   never split by a piece boundary unless it is longer than half the cap:
+//!   then it is judged on what the piece holds of it (its scheme and host
+//!   are there unless its authority is longer), the rest goes with it,
+//!   masked as one more `<URL>` per piece when it trips, and one whose
+//!   authority runs past the piece and does not parse trips (whole, it
+//!   might parse to another host). A scheme glued to more than
+//!   `URL_LOOKAHEAD` bytes of letters and digits with no stop among them is
+//!   cut by the piece boundary: it is not known, so not allowed.
+//! - Text that looks like a URL and that no parser takes is looked into for
+//!   other candidates; past 32 such in one piece of a token, each trips, so
+//!   the work per byte stays bounded.
 //! - A chunk hook holds the token in progress: for text without spaces
 //!   (CJK) that is up to the next punctuation, at most [`URL_TOKEN_CAP`]
 //!   folded bytes.
@@ -356,6 +369,24 @@ fn backslash_userinfo(text: &str, base: Base) -> bool {
     auth.find('\\').is_some_and(|k| auth[k..].contains('@'))
 }
 
+/// Whether `text` begins with a scheme and its colon.
+fn has_scheme(text: &str) -> bool {
+    let b = text.as_bytes();
+    let n = b.iter().take_while(|&&c| is_scheme_byte(c)).count();
+    n > 0 && b[0].is_ascii_alphabetic() && b.get(n) == Some(&b':')
+}
+
+/// Whether the authority of a candidate's text (after its scheme, if it
+/// has one, and slashes) runs to the end of the text.
+fn authority_open(text: &str) -> bool {
+    let base = match has_scheme(text) {
+        true => Base::Scheme,
+        false => Base::Relative,
+    };
+    let s = authority_start(text, base);
+    !text[s..].contains(['/', '\\', '?', '#'])
+}
+
 /// Where a host's last label runs from an ASCII letter or digit into
 /// non-ASCII letters with no dot after: the tail of text that follows a URL
 /// without a space (`example.comをご覧ください`).
@@ -403,9 +434,24 @@ pub(crate) struct UrlCarry {
     prev: Option<u8>,
     /// The piece starts inside a word whose start was given up.
     cut: bool,
-    /// A host without a scheme may begin at the piece's start.
-    lead: bool,
+    /// A URL that goes on from the last piece.
     open: Option<Open>,
+    /// A candidate that begins at the piece's start, found in the last
+    /// piece but too near its end to judge there.
+    pending: Option<(How, End)>,
+}
+
+/// Text that no parser takes, looked into, per piece: past this many, such
+/// text trips (so a token of them costs linear work, not quadratic).
+const MAX_BROKEN: usize = 32;
+
+/// Why a candidate is no URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Miss {
+    /// A word tried as a host without a scheme, that is none.
+    Word,
+    /// Text that no parser takes (or `//` before no real host, in prose).
+    Broken,
 }
 
 /// Bytes a piece may end after, when it can: none of them ends a scheme, a
@@ -416,21 +462,21 @@ impl UrlRule {
     /// The verdict on candidate `c` of decoded text `v`, with where the URL
     /// it read begins and ends; `None` when it is no URL (a word tried as a
     /// host).
-    fn read(&self, v: &str, c: &Candidate) -> Option<(Verdict, usize, usize)> {
+    fn read(&self, v: &str, c: &Candidate) -> Result<(Verdict, usize, usize), Miss> {
         let (start, end) = (c.start, c.end);
-        let text = v.get(start..end)?;
+        let text = v.get(start..end).ok_or(Miss::Broken)?;
         let verdict = match c.how {
             How::Scheme if c.cut => Some((KIND_SCHEME, None)),
-            How::Scheme => self.read_scheme(text),
-            How::Target => self.read_target(text),
+            How::Scheme => self.read_scheme(text)?,
+            How::Target => self.read_target(text)?,
             How::Relative => {
-                let url = Base::Relative.parse(text)?;
+                let url = Base::Relative.parse(text).ok_or(Miss::Broken)?;
                 if !plausible(&url, text) {
-                    return None;
+                    return Err(Miss::Broken);
                 }
                 self.verdict(text, &url, Base::Relative)
             }
-            How::Bare => return self.read_bare(v, start, end),
+            How::Bare => return self.read_bare(v, start, end).ok_or(Miss::Word),
         };
         // A quote ended it, and an `@` follows in what would otherwise be
         // the same authority: judge that reading too.
@@ -439,9 +485,9 @@ impl UrlRule {
             && matches!(c.rule, End::Until(_))
             && let Some((alt, alt_end)) = self.beyond_quote(v, c)
         {
-            return Some((alt, start, alt_end));
+            return Ok((alt, start, alt_end));
         }
-        Some((verdict, start, end))
+        Ok((verdict, start, end))
     }
 
     /// The reading of `c` past the quote that ended it, when an `@` follows
@@ -458,38 +504,36 @@ impl UrlRule {
         let alt = v.get(c.start..end)?;
         let verdict = match c.how {
             How::Relative => self.verdict(alt, &Base::Relative.parse(alt)?, Base::Relative),
-            _ => self.read_target(alt),
+            _ => self.read_target(alt).ok()?,
         };
         verdict.is_some().then_some((verdict, end))
     }
 
     /// A link target: its scheme must be allowed; `//host` has its host
     /// checked; a relative path passes.
-    fn read_target(&self, text: &str) -> Verdict {
-        let b = text.as_bytes();
-        let scheme = b.iter().take_while(|&&c| is_scheme_byte(c)).count();
-        if scheme > 0 && b[0].is_ascii_alphabetic() && b.get(scheme) == Some(&b':') {
+    fn read_target(&self, text: &str) -> Result<Verdict, Miss> {
+        if has_scheme(text) {
             return self.read_scheme(text);
         }
+        let b = text.as_bytes();
         if b.len() >= 2 && b[..2].iter().all(|c| matches!(c, b'/' | b'\\')) {
-            let url = Base::Relative.parse(text)?;
-            return self.verdict(text, &url, Base::Relative);
+            let url = Base::Relative.parse(text).ok_or(Miss::Broken)?;
+            return Ok(self.verdict(text, &url, Base::Relative));
         }
-        None
+        Ok(None)
     }
 
     /// Text that starts with a scheme.
-    fn read_scheme(&self, text: &str) -> Verdict {
-        let colon = text.find(':')?;
+    fn read_scheme(&self, text: &str) -> Result<Verdict, Miss> {
+        let colon = text.find(':').ok_or(Miss::Broken)?;
         let scheme = text[..colon].to_ascii_lowercase();
         let url = Base::Scheme.parse(text);
         if !self.schemes.contains(&scheme) {
-            return Some((
-                KIND_SCHEME,
-                url.and_then(|u| u.host_str().map(str::to_owned)),
-            ));
+            let host = url.and_then(|u| u.host_str().map(str::to_owned));
+            return Ok(Some((KIND_SCHEME, host)));
         }
-        self.verdict(text, &url?, Base::Scheme)
+        let url = url.ok_or(Miss::Broken)?;
+        Ok(self.verdict(text, &url, Base::Scheme))
     }
 
     /// A word tried as a host without a scheme, from `start` to `end` of
@@ -527,7 +571,6 @@ impl UrlRule {
         let is_domain = labels.len() >= 2
             && labels.iter().all(|l| {
                 !l.is_empty()
-                    && !l.contains("--")
                     && l.chars().all(|c| {
                         c.is_ascii_alphanumeric()
                             || c == '-'
@@ -740,67 +783,102 @@ impl RunRule for UrlRule {
             }
         };
         let mut next = stop.max(from);
-        let mut lead = false;
         let mut held: Option<Open> = None;
-        if from < bytes.len() && from < stop {
+        let mut pending: Option<(How, End)> = None;
+        let mut broken = 0;
+        let mut stopped = false;
+        // What becomes of each candidate.
+        let mut on = |c: Candidate| {
+            if c.open && !last && c.start >= bytes.len() / 2 {
+                // Judged from the next piece, which starts at it (one that
+                // begins in the first half has half a piece here at least).
+                next = c.start;
+                pending = Some((c.how, c.rule));
+                return Flow::Stop;
+            }
+            let (verdict, s, e) = match self.read(v, &c) {
+                Ok(reading) => reading,
+                Err(Miss::Word) => return Flow::Into,
+                // Text no parser takes is no URL, and what follows may be
+                // one; past a few in a piece, it is taken as a URL that is
+                // not allowed, so the work stays bounded. One whose
+                // authority runs past the piece may parse whole: it trips.
+                Err(Miss::Broken)
+                    if broken < MAX_BROKEN
+                        && !(c.open && !last && authority_open(&v[c.start..c.end])) =>
+                {
+                    broken += 1;
+                    return Flow::Into;
+                }
+                Err(Miss::Broken) => (Some((KIND_HOST, None)), c.start, c.end),
+            };
+            if c.open && !last && e == c.end {
+                // A URL longer than the piece: judged on what is here, and
+                // the rest of it goes with it.
+                let kind = verdict.map(|(kind, note)| {
+                    push(s, e, kind, note);
+                    kind
+                });
+                held = Some(Open {
+                    rule: c.rule,
+                    depth: c.depth,
+                    kind,
+                });
+                next = bytes.len();
+                return Flow::Stop;
+            }
+            if let Some((kind, note)) = verdict {
+                push(s, e, kind, note);
+            }
+            next = next.max(e);
+            Flow::Past
+        };
+        // A candidate that began too late in the last piece.
+        if let Some((how, rule)) = carry.pending.take()
+            && from == 0
+        {
+            let (end, depth, closed) = extent(bytes, 0, rule, 0, last);
+            let c = Candidate {
+                start: 0,
+                end,
+                how,
+                rule,
+                depth,
+                open: !closed,
+                cut: false,
+            };
+            match on(c) {
+                Flow::Stop => stopped = true,
+                Flow::Past => from = end.max(1),
+                Flow::Into => {}
+            }
+        }
+        if !stopped && from < bytes.len() && from < stop {
             let prev = match from {
                 0 => carry.prev,
                 f => Some(bytes[f - 1]),
             };
             let cut = from == 0 && carry.cut;
-            let lead_in = match from {
-                0 => carry.lead || carry.prev.is_none(),
-                _ => false,
-            };
-            let tail = &bytes[from..];
-            walk(tail, prev, cut, stop - from, last, lead_in, |c| {
-                let c = Candidate {
+            let lead = from == 0 && carry.prev.is_none();
+            walk(&bytes[from..], prev, cut, stop - from, last, lead, |c| {
+                on(Candidate {
                     start: c.start + from,
                     end: c.end + from,
                     ..c
-                };
-                if c.open && !last && c.start > 0 {
-                    // Judged from the next piece, which starts at it.
-                    next = c.start;
-                    lead = c.how == How::Bare;
-                    return Flow::Stop;
-                }
-                let Some((verdict, s, e)) = self.read(v, &c) else {
-                    return Flow::Into;
-                };
-                if c.open && !last && e == c.end {
-                    // A URL longer than the piece: judged on what is here,
-                    // and the rest of it goes with it.
-                    let kind = verdict.map(|(kind, note)| {
-                        push(s, e, kind, note);
-                        kind
-                    });
-                    held = Some(Open {
-                        rule: c.rule,
-                        depth: c.depth,
-                        kind,
-                    });
-                    next = bytes.len();
-                    return Flow::Stop;
-                }
-                if let Some((kind, note)) = verdict {
-                    push(s, e, kind, note);
-                }
-                next = next.max(e);
-                Flow::Past
+                })
             });
         }
         if last {
             return text.len();
         }
         carry.open = held;
+        carry.pending = pending;
         let mut next = next.clamp(1, bytes.len());
         while !v.is_char_boundary(next) {
             next += 1;
         }
         carry.prev = Some(bytes[next - 1]);
         carry.cut = forced && next == stop && is_scheme_byte(bytes[next - 1]);
-        carry.lead = lead && next < stop;
         view.src(next)
     }
 
