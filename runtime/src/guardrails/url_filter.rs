@@ -58,9 +58,12 @@
 //! punctuation (`.,;:!?*_~'`, a `。`, closing brackets that close nothing).
 //! Candidates do not nest: the walk goes on after each one, so
 //! `https://example.com/r?u=https://evil.com` is one URL to `example.com`,
-//! as a browser reads it. Where a quote ends a candidate and an `@` follows
-//! in what would otherwise be the same authority
-//! (`"https://example.com"@evil.com/`), both readings are judged.
+//! as a browser reads it. Where a delimiter ends a candidate and an `@`
+//! follows, right after the delimiter (`"https://example.com"@evil.com/`)
+//! or, where a markdown autolink may begin (at a token's start, after
+//! `*_~(`), in what the autolink (which runs to whitespace or `<`) takes as
+//! the same authority (`(https://example.com)@evil.com/`), the reading to
+//! that end is judged too.
 //!
 //! # What trips
 //!
@@ -147,7 +150,7 @@ use super::error::GuardrailError;
 use super::runs::{RunCursor, RunDetector, RunRule, table};
 use super::scan_hooks::{ScanGuard, scan_hooks};
 use super::url_scan::{
-    Candidate, End, Flow, How, View, breaks, extent, is_scheme_byte, may_hold, walk,
+    Candidate, End, Flow, How, View, autolink_end, breaks, extent, is_scheme_byte, may_hold, walk,
 };
 use super::{Check, Guardrail, STAGES_ALL};
 use crate::hooks::Stage;
@@ -478,29 +481,34 @@ impl UrlRule {
             }
             How::Bare => return self.read_bare(v, start, end).ok_or(Miss::Word),
         };
-        // A quote ended it, and an `@` follows in what would otherwise be
-        // the same authority: judge that reading too.
+        // A delimiter ended it, and an `@` follows in what an autolink
+        // would take as the same authority: judge that reading too.
         if verdict.is_none()
             && !c.open
-            && matches!(c.rule, End::Until(_))
-            && let Some((alt, alt_end)) = self.beyond_quote(v, c)
+            && let Some((alt, alt_end)) = self.beyond_end(v, c)
         {
             return Ok((alt, start, alt_end));
         }
         Ok((verdict, start, end))
     }
 
-    /// The reading of `c` past the quote that ended it, when an `@` follows
-    /// the quote before any `/`, `?` or `#`, and it trips.
-    fn beyond_quote(&self, v: &str, c: &Candidate) -> Option<(Verdict, usize)> {
-        let rest = v.get(c.end + 1..)?;
+    /// The reading of `c` to where a markdown autolink would end it (the
+    /// end of the token or a `<`), when it trips and an `@` follows its end
+    /// right after the delimiter, or, where an autolink may begin, before
+    /// any `/`, `\\`, `?`, `#` or `<`: `(https://example.com)@evil.com/` is
+    /// a link to `evil.com`.
+    fn beyond_end(&self, v: &str, c: &Candidate) -> Option<(Verdict, usize)> {
+        let rest = v.get(c.end..)?;
+        if !c.autolink && rest.as_bytes().get(1) != Some(&b'@') {
+            return None;
+        }
         let auth = rest
-            .find(['/', '?', '#', '\\'])
+            .find(['/', '?', '#', '\\', '<'])
             .map_or(rest, |e| &rest[..e]);
         if !auth.contains('@') {
             return None;
         }
-        let (end, _, _) = extent(v.as_bytes(), c.start, End::Attr, 0, true);
+        let end = autolink_end(v.as_bytes(), c.start);
         let alt = v.get(c.start..end)?;
         let verdict = match c.how {
             How::Relative => self.verdict(alt, &Base::Relative.parse(alt)?, Base::Relative),
@@ -846,6 +854,7 @@ impl RunRule for UrlRule {
                 depth,
                 open: !closed,
                 cut: false,
+                autolink: false,
             };
             match on(c) {
                 Flow::Stop => stopped = true,

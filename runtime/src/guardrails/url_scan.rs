@@ -270,6 +270,9 @@ pub(crate) struct Candidate {
     /// Its scheme begins before the text does (in a piece of a long run):
     /// it is not known, so not allowed.
     pub(crate) cut: bool,
+    /// A markdown autolink may begin where it does (a scheme at the start
+    /// of the token or after `*`, `_`, `~` or `(`).
+    pub(crate) autolink: bool,
 }
 
 /// What the walk does after a candidate.
@@ -385,6 +388,16 @@ pub(crate) fn extent(
         true => (trim_end(v, from, j), depth, true),
         false => (j, depth, false),
     }
+}
+
+/// Where a markdown autolink that begins at `from` ends: at a `<` or the
+/// end of the text, less trailing punctuation.
+pub(crate) fn autolink_end(v: &[u8], from: usize) -> usize {
+    let e = v[from..]
+        .iter()
+        .position(|&b| b == b'<')
+        .map_or(v.len(), |e| from + e);
+    trim_end(v, from, e)
 }
 
 /// `end` less trailing punctuation that ends a sentence rather than a URL,
@@ -575,6 +588,7 @@ pub(crate) fn walk(
             depth,
             open: !closed,
             cut: unknown,
+            autolink: how == How::Scheme && before(s).is_none_or(|p| b"*_~(".contains(&p)),
         };
         match found(c) {
             Flow::Stop => return,
