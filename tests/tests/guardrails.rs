@@ -513,14 +513,15 @@ fn url_filter_reads_fullwidth_and_zero_width_forms() {
 }
 
 #[test]
-fn url_filter_idn_hosts_match_only_their_punycode_allow_entry() {
-    // An allow-list entry written in Unicode is kept in its punycode form.
+fn url_filter_idn_hosts_match_their_allow_entry_in_either_form() {
+    // An allow-list entry written in Unicode is kept in its punycode form,
+    // and a host is compared after IDNA processing, however it is written.
     let f = UrlFilter::new(["bücher.example"]).unwrap();
     assert!(!f.check("https://xn--bcher-kva.example/list").tripped);
     assert!(f.check("https://xn--bcher-kva.evil/list").tripped);
-    // A host written in Unicode is not a printable-ASCII token: it is never
-    // read as an allowed host, so it trips, allowed or not.
-    assert!(f.check("https://bücher.example/list").tripped);
+    assert!(!f.check("https://bücher.example/list").tripped);
+    assert!(!f.check("https://bu\u{308}cher.example/list").tripped);
+    assert!(f.check("https://bücher.evil/list").tripped);
     // Look-alikes of an allowed ASCII domain never pass: Cyrillic `е`
     // (U+0435) and `а` (U+0430) are not `e` and `a`, whole or in punycode.
     let f = UrlFilter::new(["example.com"]).unwrap();

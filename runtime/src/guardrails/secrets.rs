@@ -202,6 +202,8 @@ fn excused(c: &[u8]) -> bool {
 }
 
 impl RunRule for SecretRule {
+    type Carry = ();
+
     fn table(&self) -> &[bool; 256] {
         &self.table
     }
