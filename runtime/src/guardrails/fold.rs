@@ -131,8 +131,12 @@ impl Block {
                 fold_uncached(c, mode, &mut bytes);
             }
             // A character's fold is at most a few dozen bytes (U+FDFA's is
-            // the longest: 33), and a block's 256 folds well under 16 MB.
-            *slot = ((start as u32) << 8) | (bytes.len() - start) as u32;
+            // the longest: 33), and a block's 256 folds well under 16 MB; a
+            // longer one would be folded each time it is met.
+            *slot = match u8::try_from(bytes.len() - start) {
+                Ok(len) => ((start as u32) << 8) | u32::from(len),
+                Err(_) => u32::MAX,
+            };
         }
         Self {
             index,
@@ -140,11 +144,11 @@ impl Block {
         }
     }
 
-    fn get(&self, k: usize) -> &[u8] {
-        let e = self.index[k & 0xFF] as usize;
-        self.bytes
-            .get(e >> 8..(e >> 8) + (e & 0xFF))
-            .unwrap_or_default()
+    /// The fold of the character at `k` in the block, if stored.
+    fn get(&self, k: usize) -> Option<&[u8]> {
+        let e = self.index[k & 0xFF];
+        let e = (e != u32::MAX).then_some(e as usize)?;
+        self.bytes.get(e >> 8..(e >> 8) + (e & 0xFF))
     }
 }
 
@@ -154,11 +158,12 @@ static CACHE: [[OnceLock<Block>; BLOCKS]; 2] = [const { [const { OnceLock::new()
 /// Appends the fold of the non-ASCII character `c` to `out`.
 fn fold_char(c: char, mode: Fold, out: &mut Vec<u8>) {
     let i = c as usize;
-    match CACHE[mode as usize].get(i >> 8) {
-        Some(cell) => out.extend_from_slice(
-            cell.get_or_init(|| Block::new((i & !0xFF) as u32, mode))
-                .get(i),
-        ),
+    let cached = CACHE[mode as usize].get(i >> 8).and_then(|cell| {
+        cell.get_or_init(|| Block::new((i & !0xFF) as u32, mode))
+            .get(i)
+    });
+    match cached {
+        Some(fold) => out.extend_from_slice(fold),
         None => fold_uncached(c, mode, out),
     }
 }
