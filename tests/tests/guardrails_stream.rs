@@ -28,7 +28,7 @@ use openai_hooks::guardrails::{
 };
 use proptest::prelude::*;
 use support::stream::{
-    Field, Held, chunk, prefix_less_ignorables, run, split, stream_held, stream_text, visible,
+    Field, Held, Seen, chunk, prefix_less_ignorables, run, split, stream_held, stream_text, visible,
 };
 
 /// The configured keywords.
@@ -112,6 +112,12 @@ const FILLER: &[&str] = &[
     "c+",
     "12",
     "3a",
+    "emca",
+    "привет",
+    "мир",
+    "Ελλάδα",
+    "κείμενο",
+    "e\u{301}",
 ];
 
 /// Planted keyword spellings (all match a configured term).
@@ -131,6 +137,21 @@ const KEYWORD_PLANTS: &[&str] = &[
     "-x-",
     "＠ｈａｎｄｌｅ",
     "AI",
+    // Look-alikes from other scripts, mathematical letters, marks.
+    "Асme",
+    "ΑСΜΕ",
+    "𝐚𝐜𝐦𝐞",
+    "ac\u{301}me",
+    "a\u{301}c\u{302}\u{303}m\u{304}e\u{20DD}",
+    "Glοbеx Cоrp",
+    "с++",
+    // Shown in order by an RTL override, closed or not.
+    "\u{202E}emca\u{202C}",
+    "\u{202E}proc xebolG\u{202C}",
+    "\u{2067}\u{202E}еmса\u{202C}\u{2069}",
+    "\u{202E}eldnah@\u{202C}",
+    "\u{202E}++c\u{202C}",
+    "\u{202E}emca\n",
 ];
 
 /// Planted PII values, and what their folded value is (for the leak check
@@ -263,16 +284,31 @@ const IGNORABLES: &[char] = &[
     '\u{E0041}',
 ];
 
+/// For keywords, also the combining marks their fold drops, and bidi marks.
+/// (Not the controls that close or isolate an override: put inside a
+/// reversed plant, they change what it displays.)
+const KEYWORD_INVISIBLES: &[char] = &[
+    '\u{200B}', '\u{2060}', '\u{FEFF}', '\u{202E}', '\u{200F}', '\u{301}', '\u{308}', '\u{20DD}',
+];
+
 /// A text of [`text_with`] with runs of default-ignorable characters put in
 /// at random places, inside plants too: mostly a few, sometimes hundreds
 /// (more than a hook holds of them).
 fn sprinkled(
     plants: &'static [&'static str],
 ) -> impl Strategy<Value = (String, Vec<&'static str>)> {
+    sprinkled_with(plants, IGNORABLES)
+}
+
+/// [`sprinkled`] with `invisible` characters.
+fn sprinkled_with(
+    plants: &'static [&'static str],
+    invisible: &'static [char],
+) -> impl Strategy<Value = (String, Vec<&'static str>)> {
     let run = (
         any::<prop::sample::Index>(),
         prop_oneof![4 => 1usize..4, 1 => 60usize..3000],
-        prop::sample::select(IGNORABLES),
+        prop::sample::select(invisible),
     );
     (text_with(plants), prop::collection::vec(run, 0..6)).prop_map(|((text, planted), runs)| {
         let mut at: Vec<(usize, usize, char)> = runs
@@ -342,9 +378,7 @@ fn check_sprinkled<H: OnChunk<State: Held>>(
     prop_assert!(!seen.text_after_finish);
     let got = seen.text(0);
     prop_assert_eq!(&whole(&got).info["total"], 0, "{:?} leaks", got);
-    for (_, c) in &seen.chunks {
-        prop_assert_eq!(&whole(c).info["total"], 0, "chunk {:?} leaks", c);
-    }
+    shown_so_far_is_clean(&seen, &whole)?;
     visible_plants_absent(planted, &got)?;
     let checked = whole(text);
     prop_assert_eq!(seen.error.is_some(), checked.tripped, "{:?}", seen.error);
@@ -359,6 +393,19 @@ fn check_sprinkled<H: OnChunk<State: Held>>(
                 prop_assert_eq!(visible(&got), visible(text));
             }
         }
+    }
+    Ok(())
+}
+
+/// Whether what the caller has been shown after each chunk, read as a
+/// whole text, matches nothing: no match is ever on screen, even for a
+/// moment. (A chunk alone may match where its context does not: `aï` of
+/// `naïve` reads as `ai`.)
+fn shown_so_far_is_clean(seen: &Seen, whole: impl Fn(&str) -> Check) -> Result<(), TestCaseError> {
+    let mut shown = String::new();
+    for (_, c) in &seen.chunks {
+        shown.push_str(c);
+        prop_assert_eq!(&whole(&shown).info["total"], 0, "{:?} shows a match", shown);
     }
     Ok(())
 }
@@ -393,8 +440,8 @@ fn check_masking<H: OnChunk>(
     prop_assert!(!seen.text_after_finish);
     let got = seen.text(0);
     prop_assert_eq!(&got, &expected);
+    shown_so_far_is_clean(&seen, &whole)?;
     for (_, c) in &seen.chunks {
-        prop_assert_eq!(&whole(c).info["total"], 0, "chunk {:?} leaks", c);
         for p in planted.iter().filter(|p| !in_filler(p)) {
             prop_assert!(!c.contains(p), "chunk {c:?} leaks {p:?}");
         }
@@ -493,7 +540,7 @@ proptest! {
     }
 
     #[test]
-    fn keywords_never_leak_through_ignorables((text, planted) in sprinkled(KEYWORD_PLANTS), cuts in many_cuts(), finish: bool) {
+    fn keywords_never_leak_through_ignorables((text, planted) in sprinkled_with(KEYWORD_PLANTS, KEYWORD_INVISIBLES), cuts in many_cuts(), finish: bool) {
         check_sprinkled(&*KEYWORDS, |t| KEYWORDS.check(t), &text, &planted, &cuts, KEYWORD_CAP, finish)?;
         check_sprinkled(&*BLOCK_KEYWORDS, |t| BLOCK_KEYWORDS.check(t), &text, &planted, &cuts, KEYWORD_CAP, finish)?;
     }

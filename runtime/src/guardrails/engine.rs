@@ -18,13 +18,15 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::fold::{Fold, JsonLex, Window};
+use super::bidi;
+use super::fold::{Fold, JsonLex, Run, Window};
 
 /// Folded bytes a detector scans: the window's folded text, addressed by
 /// absolute offsets.
 pub(crate) struct Hay<'a> {
     bytes: &'a [u8],
     base: usize,
+    runs: &'a [Run],
 }
 
 impl<'a> Hay<'a> {
@@ -33,7 +35,25 @@ impl<'a> Hay<'a> {
         Self {
             bytes: win.folded(),
             base: win.fold_base(),
+            runs: win.runs(),
         }
+    }
+
+    /// The held bytes between two absolute offsets (clamped to what is
+    /// held), as a text of their own: nothing before `start` is visible.
+    pub(crate) fn sub(&self, start: usize, end: usize) -> Hay<'a> {
+        let bytes = self.slice(start, end);
+        Hay {
+            bytes,
+            base: start.max(self.base).min(self.end()),
+            runs: &[],
+        }
+    }
+
+    /// The stretches displayed reversed (explicit RTL overrides) that end
+    /// after the first byte held, oldest first; the last may be open.
+    pub(crate) fn runs(&self) -> &'a [Run] {
+        self.runs
     }
 
     /// Absolute offset of the first byte held.
@@ -257,14 +277,16 @@ impl Tally {
 
 /// The most original bytes of characters that fold to nothing
 /// (default-ignorable code points: zero-width spaces and joiners, BOM, soft
-/// hyphens, bidi controls, variation selectors, tags) that a chunk hook
-/// holds back in one stream (one field of one choice), on top of what its
-/// cap allows.
+/// hyphens, bidi controls, variation selectors, tags; for
+/// [`Keywords`](super::Keywords), the combining accents of Latin, Greek
+/// and Cyrillic too) that a chunk hook holds back in one stream (one field
+/// of one choice), on top of what its cap allows.
 ///
 /// They fold to nothing, so they take no room in the folded text that caps
 /// are counted in. When more are held, those before everything held are
 /// released (no match can take them from there), and of those inside the
-/// held text (after the start of a candidate) the first
+/// held text (after the start of a candidate) bidi overrides closed with
+/// nothing shown inside them are dropped first, then the first
 /// `IGNORABLE_HOLD_CAP` bytes are kept and the others dropped from the
 /// output. Neither changes the folded text, so what is found, masked or
 /// blocked is what would be without them.
@@ -517,7 +539,10 @@ impl<C> FieldStream<C> {
                     end = end.max(self.found[j].end);
                     j += 1;
                 }
-                if end > frontier {
+                // A group ending where the folded text ends waits for what
+                // follows: characters that fold to nothing there are part of
+                // its mask in the whole text.
+                if end > frontier || (!eoi && end >= self.win.fold_end()) {
                     cut = cut.min(start);
                     break;
                 }
@@ -525,6 +550,13 @@ impl<C> FieldStream<C> {
                 out.push_str(self.slice(pos, s));
                 replace(sc, kind, hay.slice(start, end), out);
                 pos = self.win.up(end).max(s);
+                // The explicit bidi controls under the mask stay, after it:
+                // an override opened before the match and closed inside it
+                // (or the reverse) must not be left open in what is shown.
+                let under = self.slice(s, pos);
+                if !under.is_ascii() {
+                    out.extend(under.chars().filter(|&c| bidi::is_explicit(c)));
+                }
                 i = j;
                 done = j;
             }

@@ -5,24 +5,50 @@
 //! everything that did not match. The fold works one character at a time
 //! (which is what lets it run on a stream without holding text back for it):
 //!
-//! - ASCII is kept as is. Case-insensitive matchers fold ASCII case
-//!   themselves (Aho-Corasick's ASCII case folding), so ASCII text, the
-//!   common case, is scanned without being copied through the fold.
-//! - Any other character is replaced by its Unicode compatibility
-//!   decomposition (NFKD, per character), so fullwidth `ｓｋ－` reads as
-//!   `sk-`, the ligature `ﬁ` as `fi`, a precomposed `é` and `e` + U+0301 read
-//!   the same, and superscripts, circled and mathematical letters read as
-//!   their plain letters. In [`Fold::Caseless`] mode the result is also
-//!   lowercased.
+//! - ASCII is kept as is, in both modes. Case-insensitive matchers fold
+//!   ASCII case themselves (Aho-Corasick's ASCII case folding), so ASCII
+//!   text, the common case, is scanned without being copied through the
+//!   fold. ASCII is never read as other ASCII: `rn` is not `m`, `0` is not
+//!   `O`, `1` is not `l`.
 //! - Default-ignorable code points (zero-width space, joiners, BOM, soft
-//!   hyphen, variation selectors, bidi controls, tags) fold to nothing, so
-//!   `ac\u{200B}me` reads as `acme`.
+//!   hyphen, variation selectors, bidi controls and marks, tags) fold to
+//!   nothing, so `ac\u{200B}me` reads as `acme`.
+//! - [`Fold::Exact`] (PII, secrets, URLs): any other character is replaced
+//!   by its Unicode compatibility decomposition (NFKD, per character), so
+//!   fullwidth `ｓｋ－` reads as `sk-`, the ligature `ﬁ` as `fi`, a
+//!   precomposed `é` and `e` + U+0301 read the same, and superscripts,
+//!   circled and mathematical letters read as their plain letters.
+//! - [`Fold::Visual`] (keywords), what a reader sees, case aside: a
+//!   character that looks like ASCII (UTS #39 confusables: Cyrillic `а`,
+//!   Greek `Α`, Cherokee `Ꮯ`, `ɑ`, `ǀ`...) folds to the ASCII it looks like,
+//!   lowercased (see `look_alike` for the rules); any other character is
+//!   decomposed (NFKD), and of the pieces the ones that look like ASCII fold
+//!   to it, the generic combining marks (Combining Diacritical Marks blocks
+//!   and the Cyrillic marks: see [`is_folded_mark`]) fold to nothing, and
+//!   the rest are lowercased. So `Асme`, `ΑСΜΕ`, `𝐚𝐜𝐦𝐞`, `ácmé` and
+//!   `a\u{301}c\u{302}me` all read `acme`; `が` keeps its voicing mark,
+//!   Devanagari, Hebrew and Arabic marks stay, and letters with no Latin
+//!   look-alike (`ж`, `日`) are only lowercased. The window also follows
+//!   explicit bidi overrides and records where text is displayed reversed
+//!   (see below).
 //!
 //! Per-character NFKD equals NFKD of the whole text except for the canonical
 //! reordering of stacked combining marks, which no guardrail pattern relies
-//! on. The tables come from `unicode-normalization`; the ignorable ranges
-//! below are Unicode's `Default_Ignorable_Code_Point` property.
+//! on. The tables come from `unicode-normalization` and `unicode-security`;
+//! the ignorable ranges below are Unicode's `Default_Ignorable_Code_Point`
+//! property. Each fold is computed once per block of 256 code points, the
+//! first time the block is met (planes 0 and 1; above them it is computed
+//! each time), so text in any script costs a table lookup per character.
 //!
+//! In [`Fold::Visual`] mode the window keeps the explicit bidi state (see
+//! `bidi`) and the stretches of folded text inside an RTL override, which
+//! a reader sees right to left ([`Window::runs`]): the keyword detector
+//! reads them backwards too. Inside such a stretch the fold of a single
+//! character that is several characters long (`æ` as `ae`) is stored
+//! reversed, so that reading the stretch backwards reads it forwards. The
+//! state is bounded (nesting past 125 levels is ignored, as the bidi
+//! algorithm does).
+
 //! [`Window`] keeps the original text a guardrail still holds, its folded
 //! bytes, and for each non-ASCII character where its fold starts and ends, so
 //! a match found in folded bytes maps back to whole original characters.
@@ -31,15 +57,19 @@
 //! detector's cap (in folded bytes) does not bound them. The window counts
 //! the original bytes of those it holds, and [`Window::shed_ignorable`]
 //! bounds them: the ones that sit before everything held are released, and
-//! past a budget the others are dropped. Neither changes the folded text, so
-//! neither changes what a detector finds.
+//! past a budget the others are dropped, bidi controls that cancel out in
+//! pairs first (an override closed with nothing shown inside it). Neither
+//! changes the folded text, so neither changes what a detector finds.
 
 mod json;
 
 use std::collections::VecDeque;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
 use unicode_normalization::char::decompose_compatible;
+
+use super::bidi::{self, Overrides};
+use super::look_alike::{ascii_reading, is_folded_mark};
 
 pub(crate) use json::JsonLex;
 
@@ -48,9 +78,11 @@ pub(crate) use json::JsonLex;
 pub(crate) enum Fold {
     /// Compatibility decomposition and ignorables removed; case kept.
     Exact = 0,
-    /// As [`Fold::Exact`], and non-ASCII letters lowercased (the matcher
-    /// folds ASCII case itself).
-    Caseless = 1,
+    /// What a reader sees, case aside (keywords): as [`Fold::Exact`], then
+    /// the generic combining marks dropped, look-alikes of ASCII read as
+    /// that ASCII and other non-ASCII letters lowercased (the matcher folds
+    /// ASCII case itself); explicit RTL overrides tracked (see [`Window`]).
+    Visual = 1,
 }
 
 /// Unicode `Default_Ignorable_Code_Point` ranges (DerivedCoreProperties).
@@ -80,47 +112,62 @@ pub(crate) fn is_ignorable(c: char) -> bool {
     IGNORABLE.iter().any(|&(lo, hi)| (lo..=hi).contains(&c))
 }
 
-/// Characters whose folds are computed once: Latin-1 Supplement and Latin
-/// Extended-A/B (`U+0080..U+0250`), and General Punctuation
-/// (`U+2000..U+2070`: dashes, quotes, zero-width characters), where most
-/// non-ASCII text of chat replies falls.
-const CACHED: [(u32, u32); 2] = [(0x80, 0x250), (0x2000, 0x2070)];
+/// Folds are computed once per block of 256 code points, the first time a
+/// character of the block is folded, for the first two planes (every
+/// script in use; the planes above hold rare ideographs and tags). A block
+/// is 1 KB of offsets and its folded bytes.
+const BLOCKS: usize = 0x20000 >> 8;
 
-/// Folds of the [`CACHED`] ranges, `[exact, caseless]`.
-static FOLDS: LazyLock<[Vec<Box<[u8]>>; 2]> = LazyLock::new(|| {
-    let fold = |mode| {
-        CACHED
-            .iter()
-            .flat_map(|&(lo, hi)| lo..hi)
-            .map(|c| {
-                let mut out = Vec::new();
-                if let Some(c) = char::from_u32(c) {
-                    fold_uncached(c, mode, &mut out);
-                }
-                out.into_boxed_slice()
-            })
-            .collect()
-    };
-    [fold(Fold::Exact), fold(Fold::Caseless)]
-});
-
-/// Index of `c` in [`FOLDS`], if cached.
-fn cache_index(c: char) -> Option<usize> {
-    let c = c as u32;
-    let mut offset = 0;
-    for (lo, hi) in CACHED {
-        if (lo..hi).contains(&c) {
-            return Some(offset + (c - lo) as usize);
-        }
-        offset += (hi - lo) as usize;
-    }
-    None
+/// The folds of one block: for each character, where its fold starts in
+/// `bytes` (high 24 bits) and its length (low 8 bits).
+struct Block {
+    index: [u32; 256],
+    bytes: Box<[u8]>,
 }
+
+impl Block {
+    fn new(first: u32, mode: Fold) -> Self {
+        let mut index = [0; 256];
+        let mut bytes = Vec::new();
+        for (k, slot) in index.iter_mut().enumerate() {
+            let start = bytes.len();
+            if let Some(c) = char::from_u32(first + k as u32) {
+                fold_uncached(c, mode, &mut bytes);
+            }
+            // A character's fold is at most a few dozen bytes (U+FDFA's is
+            // the longest: 33), and a block's 256 folds well under 16 MB; a
+            // longer one would be folded each time it is met.
+            *slot = match u8::try_from(bytes.len() - start) {
+                Ok(len) => ((start as u32) << 8) | u32::from(len),
+                Err(_) => u32::MAX,
+            };
+        }
+        Self {
+            index,
+            bytes: bytes.into_boxed_slice(),
+        }
+    }
+
+    /// The fold of the character at `k` in the block, if stored.
+    fn get(&self, k: usize) -> Option<&[u8]> {
+        let e = self.index[k & 0xFF];
+        let e = (e != u32::MAX).then_some(e as usize)?;
+        self.bytes.get(e >> 8..(e >> 8) + (e & 0xFF))
+    }
+}
+
+/// The block caches, by mode.
+static CACHE: [[OnceLock<Block>; BLOCKS]; 2] = [const { [const { OnceLock::new() }; BLOCKS] }; 2];
 
 /// Appends the fold of the non-ASCII character `c` to `out`.
 fn fold_char(c: char, mode: Fold, out: &mut Vec<u8>) {
-    match cache_index(c) {
-        Some(i) => out.extend_from_slice(&FOLDS[mode as usize][i]),
+    let i = c as usize;
+    let cached = CACHE[mode as usize].get(i >> 8).and_then(|cell| {
+        cell.get_or_init(|| Block::new((i & !0xFF) as u32, mode))
+            .get(i)
+    });
+    match cached {
+        Some(fold) => out.extend_from_slice(fold),
         None => fold_uncached(c, mode, out),
     }
 }
@@ -130,6 +177,14 @@ fn fold_uncached(c: char, mode: Fold, out: &mut Vec<u8>) {
     if is_ignorable(c) {
         return;
     }
+    // A look-alike is read as it looks before it is decomposed: U+03F9
+    // (`Ϲ`, a compatibility form of `Σ`) looks like `C`.
+    if mode == Fold::Visual
+        && let Some(r) = ascii_reading(c)
+    {
+        out.extend_from_slice(r.as_bytes());
+        return;
+    }
     let mut buf = [0u8; 4];
     decompose_compatible(c, |d| {
         if is_ignorable(d) {
@@ -137,24 +192,28 @@ fn fold_uncached(c: char, mode: Fold, out: &mut Vec<u8>) {
         }
         match mode {
             Fold::Exact => out.extend_from_slice(d.encode_utf8(&mut buf).as_bytes()),
-            Fold::Caseless => {
-                for l in d.to_lowercase() {
-                    out.extend_from_slice(l.encode_utf8(&mut buf).as_bytes());
+            Fold::Visual if is_folded_mark(d) => {}
+            Fold::Visual => match ascii_reading(d) {
+                Some(r) => out.extend_from_slice(r.as_bytes()),
+                None => {
+                    for l in d.to_lowercase() {
+                        out.extend_from_slice(l.encode_utf8(&mut buf).as_bytes());
+                    }
                 }
-            }
+            },
         }
     });
 }
 
 /// The whole fold of `s`, ASCII included (ASCII lowercased in
-/// [`Fold::Caseless`] mode): how configured terms are normalised.
+/// [`Fold::Visual`] mode): how configured terms are normalised.
 pub(crate) fn fold_str(s: &str, mode: Fold) -> String {
     let mut out = Vec::with_capacity(s.len());
     for c in s.chars() {
         if c.is_ascii() {
             out.push(match mode {
                 Fold::Exact => c as u8,
-                Fold::Caseless => c.to_ascii_lowercase() as u8,
+                Fold::Visual => c.to_ascii_lowercase() as u8,
             });
         } else {
             fold_char(c, mode, &mut out);
@@ -252,6 +311,19 @@ pub(crate) struct Window {
     ref_o: usize,
     /// Original bytes of the kept marks that fold to nothing.
     ignorable: usize,
+    /// Explicit bidi state ([`Fold::Visual`] only).
+    bidi: Overrides,
+    /// The stretches of folded text displayed reversed (in an RTL
+    /// override), oldest first; the last may still be open.
+    runs: Vec<Run>,
+}
+
+/// A stretch of folded text displayed right to left: absolute folded
+/// offsets, `end` unset while the override is still open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Run {
+    pub(crate) start: usize,
+    pub(crate) end: Option<usize>,
 }
 
 impl Window {
@@ -267,6 +339,8 @@ impl Window {
             ref_f: 0,
             ref_o: 0,
             ignorable: 0,
+            bidi: Overrides::default(),
+            runs: Vec::new(),
         }
     }
 
@@ -280,7 +354,8 @@ impl Window {
     /// the caller either [`settle`](Self::settle)s, which copies only what
     /// stays held, or [`push_orig`](Self::push_orig)s the text.
     pub(crate) fn append_folded(&mut self, text: &str) {
-        if text.is_ascii() {
+        let track = self.mode == Fold::Visual;
+        if text.is_ascii() && !(track && self.bidi.is_open()) {
             self.folded.extend_from_slice(text.as_bytes());
             return;
         }
@@ -291,27 +366,113 @@ impl Window {
         self.folded.reserve(bytes.len() + bytes.len() / 4);
         let mut i = 0;
         while i < bytes.len() {
-            let run = ascii_prefix(&bytes[i..]);
+            // A line break inside an override ends it.
+            let run = self.plain_ascii(&bytes[i..]);
             self.folded.extend_from_slice(&bytes[i..i + run]);
             i += run;
             let Some(c) = text.get(i..).and_then(|t| t.chars().next()) else {
                 break;
             };
-            let len = c.len_utf8();
-            let fs = self.fold_base + self.folded.len();
-            fold_char(c, self.mode, &mut self.folded);
-            let fe = self.fold_base + self.folded.len();
-            if fe == fs {
-                self.ignorable += len;
+            if c.is_ascii() {
+                self.push_ascii(c as u8);
+                i += 1;
+                continue;
             }
-            self.marks.push_back(Mark {
-                fs,
-                fe,
-                os: base + i,
-                oe: base + i + len,
-            });
+            let len = c.len_utf8();
+            self.fold_at(c, base + i, len);
             i += len;
         }
+    }
+
+    /// Folds the non-ASCII character `c`, which stands for the `len`
+    /// original bytes at absolute offset `os` (its UTF-8, or an escape
+    /// that spells it), with the mark that maps one to the other.
+    fn fold_at(&mut self, c: char, os: usize, len: usize) {
+        let track = self.mode == Fold::Visual;
+        if track && bidi::is_control(c) {
+            self.set_bidi(c);
+        }
+        let fs = self.fold_base + self.folded.len();
+        fold_char(c, self.mode, &mut self.folded);
+        let fe = self.fold_base + self.folded.len();
+        if fe == fs {
+            self.ignorable += len;
+        } else if fe - fs > 1 && track && self.bidi.reversed() {
+            self.reverse_fold(fs - self.fold_base);
+        }
+        self.marks.push_back(Mark {
+            fs,
+            fe,
+            os,
+            oe: os + len,
+        });
+    }
+
+    /// The length of the ASCII run at the start of `bytes` that can be
+    /// copied as it is: up to a line break while an override is open (it
+    /// ends the override).
+    fn plain_ascii(&self, bytes: &[u8]) -> usize {
+        let run = ascii_prefix(bytes);
+        if self.mode == Fold::Visual && self.bidi.is_open() {
+            let line = bytes[..run]
+                .iter()
+                .position(|&b| bidi::is_paragraph_end(char::from(b)));
+            return line.unwrap_or(run);
+        }
+        run
+    }
+
+    /// Appends the ASCII character `c`, applying it to the bidi state
+    /// (a line break ends an override).
+    fn push_ascii(&mut self, c: u8) {
+        if self.mode == Fold::Visual {
+            self.set_bidi(char::from(c));
+        }
+        self.folded.push(c);
+    }
+
+    /// Applies a bidi control or paragraph end, opening or closing a
+    /// reversed run where the display direction changes.
+    fn set_bidi(&mut self, c: char) {
+        let was = self.bidi.reversed();
+        self.bidi.apply(c);
+        let now = self.bidi.reversed();
+        if was == now {
+            return;
+        }
+        let at = self.fold_end();
+        if let Some(r) = self.runs.last_mut().filter(|r| r.end.is_none()) {
+            match r.start == at {
+                true => {
+                    self.runs.pop();
+                }
+                false => r.end = Some(at),
+            }
+        }
+        if now {
+            self.runs.push(Run {
+                start: at,
+                end: None,
+            });
+        }
+    }
+
+    /// Reverses, character by character, the fold of one character that
+    /// starts at `from` in `folded`: in a reversed run the folded text is
+    /// read backwards, and a fold of several characters (`æ` as `ae`, a
+    /// ligature) must then read forwards.
+    fn reverse_fold(&mut self, from: usize) {
+        if let Ok(s) = std::str::from_utf8(&self.folded[from..]) {
+            let rev: String = s.chars().rev().collect();
+            self.folded.truncate(from);
+            self.folded.extend_from_slice(rev.as_bytes());
+        }
+    }
+
+    /// The stretches of folded text displayed reversed, oldest first (the
+    /// last may be open), that end after the first folded byte held.
+    pub(crate) fn runs(&self) -> &[Run] {
+        &self.runs
     }
 
     /// After [`append_folded`](Self::append_folded): the original too.
@@ -429,6 +590,10 @@ impl Window {
         let k = keep_f.saturating_sub(self.fold_base).min(self.folded.len());
         self.folded.drain(..k);
         self.fold_base += k;
+        if !self.runs.is_empty() {
+            let base = self.fold_base;
+            self.runs.retain(|r| r.end.is_none_or(|e| e > base));
+        }
     }
 
     /// Original bytes held of characters that fold to nothing (zero-width
@@ -461,14 +626,17 @@ impl Window {
         if self.ignorable <= budget {
             return;
         }
+        let cancelled = self.cancelled_pairs();
         let base = self.orig_base;
         let orig = &self.orig;
         let mut kept = String::with_capacity(orig.len());
         let (mut left, mut from, mut dropped) = (budget, base, 0);
+        let mut k = 0;
         self.marks.retain_mut(|m| {
             let len = m.oe - m.os;
+            k += 1;
             if m.fs == m.fe {
-                if len > left {
+                if cancelled.get(k - 1).is_some_and(|&c| c) || len > left {
                     kept.push_str(&orig[from - base..m.os - base]);
                     from = m.oe;
                     dropped += len;
@@ -484,6 +652,51 @@ impl Window {
         self.orig = kept;
         self.ignorable = budget - left;
     }
+
+    /// Which held marks are bidi controls that cancel out: an embedding or
+    /// override closed by PDF, or an isolate closed by PDI (with what it
+    /// opened inside), with nothing but other characters that fold to
+    /// nothing between them. Dropping such a pair changes neither the
+    /// folded text nor how anything is displayed, so they go first when
+    /// too many characters that fold to nothing are held.
+    fn cancelled_pairs(&self) -> Vec<bool> {
+        let mut out = vec![false; self.marks.len()];
+        if self.mode != Fold::Visual {
+            return out;
+        }
+        // Openers since the last folded character: mark index, isolate.
+        let mut open: Vec<(usize, bool)> = Vec::new();
+        let mut last = usize::MAX;
+        for (k, m) in self.marks.iter().enumerate() {
+            if m.fs != m.fe || m.os != last {
+                open.clear();
+            }
+            last = m.oe;
+            let c = self.orig[m.os - self.orig_base..].chars().next();
+            match c {
+                _ if m.fs != m.fe => {}
+                Some('\u{202A}' | '\u{202B}' | '\u{202D}' | '\u{202E}') => open.push((k, false)),
+                Some('\u{2066}'..='\u{2068}') => open.push((k, true)),
+                Some('\u{202C}') => {
+                    if let Some(&(j, false)) = open.last() {
+                        open.pop();
+                        out[j] = true;
+                        out[k] = true;
+                    }
+                }
+                Some('\u{2069}') => {
+                    if let Some(i) = open.iter().rposition(|o| o.1) {
+                        for (j, _) in open.drain(i..) {
+                            out[j] = true;
+                        }
+                        out[k] = true;
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
+    }
 }
 
 #[cfg(test)]
@@ -492,18 +705,74 @@ mod tests {
 
     #[test]
     fn folds_fullwidth_ligatures_and_zero_width() {
-        assert_eq!(fold_str("ＡＣＭＥ", Fold::Caseless), "acme");
+        assert_eq!(fold_str("ＡＣＭＥ", Fold::Visual), "acme");
         assert_eq!(fold_str("ＡＣＭＥ", Fold::Exact), "ACME");
         assert_eq!(
             fold_str("ac\u{200B}m\u{200D}e\u{FEFF}", Fold::Exact),
             "acme"
         );
         assert_eq!(fold_str("ﬁle", Fold::Exact), "file");
-        assert_eq!(fold_str("É", Fold::Caseless), "e\u{301}");
+        assert_eq!(fold_str("É", Fold::Visual), "e");
+        assert_eq!(fold_str("É", Fold::Exact), "E\u{301}");
         assert_eq!(
-            fold_str("é", Fold::Caseless),
-            fold_str("e\u{301}", Fold::Caseless)
+            fold_str("é", Fold::Visual),
+            fold_str("e\u{301}", Fold::Visual)
         );
+    }
+
+    #[test]
+    fn visual_fold_reads_look_alikes_and_drops_marks() {
+        for (text, folded) in [
+            ("Асme", "acme"),
+            ("ΑСΜΕ", "acme"),
+            ("асме", "acme"),
+            ("𝐚𝐜𝐦𝐞", "acme"),
+            ("ac\u{301}\u{302}\u{20DD}me", "acme"),
+            ("Глобекс", "rлo6ekc"),
+            ("日本語", "日本語"),
+            ("が", "か\u{3099}"),
+        ] {
+            assert_eq!(fold_str(text, Fold::Visual), folded, "{text:?}");
+        }
+        // Exact mode is not touched: look-alikes and marks stay.
+        assert_eq!(fold_str("Ас\u{301}", Fold::Exact), "Ас\u{301}");
+    }
+
+    /// Every character of the first two planes folds through its block as
+    /// computed, in both modes.
+    #[test]
+    fn block_cache_matches_the_computed_fold() {
+        for mode in [Fold::Exact, Fold::Visual] {
+            for c in (0x80..0x20000).step_by(7).filter_map(char::from_u32) {
+                let (mut cached, mut computed) = (Vec::new(), Vec::new());
+                fold_char(c, mode, &mut cached);
+                fold_uncached(c, mode, &mut computed);
+                assert_eq!(cached, computed, "{c:?}");
+            }
+        }
+    }
+
+    /// Reversed runs, in folded offsets, whatever the chunking: opened by
+    /// RLO, closed by PDF or a line break, split by a nested override, and
+    /// folds of several characters reversed inside them.
+    #[test]
+    fn tracks_reversed_runs() {
+        let text = "ab\u{202E}cd\u{202D}e\u{202C}æ\u{202C}f\u{202E}g\nh\u{202E}i";
+        for chunk in [1, 2, 3, 100] {
+            let mut w = Window::new(Fold::Visual);
+            let chars: Vec<char> = text.chars().collect();
+            for piece in chars.chunks(chunk) {
+                w.append(&piece.iter().collect::<String>());
+            }
+            assert_eq!(w.folded(), b"abcdeeafg\nhi", "chunks of {chunk}");
+            let runs: Vec<(usize, Option<usize>)> =
+                w.runs().iter().map(|r| (r.start, r.end)).collect();
+            assert_eq!(runs, [(2, Some(4)), (5, Some(7)), (8, Some(9)), (11, None)]);
+        }
+        // Exact mode tracks nothing.
+        let mut w = Window::new(Fold::Exact);
+        w.append(text);
+        assert!(w.runs().is_empty());
     }
 
     /// The fold is found 64 bytes at a time: non-ASCII characters at, just
@@ -518,7 +787,7 @@ mod tests {
                 for q in pieces {
                     let text = format!("{}{p}{q}{}{p}x", "a".repeat(pad), "b".repeat(pad));
                     for chunk in [1, 5, 64, 1000] {
-                        let mut w = Window::new(Fold::Caseless);
+                        let mut w = Window::new(Fold::Visual);
                         let mut start = 0;
                         while start < text.len() {
                             let mut end = (start + chunk).min(text.len());
@@ -530,7 +799,7 @@ mod tests {
                         }
                         assert_eq!(
                             w.folded(),
-                            fold_str(&text, Fold::Caseless).as_bytes(),
+                            fold_str(&text, Fold::Visual).as_bytes(),
                             "{text:?} in chunks of {chunk}"
                         );
                         // Every folded offset maps to whole characters, as
@@ -542,7 +811,7 @@ mod tests {
                         let mut chars = Vec::new();
                         let mut f = 0;
                         for (o, c) in text.char_indices() {
-                            let len = fold_str(c.encode_utf8(&mut [0; 4]), Fold::Caseless).len();
+                            let len = fold_str(c.encode_utf8(&mut [0; 4]), Fold::Visual).len();
                             chars.push((f, f + len, o, o + c.len_utf8()));
                             f += len;
                         }
@@ -600,7 +869,7 @@ mod tests {
 
     #[test]
     fn maps_folded_offsets_to_whole_original_chars() {
-        let mut w = Window::new(Fold::Caseless);
+        let mut w = Window::new(Fold::Visual);
         // "x" + fullwidth "Ａ" (3 bytes, folds to "a") + ZWSP (3 bytes, folds
         // to nothing) + "b"
         w.append("xＡ\u{200B}b");
@@ -627,7 +896,7 @@ mod tests {
     #[test]
     fn sheds_ignorables_without_moving_folded_offsets() {
         let zw = "\u{200B}";
-        let mut w = Window::new(Fold::Caseless);
+        let mut w = Window::new(Fold::Visual);
         // Two ignorables before everything held, then "aＢ" with three
         // ignorables inside it and two after it.
         let text = format!("{zw}{zw}a{zw}Ｂ{zw}{zw}c{zw}{zw}");

@@ -19,6 +19,15 @@
 //! it stays in cache) rules out most word starts without touching the DFA,
 //! whose rows for a thousand terms do not fit in cache. The filter only
 //! skips walks that could not match, so results do not depend on it.
+//!
+//! Text inside an explicit RTL override is displayed right to left, so a
+//! second set of automata, built from each spelling reversed, reads each
+//! such run (the window records them) as a text of its own, in logical
+//! order: a match there is the term as displayed. A run's edges count as
+//! word boundaries (the override and its closer sit there), so
+//! `\u{202E}emca\u{202C}` is `acme`; a run still open holds back what
+//! could begin a match in it, as the forward scan does. Text with no
+//! override never reaches this second scan.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -160,19 +169,30 @@ struct Unanchored {
     depth: HashMap<StateID, usize>,
 }
 
-/// The compiled term set.
-pub(crate) struct KeywordDetector {
-    /// Terms beginning with a word character, anchored, and their term ids.
+/// One compiled set of patterns (the folded spellings of the terms, or
+/// those spellings reversed).
+struct Matcher {
+    /// Patterns beginning with a word character, anchored, and their
+    /// pattern ids.
     words: Option<(DFA, StateID, Vec<usize>)>,
     /// Rules out word starts for `words`.
     filter: StartFilter,
-    /// The fewest word bytes any term in `words` begins with: a word start
-    /// followed by fewer cannot begin a term.
+    /// The fewest word bytes any pattern in `words` begins with: a word
+    /// start followed by fewer cannot begin one.
     lead: usize,
-    /// The other terms and their term ids.
+    /// The other patterns and their pattern ids.
     others: Option<(Unanchored, Vec<usize>)>,
-    /// Whether each term starts / ends with a word character.
+    /// Whether each pattern starts / ends with a word character.
     edges: Vec<(bool, bool)>,
+    /// The term each pattern spells.
+    term: Vec<usize>,
+}
+
+/// The compiled term set: the terms' folded spellings, matched in logical
+/// order everywhere, and reversed inside explicit RTL overrides.
+pub(crate) struct KeywordDetector {
+    fwd: Matcher,
+    rev: Matcher,
     /// The configured term for each term id.
     pub(crate) terms: Vec<String>,
     pub(crate) label: &'static str,
@@ -183,22 +203,41 @@ impl std::fmt::Debug for KeywordDetector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KeywordDetector")
             .field("terms", &self.terms.len())
+            .field("spellings", &self.fwd.term.len())
             .finish_non_exhaustive()
     }
 }
 
 impl KeywordDetector {
-    /// Compiles `folded` terms (shown in results as `shown`).
+    /// Compiles `spellings` (folded patterns, each with the id of the term
+    /// it spells; a term is shown in results as `shown[id]`).
     pub(crate) fn new(
-        folded: Vec<String>,
+        spellings: Vec<(String, usize)>,
         shown: Vec<String>,
         label: &'static str,
         name: &'static str,
     ) -> Result<Self, GuardrailError> {
+        let reversed = spellings
+            .iter()
+            .map(|(p, id)| (p.chars().rev().collect(), *id))
+            .collect();
+        Ok(Self {
+            fwd: Matcher::new(spellings, name)?,
+            rev: Matcher::new(reversed, name)?,
+            terms: shown,
+            label,
+            name,
+        })
+    }
+}
+
+impl Matcher {
+    fn new(patterns: Vec<(String, usize)>, name: &'static str) -> Result<Self, GuardrailError> {
         let err = |e: Box<dyn std::error::Error + Send + Sync>| GuardrailError::Automaton {
             guardrail: name,
             source: e,
         };
+        let (folded, term): (Vec<String>, Vec<usize>) = patterns.into_iter().unzip();
         let edges: Vec<(bool, bool)> = folded
             .iter()
             .map(|f| {
@@ -270,9 +309,7 @@ impl KeywordDetector {
             lead,
             others,
             edges,
-            terms: shown,
-            label,
-            name,
+            term,
         })
     }
 
@@ -343,14 +380,19 @@ impl KeywordDetector {
         out: &mut Vec<Finding>,
     ) {
         match self.bounded(hay, id, s, e, eoi) {
-            Some(true) => out.push(Finding {
-                start: s,
-                end: e,
-                kind: id as u32,
-                note: None,
-            }),
+            Some(true) => out.push(self.finding(id, s, e)),
             Some(false) => {}
             None => waiting.push((id, s, e)),
+        }
+    }
+
+    /// A confirmed match of pattern `id` over `[s, e)`.
+    fn finding(&self, id: usize, s: usize, e: usize) -> Finding {
+        Finding {
+            start: s,
+            end: e,
+            kind: self.term[id] as u32,
+            note: None,
         }
     }
 }
@@ -389,9 +431,9 @@ fn char_at(hay: &Hay<'_>, at: usize) -> Option<char> {
         .next()
 }
 
-/// Per-stream state of [`KeywordDetector`].
+/// Per-stream state of one [`Matcher`].
 #[derive(Debug)]
-pub(crate) struct KeywordCursor {
+struct MatchCursor {
     /// Next absolute folded offset to read.
     at: usize,
     /// Whether the character before `at` is a word character.
@@ -402,20 +444,85 @@ pub(crate) struct KeywordCursor {
     spare: Vec<(usize, StateID)>,
     /// State of the unanchored DFA.
     other: StateID,
-    /// Matches waiting for the character after them: term, start, end.
+    /// Matches waiting for the character after them: pattern, start, end.
     waiting: Vec<(usize, usize, usize)>,
+}
+
+/// Per-stream state of [`KeywordDetector`].
+#[derive(Debug)]
+pub(crate) struct KeywordCursor {
+    fwd: MatchCursor,
+    /// The reversed run being read, by its start, and the reversed
+    /// patterns' state in it.
+    rev: Option<(usize, MatchCursor)>,
+    /// Reversed runs starting before this folded offset are done.
+    runs_done: usize,
 }
 
 impl Detector for KeywordDetector {
     type Cursor = KeywordCursor;
 
     fn fold(&self) -> Fold {
-        Fold::Caseless
+        Fold::Visual
     }
 
     fn cursor(&self) -> KeywordCursor {
         KeywordCursor {
-            at: 0,
+            fwd: self.fwd.cursor(0),
+            rev: None,
+            runs_done: 0,
+        }
+    }
+
+    /// Scans in logical order, then each reversed run (or the part of it
+    /// not read yet) with the reversed patterns, as a text of its own: a
+    /// run's edges are word boundaries, and a run still open holds back
+    /// what could begin a match in it.
+    fn scan(
+        &self,
+        cur: &mut KeywordCursor,
+        hay: &Hay<'_>,
+        eoi: bool,
+        out: &mut Vec<Finding>,
+    ) -> usize {
+        let mut frontier = self.fwd.scan(&mut cur.fwd, hay, eoi, out);
+        for run in hay.runs() {
+            if run.start < cur.runs_done {
+                continue;
+            }
+            let mut rc = match cur.rev.take() {
+                Some((s, rc)) if s == run.start => rc,
+                _ => self.rev.cursor(run.start),
+            };
+            let end = run.end.unwrap_or(hay.end());
+            let closed = eoi || run.end.is_some();
+            let f = self
+                .rev
+                .scan(&mut rc, &hay.sub(run.start, end), closed, out);
+            if closed {
+                cur.runs_done = end.max(run.start + 1);
+            } else {
+                frontier = frontier.min(f);
+                cur.rev = Some((run.start, rc));
+            }
+        }
+        frontier
+    }
+
+    fn entity(&self, kind: u32) -> &str {
+        self.terms.get(kind as usize).map_or("", String::as_str)
+    }
+
+    fn label(&self, _kind: u32) -> &str {
+        self.label
+    }
+}
+
+impl Matcher {
+    /// A cursor that reads from absolute folded offset `at`.
+    fn cursor(&self, at: usize) -> MatchCursor {
+        MatchCursor {
+            at,
             prev_word: false,
             walks: Vec::new(),
             spare: Vec::new(),
@@ -424,9 +531,11 @@ impl Detector for KeywordDetector {
         }
     }
 
+    /// Scans the bytes of `hay` the cursor has not read: see
+    /// [`Detector::scan`].
     fn scan(
         &self,
-        cur: &mut KeywordCursor,
+        cur: &mut MatchCursor,
         hay: &Hay<'_>,
         eoi: bool,
         out: &mut Vec<Finding>,
@@ -435,12 +544,7 @@ impl Detector for KeywordDetector {
         let mut waiting = std::mem::take(&mut cur.waiting);
         waiting.retain(|&(id, s, e)| match self.bounded(hay, id, s, e, eoi) {
             Some(true) => {
-                out.push(Finding {
-                    start: s,
-                    end: e,
-                    kind: id as u32,
-                    note: None,
-                });
+                out.push(self.finding(id, s, e));
                 false
             }
             Some(false) => false,
@@ -528,14 +632,6 @@ impl Detector for KeywordDetector {
         frontier = waiting.iter().map(|w| w.1).fold(frontier, usize::min);
         cur.waiting = waiting;
         frontier
-    }
-
-    fn entity(&self, kind: u32) -> &str {
-        self.terms.get(kind as usize).map_or("", String::as_str)
-    }
-
-    fn label(&self, _kind: u32) -> &str {
-        self.label
     }
 }
 

@@ -1,10 +1,15 @@
 //! `Keywords`: block or mask configured terms (and the competitor preset).
 //!
 //! Terms match case-insensitively, on word boundaries, in folded text (see
-//! [`fold`](super::fold)): `ACME`, `Ａｃｍｅ` and `ac\u{200B}me` all match
-//! `acme`, `acmecorp` does not. A boundary is required only at an edge of the
-//! term that is a word character, so `c++` matches in `I like c++.`.
-//! Trailing `.,!?;:` of a configured term are ignored (`"Acme."` is `acme`).
+//! [`fold`](super::fold), mode `Visual`): what a reader sees, whatever the
+//! Unicode disguise. A boundary is required only at an edge of the term
+//! that is a word character, so `c++` matches in `I like c++.`. Trailing
+//! `.,!?;:` of a configured term are ignored (`"Acme."` is `acme`).
+//! Configured terms are folded as text is, so a term in another script or
+//! with accents matches itself; a term with letters whose two cases look
+//! like different Latin letters is compiled in each casing ([`spellings`]).
+//! Each spelling is also compiled reversed, for text inside explicit RTL
+//! overrides.
 //!
 //! How terms are matched in a stream is described in `keyword_scan`.
 
@@ -14,6 +19,7 @@ use super::engine::{Scanner, Tally, Treatment};
 use super::error::GuardrailError;
 use super::fold::{Fold, fold_str};
 use super::keyword_scan::{KeywordCursor, KeywordDetector};
+use super::look_alike::single;
 use super::scan_hooks::{ScanGuard, scan_hooks};
 use super::{Guardrail, STAGES_ALL};
 use crate::hooks::Stage;
@@ -31,6 +37,32 @@ pub enum KeywordAction {
 }
 
 /// Blocks or masks configured terms in input, output and streamed output.
+///
+/// Terms match case-insensitively on word boundaries, as a reader sees
+/// them:
+///
+/// - compatibility forms read as their plain letters (fullwidth `Ａｃｍｅ`,
+///   mathematical `𝐚𝐜𝐦𝐞`, circled, superscript letters, ligatures);
+/// - characters of other scripts that look like ASCII read as that ASCII
+///   (Unicode's confusables, UTS #39): `Асme` and `ΑСΜΕ` (Cyrillic and
+///   Greek letters) are `acme`, in any case and mix of scripts, and so is a
+///   word written wholly in look-alikes (`АСМЕ`), so a word of Cyrillic or
+///   Greek prose that looks exactly like a configured term matches it;
+/// - the accents of Latin, Greek and Cyrillic letters are ignored (`ácmé`,
+///   `ac\u{301}me`, stacked marks): `cafe` matches `café` (and `ano`
+///   matches `año`). Marks of other scripts (kana voicing, Indic vowel
+///   signs, Hebrew and Arabic points) count;
+/// - invisible characters (zero-width spaces and joiners, BOM, soft
+///   hyphens, bidi controls) are ignored, and text inside an explicit
+///   right-to-left override (U+202E, up to its U+202C, the end of the line
+///   or of the text) is read as displayed, right to left, too:
+///   `\u{202E}emca\u{202C}` is `acme`.
+///
+/// ASCII is read as written: `rn` is not `m`, `0` is not `O` and `1` is not
+/// `l` (folding those would find terms in ordinary words: `modern`).
+/// Implicit right-to-left reordering (Hebrew or Arabic letters standing in
+/// for Latin ones) is not modelled, nor are look-alikes between two
+/// non-Latin scripts.
 ///
 /// ```
 /// use openai_hooks::guardrails::{KeywordAction, Keywords};
@@ -84,10 +116,14 @@ impl Keywords {
         let mut folded = Vec::new();
         for term in terms {
             let trimmed = term.as_ref().trim().trim_end_matches(TRAILING).trim();
-            let f = fold_str(trimmed, Fold::Caseless);
-            let f = f.trim_end_matches(TRAILING).trim();
-            if !f.is_empty() {
-                folded.push(f.to_owned());
+            let id = shown.len();
+            for f in spellings(trimmed) {
+                let f = f.trim_end_matches(TRAILING).trim();
+                if !f.is_empty() {
+                    folded.push((f.to_owned(), id));
+                }
+            }
+            if folded.last().is_some_and(|f| f.1 == id) {
                 shown.push(trimmed.to_owned());
             }
         }
@@ -156,3 +192,45 @@ scan_hooks!(Keywords, KeywordsState, KeywordCursor);
 
 /// Trailing characters ignored in a configured term.
 const TRAILING: &[char] = &['.', ',', '!', '?', ';', ':'];
+
+/// At most this many spellings of one term are compiled from its letters'
+/// cases (beyond it, the term as written, all in lower and all in upper
+/// case).
+const MAX_SPELLINGS: usize = 64;
+
+/// The folded spellings of `term` that text may show, in any case.
+///
+/// The fold is case-insensitive except for the few letters whose two cases
+/// look like two different ASCII letters (Greek `Η`/`η`, `Ν`/`ν`, `Υ`/`υ`,
+/// Cyrillic `Б`/`б`, ...: see `look_alike`): a term with such letters is
+/// compiled once for each way its text could be cased, up to
+/// [`MAX_SPELLINGS`]. Any other term has one spelling.
+fn spellings(term: &str) -> Vec<String> {
+    let fold = |c: char| fold_str(c.encode_utf8(&mut [0; 4]), Fold::Visual);
+    let mut out = vec![String::new()];
+    let mut cased = [String::new(), String::new()];
+    for c in term.chars() {
+        let written = fold(c);
+        let lower = single(c.to_lowercase()).map_or_else(|| written.clone(), fold);
+        let upper = single(c.to_uppercase()).map_or_else(|| written.clone(), fold);
+        cased[0].push_str(&lower);
+        cased[1].push_str(&upper);
+        let mut alts = vec![written];
+        for a in [lower, upper] {
+            if !alts.contains(&a) {
+                alts.push(a);
+            }
+        }
+        if out.len() * alts.len() > MAX_SPELLINGS {
+            alts.truncate(1);
+        }
+        out = out
+            .iter()
+            .flat_map(|s| alts.iter().map(move |a| format!("{s}{a}")))
+            .collect();
+    }
+    out.extend(cased);
+    out.sort_unstable();
+    out.dedup();
+    out
+}

@@ -79,7 +79,8 @@
 //! other upstream error (a connection cut mid-body, an error event) held
 //! text is not released: it was never checked to its end.
 //!
-//! How much is held back at most: keywords, the longest term; PII, the
+//! How much is held back at most: keywords, the longest term (folded; in
+//! an RTL override the same, read backwards); PII, the
 //! current candidate (a word, a number) and never more than
 //! [`PII_HOLD_CAP`] bytes; secrets, the current token, at most
 //! [`SECRET_TOKEN_CAP`] bytes; URLs, the current token, at most
@@ -87,18 +88,27 @@
 //! be found whole. Caps count folded bytes (below); a character that folds
 //! to something takes at most four original bytes per byte of its fold, so
 //! a field holds at most four times its cap in original bytes, plus at most
-//! [`IGNORABLE_HOLD_CAP`] bytes of characters that fold to nothing. A
+//! [`IGNORABLE_HOLD_CAP`] bytes of characters that fold to nothing (for
+//! keywords this includes the combining accents they ignore). A
 //! state's `held_bytes` (e.g. [`KeywordsState::held_bytes`]) tells how much
 //! it holds now.
 //!
 //! Matching runs on folded text: each non-ASCII character is replaced by its
 //! compatibility decomposition (NFKD, per character, from
-//! `unicode-normalization`; lowercased for keywords), so fullwidth and other
-//! compatibility forms read as their plain letters and a precomposed `é`
-//! matches `e` + U+0301; default-ignorable code points (zero-width space and
-//! joiners, BOM, soft hyphen, bidi controls, variation selectors, tags) fold
-//! to nothing, so they cannot split a term. What is emitted is the original
-//! text, but for the one exception below.
+//! `unicode-normalization`), so fullwidth and other compatibility forms
+//! read as their plain letters and a precomposed `é` matches `e` + U+0301;
+//! default-ignorable code points (zero-width space and joiners, BOM, soft
+//! hyphen, bidi controls, variation selectors, tags) fold to nothing, so
+//! they cannot split a term. Keywords go further and match what a reader
+//! sees: characters that look like ASCII (UTS #39 confusables, from
+//! `unicode-security`: Cyrillic `а`, Greek `Α`...) read as that ASCII, the
+//! combining accents of Latin, Greek and Cyrillic fold to nothing, other
+//! letters are lowercased, and text inside an explicit right-to-left
+//! override is also read right to left, as it is displayed (see
+//! [`Keywords`]). ASCII is never folded into other ASCII. What is emitted
+//! is the original text, but for the one exception below, and a mask keeps
+//! the bidi controls of the text it replaces (after the placeholder), so an
+//! override is never left open by a mask.
 //!
 //! Characters that fold to nothing take no room in folded text, so caps do
 //! not bound them: zero-width spaces streamed after `ac` (which could still
@@ -128,6 +138,7 @@
 //! extensions); a tripwire's `info` carries the same structured details.
 //! Neither ever contains a PII value or a secret.
 
+mod bidi;
 mod budget;
 pub(crate) mod channels;
 mod engine;
@@ -137,6 +148,7 @@ mod json_schema;
 mod judge;
 mod keyword_scan;
 mod keywords;
+mod look_alike;
 mod moderation;
 mod pii;
 mod pii_patterns;

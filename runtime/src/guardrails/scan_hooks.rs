@@ -163,7 +163,7 @@ fn finish_whole<G: ScanGuard>(
 /// One streamed channel of a choice.
 enum Slot<C> {
     /// Text goes on: held back as it streams.
-    Open(FieldStream<C>),
+    Open(Box<FieldStream<C>>),
     /// The choice finished: the text the stream held at its end, to scan
     /// again in front of any text that still comes.
     Finished(Tail),
@@ -335,13 +335,13 @@ fn stream_of<'s, D: Detector>(
                 true => FieldStream::new_json(&*sc.det),
                 false => FieldStream::new(&*sc.det),
             };
-            streams.push((ch, Slot::Open(stream)));
+            streams.push((ch, Slot::Open(Box::new(stream))));
             streams.len() - 1
         }
     };
     let slot = &mut streams[i].1;
     if let Slot::Finished(tail) = slot {
-        *slot = Slot::Open(FieldStream::resume(sc, tail));
+        *slot = Slot::Open(Box::new(FieldStream::resume(sc, tail)));
     }
     match slot {
         Slot::Open(f) => f,

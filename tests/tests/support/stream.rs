@@ -210,15 +210,29 @@ pub fn default_ignorable(c: char) -> bool {
         | 0xE0000..=0xE0FFF)
 }
 
-/// `s` without its default-ignorable characters.
-pub fn visible(s: &str) -> String {
-    s.chars().filter(|&c| !default_ignorable(c)).collect()
+/// The combining marks the keyword fold drops (generic diacritics): to
+/// `Keywords` they fold to nothing, like default-ignorable characters.
+pub fn folded_mark(c: char) -> bool {
+    matches!(c as u32,
+        0x300..=0x36F | 0x483..=0x489 | 0x1AB0..=0x1AFF | 0x1DC0..=0x1DFF | 0x20D0..=0x20FF
+        | 0xFE20..=0xFE2F)
 }
 
-/// Whether `out` is a prefix of `text` with some default-ignorable
-/// characters left out (and nothing else changed).
+/// Whether some guardrail folds `c` to nothing (and so may leave it out of
+/// a long run it holds).
+fn folds_to_nothing(c: char) -> bool {
+    default_ignorable(c) || folded_mark(c)
+}
+
+/// `s` without the characters that fold to nothing.
+pub fn visible(s: &str) -> String {
+    s.chars().filter(|&c| !folds_to_nothing(c)).collect()
+}
+
+/// Whether `out` is a prefix of `text` with some characters that fold to
+/// nothing left out (and nothing else changed).
 pub fn prefix_less_ignorables(out: &str, text: &str) -> bool {
     let mut rest = text.chars();
     out.chars()
-        .all(|c| rest.by_ref().find(|&t| !default_ignorable(t) || t == c) == Some(c))
+        .all(|c| rest.by_ref().find(|&t| !folds_to_nothing(t) || t == c) == Some(c))
 }

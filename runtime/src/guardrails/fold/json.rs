@@ -18,7 +18,7 @@
 
 use std::collections::VecDeque;
 
-use super::{Mark, Window, ascii_prefix, fold_char};
+use super::{Mark, Window};
 
 /// Lexer state of a JSON text, carried from chunk to chunk.
 #[derive(Debug, Default)]
@@ -133,87 +133,67 @@ impl Window {
         let bytes = text.as_bytes();
         let mut i = 0;
         while i < bytes.len() {
-            if lex.in_string {
-                // Plain ASCII up to the next quote or backslash.
-                let run = ascii_prefix(&bytes[i..]);
-                let stop = bytes[i..i + run]
-                    .iter()
-                    .position(|&b| b == b'"' || b == b'\\')
-                    .unwrap_or(run);
-                self.folded.extend_from_slice(&bytes[i..i + stop]);
-                i += stop;
-                if i >= bytes.len() {
-                    break;
-                }
-                match bytes[i] {
-                    b'"' => {
-                        lex.quotes.push_back(base + i);
-                        lex.in_string = false;
-                        self.folded.push(b'"');
-                        i += 1;
-                        continue;
-                    }
-                    b'\\' => {
-                        let rest = &bytes[i..];
-                        if !eoi && incomplete(rest) && escape(rest).is_none() {
-                            return i;
-                        }
-                        let (c, len) = escape(rest).unwrap_or(('\\', 1));
-                        if len == 1 {
-                            self.folded.push(b'\\');
-                        } else {
-                            self.mark(c, base + i, len);
-                        }
-                        i += len;
-                        continue;
-                    }
-                    _ => {}
-                }
-            } else {
-                let run = ascii_prefix(&bytes[i..]);
-                let stop = bytes[i..i + run]
-                    .iter()
-                    .position(|&b| b == b'"')
-                    .unwrap_or(run);
-                self.folded.extend_from_slice(&bytes[i..i + stop]);
-                i += stop;
-                if i >= bytes.len() {
-                    break;
-                }
-                if bytes[i] == b'"' {
-                    lex.quotes.push_back(base + i);
-                    lex.in_string = true;
-                    self.folded.push(b'"');
-                    i += 1;
-                    continue;
-                }
-            }
-            // A non-ASCII character.
-            let Some(c) = text.get(i..).and_then(|t| t.chars().next()) else {
+            // Plain ASCII up to the next byte that means something here: a
+            // quote, a backslash inside a string, a line break that ends an
+            // override.
+            let run = self.plain_ascii(&bytes[i..]);
+            let stop = bytes[i..i + run]
+                .iter()
+                .position(|&b| b == b'"' || (lex.in_string && b == b'\\'))
+                .unwrap_or(run);
+            self.folded.extend_from_slice(&bytes[i..i + stop]);
+            i += stop;
+            let Some(&b) = bytes.get(i) else {
                 break;
             };
-            self.mark(c, base + i, c.len_utf8());
-            i += c.len_utf8();
+            match b {
+                b'"' => {
+                    lex.quotes.push_back(base + i);
+                    lex.in_string = !lex.in_string;
+                    self.folded.push(b'"');
+                    i += 1;
+                }
+                b'\\' if lex.in_string => {
+                    let rest = &bytes[i..];
+                    if !eoi && incomplete(rest) && escape(rest).is_none() {
+                        return i;
+                    }
+                    let (c, len) = escape(rest).unwrap_or(('\\', 1));
+                    if len == 1 {
+                        self.folded.push(b'\\');
+                    } else {
+                        self.mark(c, base + i, len);
+                    }
+                    i += len;
+                }
+                _ if b.is_ascii() => {
+                    self.push_ascii(b);
+                    i += 1;
+                }
+                _ => {
+                    // A non-ASCII character.
+                    let Some(c) = text.get(i..).and_then(|t| t.chars().next()) else {
+                        break;
+                    };
+                    self.fold_at(c, base + i, c.len_utf8());
+                    i += c.len_utf8();
+                }
+            }
         }
         bytes.len()
     }
 
-    /// Folds `c`, which stands for the `len` original bytes at `os`, with a
-    /// mark mapping one to the other.
+    /// Folds `c`, which an escape of `len` original bytes at `os` spells,
+    /// with a mark mapping one to the other.
     fn mark(&mut self, c: char, os: usize, len: usize) {
+        if !c.is_ascii() {
+            return self.fold_at(c, os, len);
+        }
         let fs = self.fold_base + self.folded.len();
-        if c.is_ascii() {
-            self.folded.push(c as u8);
-        } else {
-            fold_char(c, self.mode, &mut self.folded);
-        }
-        let fe = self.fold_base + self.folded.len();
-        if fe == fs {
-            self.ignorable += len;
-        }
+        self.push_ascii(c as u8);
         self.marks.push_back(Mark {
             fs,
-            fe,
+            fe: fs + 1,
             os,
             oe: os + len,
         });
@@ -226,7 +206,7 @@ mod tests {
     use super::*;
 
     fn fold_json(pieces: &[&str]) -> (String, usize) {
-        let mut w = Window::new(Fold::Caseless);
+        let mut w = Window::new(Fold::Exact);
         let mut lex = JsonLex::default();
         let mut pending = String::new();
         for (k, p) in pieces.iter().enumerate() {
