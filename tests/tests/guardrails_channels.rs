@@ -13,12 +13,12 @@ use openai_hooks::guardrails::{KeywordAction, Keywords, Pii, UrlFilter};
 use openai_hooks::server::{Fault, LocalServer, Reply};
 use openai_hooks::types::{ChunkChoice, Delta, FunctionDelta, ToolCallDelta};
 use openai_hooks::{
-    ChatChunk, ChatClient, ChatRequest, ChatResponse, ChunkAction, ClientError, FinishReason,
-    HookContext, HookError, OnChunk, PostResponse, openai_client,
+    ChatChunk, ChatClient, ChatRequest, ChatResponse, ClientError, FinishReason, HookContext,
+    HookError, PostResponse, openai_client,
 };
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use support::stream::{drain, split};
+use support::stream::{drain, drive, split};
 
 fn reply(message: Value, extra: Value) -> ChatResponse {
     let mut choice = json!({"index": 0, "message": message, "finish_reason": "stop"});
@@ -241,27 +241,6 @@ fn text_chunk(text: &str, finish: bool) -> ChatChunk {
         },
         finish,
     )
-}
-
-/// Feeds `chunks` through `hook` (then `on_end`) as the hooked stream does:
-/// the chunks the caller gets, and the error that stopped the stream.
-fn drive<H: OnChunk>(hook: &H, chunks: Vec<ChatChunk>) -> (Vec<ChatChunk>, Option<HookError>) {
-    let cx = HookContext::new("m");
-    let mut state = H::State::default();
-    let mut out = Vec::new();
-    for mut c in chunks {
-        match hook.on_chunk(&mut c, &mut state, &cx) {
-            Ok(ChunkAction::Pass) => out.push(c),
-            Ok(ChunkAction::Drop) => {}
-            Err(e) => return (out, Some(e)),
-        }
-    }
-    match hook.on_end(&mut state, &cx) {
-        Ok(Some(c)) => out.push(c),
-        Ok(None) => {}
-        Err(e) => return (out, Some(e)),
-    }
-    (out, None)
 }
 
 /// The arguments of tool call `index` as the caller saw them, concatenated.

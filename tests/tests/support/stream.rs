@@ -81,6 +81,27 @@ pub async fn drain(stream: &mut ChatStream<'_>) -> (Vec<ChatChunk>, Option<Clien
     (chunks, None)
 }
 
+/// Feeds `chunks` through `hook` (then `on_end`) as the hooked stream
+/// does: the chunks the caller gets, and the error that stopped the stream.
+pub fn drive<H: OnChunk>(hook: &H, chunks: Vec<ChatChunk>) -> (Vec<ChatChunk>, Option<HookError>) {
+    let cx = HookContext::new("m");
+    let mut state = H::State::default();
+    let mut out = Vec::new();
+    for mut c in chunks {
+        match hook.on_chunk(&mut c, &mut state, &cx) {
+            Ok(ChunkAction::Pass) => out.push(c),
+            Ok(ChunkAction::Drop) => {}
+            Err(e) => return (out, Some(e)),
+        }
+    }
+    match hook.on_end(&mut state, &cx) {
+        Ok(Some(c)) => out.push(c),
+        Ok(None) => {}
+        Err(e) => return (out, Some(e)),
+    }
+    (out, None)
+}
+
 /// What a caller saw of one stream.
 #[derive(Debug, Default)]
 pub struct Seen {
