@@ -195,7 +195,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     // ... and ours is the last one: dropping it closes the pool.
     println!(
         "shut down; references to the client left: {} (ours)",
-        Arc::strong_count(&llm)
+        last_reference(&llm).await
     );
     drop(llm);
 
@@ -209,6 +209,19 @@ async fn main() -> Result<(), Box<dyn Error>> {
     }
     backend.shutdown().await;
     Ok(())
+}
+
+/// How many references to `llm` are left once the server's tasks are gone.
+/// Graceful shutdown returns when every connection has closed, but the
+/// tasks that served them (and a handler's spawned task) drop their clones
+/// of the state a moment later, on other threads: wait for the count to
+/// settle at one, up to five seconds.
+async fn last_reference<T>(llm: &Arc<T>) -> usize {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while Arc::strong_count(llm) > 1 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    Arc::strong_count(llm)
 }
 
 /// What a browser would do: one JSON question, one streamed one.
