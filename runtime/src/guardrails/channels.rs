@@ -39,10 +39,6 @@ pub(crate) enum Channel {
     AudioTranscript,
 }
 
-/// Called on each text: with the channel it streams in, or `None` for a
-/// value that is a whole text on its own.
-pub(crate) type Visit<'a, E> = dyn FnMut(Option<Channel>, &mut String) -> Result<(), E> + 'a;
-
 impl Channel {
     /// Whether the channel carries JSON text (function arguments).
     pub(crate) fn is_json(self) -> bool {
@@ -55,7 +51,11 @@ const NOT_TEXT: [&str; 4] = ["id", "tool_call_id", "type", "object"];
 
 /// Calls `f` on every string in `v` that is text (see the module docs);
 /// `top` is the key `v` sits under, if any.
-fn each_value_text<E>(key: Option<&str>, v: &mut Value, f: &mut Visit<'_, E>) -> Result<(), E> {
+fn each_value_text<E>(
+    key: Option<&str>,
+    v: &mut Value,
+    f: &mut impl FnMut(Option<Channel>, &mut String) -> Result<(), E>,
+) -> Result<(), E> {
     match v {
         Value::String(s) if !key.is_some_and(|k| NOT_TEXT.contains(&k)) && !is_binary(s) => {
             f(None, s)
@@ -85,8 +85,11 @@ fn is_binary(s: &str) -> bool {
 fn each_extra_text<E>(
     extra: &mut Extra,
     scan_unknown: bool,
-    f: &mut Visit<'_, E>,
+    f: &mut impl FnMut(Option<Channel>, &mut String) -> Result<(), E>,
 ) -> Result<(), E> {
+    if extra.is_empty() {
+        return Ok(());
+    }
     for (key, v) in extra.iter_mut() {
         match (key.as_str(), v) {
             ("function_call", Value::Object(call)) => {
@@ -118,11 +121,13 @@ fn each_extra_text<E>(
 
 /// Every text of one streamed choice: the streamed channels of its delta
 /// (fragments, with their channel), names and, with `scan_unknown`, strings
-/// in unknown fields (each value a text of its own).
+/// in unknown fields (each value a text of its own). `f` gets each text
+/// with the channel it streams in, or `None` for a value that is a whole
+/// text on its own.
 pub(crate) fn chunk_choice_texts<E>(
     choice: &mut ChunkChoice,
     scan_unknown: bool,
-    f: &mut Visit<'_, E>,
+    f: &mut impl FnMut(Option<Channel>, &mut String) -> Result<(), E>,
 ) -> Result<(), E> {
     let d = &mut choice.delta;
     for (ch, t) in [
@@ -163,7 +168,7 @@ pub(crate) fn chunk_choice_texts<E>(
 pub(crate) fn reply_choice_texts<E>(
     choice: &mut Choice,
     scan_unknown: bool,
-    f: &mut Visit<'_, E>,
+    f: &mut impl FnMut(Option<Channel>, &mut String) -> Result<(), E>,
 ) -> Result<(), E> {
     let m = &mut choice.message;
     for (ch, t) in [

@@ -361,15 +361,29 @@ fn scan_choice<D: Detector>(
     choice.logprobs = None;
     let finishing = choice.finish_reason.is_some();
     let streams = &mut state.streams;
-    chunk_choice_texts(choice, sc.scan_unknown, &mut |ch, text| match ch {
-        Some(ch) => stream_of(sc, streams, ch).push(sc, text, false, tally),
-        None => {
-            if let Some(new) = sc.apply(text, tally)? {
-                *text = new;
-            }
-            Ok(())
+    let d = &mut choice.delta;
+    if d.refusal.is_none()
+        && d.reasoning_content.is_none()
+        && d.reasoning.is_none()
+        && d.tool_calls.is_none()
+        && d.extra.is_empty()
+        && choice.extra.is_empty()
+    {
+        // Most chunks: a piece of content and nothing else.
+        if let Some(text) = &mut d.content {
+            stream_of(sc, streams, Channel::Content).push(sc, text, false, tally)?;
         }
-    })?;
+    } else {
+        chunk_choice_texts(choice, sc.scan_unknown, &mut |ch, text| match ch {
+            Some(ch) => stream_of(sc, streams, ch).push(sc, text, false, tally),
+            None => {
+                if let Some(new) = sc.apply(text, tally)? {
+                    *text = new;
+                }
+                Ok(())
+            }
+        })?;
+    }
     if finishing {
         flush_choice(sc, state, choice, tally)?;
     }
