@@ -124,6 +124,25 @@ async fn base64_images_in_unknown_fields_are_not_text() {
         .post_response(&mut resp, &mut HookContext::new("m"))
         .await
         .unwrap();
+    // Only a whole media payload is binary: a document, or words after
+    // the payload, are text.
+    for text in [
+        format!("data:text/html;base64,{blob}"),
+        format!("data:image/png;base64,{blob} and AKIAIOSFODNN7EXAMPLE"),
+        format!("data:;base64,{blob}"),
+    ] {
+        let mut resp = reply(
+            json!({"role": "assistant", "content": "here", "images": [{"url": text}]}),
+            json!({}),
+        );
+        assert!(
+            secrets
+                .post_response(&mut resp, &mut HookContext::new("m"))
+                .await
+                .is_err(),
+            "{text:.40}"
+        );
+    }
     // The same blob as text in an unknown field is scanned.
     let mut resp = reply(
         json!({"role": "assistant", "content": "here it is", "note": blob}),

@@ -70,12 +70,28 @@ fn each_value_text<E>(
     }
 }
 
-/// Whether `s` is a base64 `data:` URL (an image or audio a provider puts
-/// in a field of its own): binary, not text, and no guardrail reads base64.
+/// Whether `s` is a base64 `data:` URL of an image, audio or video (what
+/// some providers add in a field of their own): binary, not text, and no
+/// guardrail reads base64. Only the whole value counts: a media type, then
+/// `;base64,`, then base64 to the end; anything else (a `text/html`
+/// document, words after the payload) is text.
 fn is_binary(s: &str) -> bool {
-    s.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("data:"))
-        && s.get(..256.min(s.len()))
-            .is_some_and(|head| head.contains(";base64,"))
+    let Some(rest) = s.get(..5).filter(|p| p.eq_ignore_ascii_case("data:")) else {
+        return false;
+    };
+    let rest = &s[rest.len()..];
+    let Some((media, payload)) = rest.split_once(";base64,") else {
+        return false;
+    };
+    let kind = media.split('/').next().unwrap_or_default();
+    ["image", "audio", "video"]
+        .iter()
+        .any(|k| kind.eq_ignore_ascii_case(k))
+        && media.len() <= 100
+        && !media.contains(|c: char| c.is_whitespace() || c == ',')
+        && payload
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'-' | b'_'))
 }
 
 /// Calls `f` on every string in unknown fields `extra` that is text: the
