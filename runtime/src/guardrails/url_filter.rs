@@ -333,6 +333,29 @@ impl Base {
     }
 }
 
+/// `text` with markdown's backslash escapes resolved (a backslash before
+/// ASCII punctuation stands for the punctuation), or `None` when it has
+/// none.
+fn markdown_unescape(text: &str) -> Option<String> {
+    let b = text.as_bytes();
+    let escaped = |i: usize| b[i] == b'\\' && b.get(i + 1).is_some_and(u8::is_ascii_punctuation);
+    if !(0..b.len()).any(escaped) {
+        return None;
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if escaped(i) {
+            if let Some((_, next)) = chars.next() {
+                out.push(next);
+            }
+            continue;
+        }
+        out.push(c);
+    }
+    Some(out)
+}
+
 /// Where the authority of a URL's text begins: after the scheme and the
 /// slashes and backslashes that follow it.
 fn authority_start(text: &str, base: Base) -> usize {
@@ -600,9 +623,19 @@ impl UrlRule {
         Some((self.verdict(text, &url, Base::Bare), s, e))
     }
 
-    /// The verdict on a parsed URL whose text is `text`.
+    /// The verdict on a parsed URL whose text is `text`. A backslash before
+    /// ASCII punctuation is a markdown escape in a link destination
+    /// (`https://example.com\.evil.com` goes to `example.com.evil.com`)
+    /// and a path separator to a browser reading the same text raw: both
+    /// readings must pass.
     fn verdict(&self, text: &str, url: &Url, base: Base) -> Verdict {
-        self.verdict_as(text, url, base, true)
+        let raw = self.verdict_as(text, url, base, true);
+        if raw.is_some() {
+            return raw;
+        }
+        let unescaped = markdown_unescape(text)?;
+        let other = base.parse(&unescaped)?;
+        self.verdict_as(&unescaped, &other, base, true)
     }
 
     fn verdict_as(&self, text: &str, url: &Url, base: Base, retry: bool) -> Verdict {
