@@ -637,3 +637,65 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn values_split_across_chunks_at_one_place_are_read_joined() {
+    let keywords = Keywords::new(["acme"]).unwrap();
+    let name = |n: &str| {
+        chunk_with(
+            Delta {
+                tool_calls: Some(vec![ToolCallDelta {
+                    index: 0,
+                    function: Some(FunctionDelta {
+                        name: Some(n.to_owned()),
+                        arguments: None,
+                    }),
+                    ..ToolCallDelta::default()
+                }]),
+                ..Delta::default()
+            },
+            false,
+        )
+    };
+    let (seen, err) = drive(&keywords, vec![name("ac"), name("me")]);
+    assert!(err.expect("a name split in two").is_tripwire());
+    assert_eq!(seen.len(), 1);
+    // An unknown field's value, as a client that gathers the stream joins
+    // it: a masking guardrail cannot mask what was sent, so it blocks.
+    let note = |v: &str| {
+        let mut d = Delta::default();
+        d.extra.insert("x_note".into(), json!(v));
+        chunk_with(d, false)
+    };
+    let (_, err) = drive(&Pii::new(), vec![note("write jane@exam"), note("ple.com")]);
+    assert!(err.expect("an address split in two").is_tripwire());
+    // Values at different places are not joined.
+    let mut other = Delta::default();
+    other.extra.insert("y_note".into(), json!("me"));
+    let (seen, err) = drive(&keywords, vec![note("ac"), chunk_with(other, false)]);
+    assert!(err.is_none(), "{err:?}");
+    assert_eq!(seen.len(), 2);
+}
+
+#[tokio::test]
+async fn the_role_and_an_unknown_finish_reason_are_text() {
+    let urls = UrlFilter::new(["example.com"]).unwrap();
+    let mut resp = reply(
+        json!({"role": "see https://evil.test/x", "content": "hi"}),
+        json!({}),
+    );
+    assert!(
+        urls.post_response(&mut resp, &mut HookContext::new("m"))
+            .await
+            .is_err()
+    );
+    let mut c = text_chunk("hi", false);
+    c.choices[0].delta.role = Some("see https://evil.test/x".into());
+    let (_, err) = drive(&urls, vec![c]);
+    assert!(err.is_some());
+    let keywords = Keywords::new(["acme"]).unwrap();
+    let mut c = text_chunk("hi", false);
+    c.choices[0].finish_reason = Some(FinishReason::Other("buy acme".into()));
+    let (_, err) = drive(&keywords, vec![c]);
+    assert!(err.is_some());
+}

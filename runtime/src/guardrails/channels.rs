@@ -9,8 +9,8 @@
 //! | `tool_calls[].function.arguments` | fragments, one stream per call `index` | text (JSON) |
 //! | `function_call.arguments` (legacy) | fragments, one stream per choice | text (JSON) |
 //! | `audio.transcript` | fragments, one stream per choice | text |
-//! | `tool_calls[].function.name`, `function_call.name` | each value whole | text |
-//! | any other string in the message's, delta's or choice's unknown fields (`annotations[].url_citation.url` and `.title`, provider extras) | each value whole, in its chunk | text |
+//! | `tool_calls[].function.name`, `function_call.name`, `role`, a `finish_reason` this crate does not know | each value whole in its chunk, read joined to earlier values at the same place | text |
+//! | any other string in the message's, delta's or choice's unknown fields (`annotations[].url_citation.url` and `.title`, provider extras) | each value whole in its chunk, read joined to earlier values at the same place | text |
 //!
 //! Not text: ids (`id`, `tool_call_id`), `type` and `object` tags,
 //! `audio.data` (base64 audio), base64 `data:` URLs in unknown fields
@@ -21,7 +21,9 @@
 
 use serde_json::Value;
 
-use crate::types::{Choice, ChunkChoice, Delta, Extra, FunctionDelta, ToolCall, ToolCallDelta};
+use crate::types::{
+    Choice, ChunkChoice, Delta, Extra, FinishReason, FunctionDelta, ToolCall, ToolCallDelta,
+};
 
 /// A text channel whose fragments stream across chunks and are scanned as
 /// one text (each its own stream, held back on its own).
@@ -37,7 +39,30 @@ pub(crate) enum Channel {
     FunctionArguments,
     /// `audio.transcript`.
     AudioTranscript,
+    /// A value that comes whole in its chunk (a name, a string in an
+    /// unknown field, a role), by a hash of where it sits: values at the
+    /// same place in later chunks are read joined to it, as a client that
+    /// gathers a stream joins them.
+    Value(u64),
 }
+
+/// Where a value sits, hashed: `at` one step (a key, or an index's bytes)
+/// below `h` (FNV-1a).
+pub(crate) fn below(h: u64, at: &[u8]) -> u64 {
+    let mut h = (h ^ 0xff).wrapping_mul(0x0000_0100_0000_01b3);
+    for &b in at {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+fn below_index(h: u64, i: usize) -> u64 {
+    below(h, &(i as u64).to_le_bytes())
+}
+
+/// Roots of the places values sit in.
+const IN_DELTA: u64 = 0xcbf2_9ce4_8422_2325;
+const IN_CHOICE: u64 = 0x8422_2325_cbf2_9ce4;
 
 impl Channel {
     /// Whether the channel carries JSON text (function arguments).
@@ -50,22 +75,24 @@ impl Channel {
 const NOT_TEXT: [&str; 4] = ["id", "tool_call_id", "type", "object"];
 
 /// Calls `f` on every string in `v` that is text (see the module docs);
-/// `top` is the key `v` sits under, if any.
+/// `key` is the key `v` sits under, if any, and `h` where.
 fn each_value_text<E>(
+    h: u64,
     key: Option<&str>,
     v: &mut Value,
-    f: &mut impl FnMut(Option<Channel>, &mut String) -> Result<(), E>,
+    f: &mut impl FnMut(Channel, &mut String) -> Result<(), E>,
 ) -> Result<(), E> {
     match v {
         Value::String(s) if !key.is_some_and(|k| NOT_TEXT.contains(&k)) && !is_binary(s) => {
-            f(None, s)
+            f(Channel::Value(h), s)
         }
         Value::Array(items) => items
             .iter_mut()
-            .try_for_each(|item| each_value_text(None, item, f)),
+            .enumerate()
+            .try_for_each(|(i, item)| each_value_text(below_index(h, i), None, item, f)),
         Value::Object(map) => map
             .iter_mut()
-            .try_for_each(|(k, item)| each_value_text(Some(k), item, f)),
+            .try_for_each(|(k, item)| each_value_text(below(h, k.as_bytes()), Some(k), item, f)),
         _ => Ok(()),
     }
 }
@@ -99,36 +126,40 @@ fn is_binary(s: &str) -> bool {
 /// always, with their channel; names always; `audio.data` never; the
 /// others with `scan_unknown`.
 fn each_extra_text<E>(
+    h: u64,
     extra: &mut Extra,
     scan_unknown: bool,
-    f: &mut impl FnMut(Option<Channel>, &mut String) -> Result<(), E>,
+    f: &mut impl FnMut(Channel, &mut String) -> Result<(), E>,
 ) -> Result<(), E> {
     if extra.is_empty() {
         return Ok(());
     }
     for (key, v) in extra.iter_mut() {
+        let at = below(h, key.as_bytes());
         match (key.as_str(), v) {
             ("function_call", Value::Object(call)) => {
                 for (k, item) in call.iter_mut() {
+                    let at = below(at, k.as_bytes());
                     match (k.as_str(), item) {
-                        ("arguments", Value::String(s)) => f(Some(Channel::FunctionArguments), s)?,
-                        ("name", Value::String(s)) => f(None, s)?,
-                        (k, item) if scan_unknown => each_value_text(Some(k), item, f)?,
+                        ("arguments", Value::String(s)) => f(Channel::FunctionArguments, s)?,
+                        ("name", Value::String(s)) => f(Channel::Value(at), s)?,
+                        (k, item) if scan_unknown => each_value_text(at, Some(k), item, f)?,
                         _ => {}
                     }
                 }
             }
             ("audio", Value::Object(audio)) => {
                 for (k, item) in audio.iter_mut() {
+                    let at = below(at, k.as_bytes());
                     match (k.as_str(), item) {
-                        ("transcript", Value::String(s)) => f(Some(Channel::AudioTranscript), s)?,
+                        ("transcript", Value::String(s)) => f(Channel::AudioTranscript, s)?,
                         ("data", _) => {}
-                        (k, item) if scan_unknown => each_value_text(Some(k), item, f)?,
+                        (k, item) if scan_unknown => each_value_text(at, Some(k), item, f)?,
                         _ => {}
                     }
                 }
             }
-            (k, item) if scan_unknown => each_value_text(Some(k), item, f)?,
+            (k, item) if scan_unknown => each_value_text(at, Some(k), item, f)?,
             _ => {}
         }
     }
@@ -136,14 +167,13 @@ fn each_extra_text<E>(
 }
 
 /// Every text of one streamed choice: the streamed channels of its delta
-/// (fragments, with their channel), names and, with `scan_unknown`, strings
-/// in unknown fields (each value a text of its own). `f` gets each text
-/// with the channel it streams in, or `None` for a value that is a whole
-/// text on its own.
+/// (fragments), and the values that come whole (names, the role, a finish
+/// reason this crate does not know, and, with `scan_unknown`, strings in
+/// unknown fields), each with its [`Channel`].
 pub(crate) fn chunk_choice_texts<E>(
     choice: &mut ChunkChoice,
     scan_unknown: bool,
-    f: &mut impl FnMut(Option<Channel>, &mut String) -> Result<(), E>,
+    f: &mut impl FnMut(Channel, &mut String) -> Result<(), E>,
 ) -> Result<(), E> {
     let d = &mut choice.delta;
     for (ch, t) in [
@@ -151,40 +181,46 @@ pub(crate) fn chunk_choice_texts<E>(
         (Channel::Refusal, &mut d.refusal),
         (Channel::ReasoningContent, &mut d.reasoning_content),
         (Channel::Reasoning, &mut d.reasoning),
+        (Channel::Value(below(IN_DELTA, b"role")), &mut d.role),
     ] {
         if let Some(t) = t {
-            f(Some(ch), t)?;
+            f(ch, t)?;
         }
     }
+    let calls = below(IN_DELTA, b"tool_calls");
     for call in d.tool_calls.iter_mut().flatten() {
+        let at = below_index(calls, call.index as usize);
         if let Some(func) = &mut call.function {
             if let Some(args) = &mut func.arguments {
-                f(Some(Channel::ToolArguments(call.index)), args)?;
+                f(Channel::ToolArguments(call.index), args)?;
             }
             if let Some(name) = &mut func.name {
-                f(None, name)?;
+                f(Channel::Value(below(at, b"name")), name)?;
             }
         }
         if scan_unknown {
-            each_extra_text(&mut call.extra, true, f)?;
+            each_extra_text(at, &mut call.extra, true, f)?;
         }
     }
-    each_extra_text(&mut d.extra, scan_unknown, f)?;
+    each_extra_text(IN_DELTA, &mut d.extra, scan_unknown, f)?;
+    if let Some(FinishReason::Other(reason)) = &mut choice.finish_reason {
+        f(Channel::Value(below(IN_CHOICE, b"finish_reason")), reason)?;
+    }
     if scan_unknown {
-        each_extra_text(&mut choice.extra, true, f)?;
+        each_extra_text(IN_CHOICE, &mut choice.extra, true, f)?;
     }
     Ok(())
 }
 
 /// Every text of one choice of a whole reply, each a text of its own, in
-/// order: content, refusal, reasoning, tool calls (name, then arguments),
-/// then unknown fields (with `scan_unknown`). The channel passed is the one
-/// the text would stream in (a tool call's is numbered by its position),
-/// `None` for names and unknown fields.
+/// order: content, refusal, reasoning, the role, tool calls (name, then
+/// arguments), then unknown fields (with `scan_unknown`). The channel passed
+/// is the one the text would stream in (a tool call's is numbered by its
+/// position).
 pub(crate) fn reply_choice_texts<E>(
     choice: &mut Choice,
     scan_unknown: bool,
-    f: &mut impl FnMut(Option<Channel>, &mut String) -> Result<(), E>,
+    f: &mut impl FnMut(Channel, &mut String) -> Result<(), E>,
 ) -> Result<(), E> {
     let m = &mut choice.message;
     for (ch, t) in [
@@ -194,30 +230,35 @@ pub(crate) fn reply_choice_texts<E>(
         (Channel::Reasoning, &mut m.reasoning),
     ] {
         if let Some(t) = t {
-            f(Some(ch), t)?;
+            f(ch, t)?;
         }
     }
+    f(Channel::Value(below(IN_DELTA, b"role")), &mut m.role)?;
+    let calls = below(IN_DELTA, b"tool_calls");
     for (i, call) in m.tool_calls.iter_mut().flatten().enumerate() {
+        let at = below_index(calls, i);
+        f(Channel::Value(below(at, b"name")), &mut call.function.name)?;
         let i = u32::try_from(i).unwrap_or(u32::MAX);
-        f(None, &mut call.function.name)?;
-        f(
-            Some(Channel::ToolArguments(i)),
-            &mut call.function.arguments,
-        )?;
+        f(Channel::ToolArguments(i), &mut call.function.arguments)?;
         if scan_unknown {
-            each_extra_text(&mut call.extra, true, f)?;
+            each_extra_text(at, &mut call.extra, true, f)?;
         }
     }
-    each_extra_text(&mut m.extra, scan_unknown, f)?;
+    each_extra_text(IN_DELTA, &mut m.extra, scan_unknown, f)?;
+    if let Some(FinishReason::Other(reason)) = &mut choice.finish_reason {
+        f(Channel::Value(below(IN_CHOICE, b"finish_reason")), reason)?;
+    }
     if scan_unknown {
-        each_extra_text(&mut choice.extra, true, f)?;
+        each_extra_text(IN_CHOICE, &mut choice.extra, true, f)?;
     }
     Ok(())
 }
 
-/// The text field of `ch` in `delta`, created empty where the delta does
-/// not have it: where a choice's held-back text goes when it is released.
-pub(crate) fn slot(delta: &mut Delta, ch: Channel) -> &mut String {
+/// The text field of streamed channel `ch` in `delta`, created empty where
+/// the delta does not have it: where a choice's held-back text goes when it
+/// is released. `None` for a value that comes whole (nothing of it is held
+/// past its chunk).
+pub(crate) fn slot(delta: &mut Delta, ch: Channel) -> Option<&mut String> {
     fn object<'a>(extra: &'a mut Extra, key: &str) -> &'a mut serde_json::Map<String, Value> {
         let v = extra
             .entry(key)
@@ -242,7 +283,7 @@ pub(crate) fn slot(delta: &mut Delta, ch: Channel) -> &mut String {
             _ => unreachable!("made a string above"),
         }
     }
-    match ch {
+    Some(match ch {
         Channel::Content => d_field(&mut delta.content),
         Channel::Refusal => d_field(&mut delta.refusal),
         Channel::ReasoningContent => d_field(&mut delta.reasoning_content),
@@ -266,7 +307,8 @@ pub(crate) fn slot(delta: &mut Delta, ch: Channel) -> &mut String {
             string(object(&mut delta.extra, "function_call"), "arguments")
         }
         Channel::AudioTranscript => string(object(&mut delta.extra, "audio"), "transcript"),
-    }
+        Channel::Value(_) => return None,
+    })
 }
 
 fn d_field(f: &mut Option<String>) -> &mut String {

@@ -293,7 +293,7 @@ impl Tally {
 pub const IGNORABLE_HOLD_CAP: usize = 256;
 
 /// What a finished stream held at its end (see [`FieldStream::finish`]).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Tail {
     text: String,
     /// For JSON text, whether the tail starts inside a string.

@@ -27,8 +27,8 @@
 //! | `tool_calls[].function.arguments` | one stream per call `index`, as JSON | scanned as JSON |
 //! | `function_call.arguments` (legacy) | one stream per choice, as JSON | scanned as JSON |
 //! | `audio.transcript` | one stream per choice | scanned |
-//! | tool and function names | each value in its chunk | scanned |
-//! | strings in fields the types do not name (`annotations[].url_citation.url` and `.title`, provider extras on the message, delta or choice) | each value in its chunk | scanned |
+//! | tool and function names, the role, a finish reason this crate does not know | each value in its chunk, read joined to earlier values at the same place | scanned |
+//! | strings in fields the types do not name (`annotations[].url_citation.url` and `.title`, provider extras on the message, delta or choice) | each value in its chunk, read joined to earlier values at the same place | scanned |
 //! | `logprobs` | removed | removed |
 //!
 //! Not text: ids, `type` tags, `audio.data`, base64 `data:` URLs in unknown

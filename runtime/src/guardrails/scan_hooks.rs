@@ -38,7 +38,7 @@ use super::channels::{Channel, chunk_choice_texts, reply_choice_texts, slot};
 use super::engine::{Blocked, Detector, FieldStream, Scanner, Tail, Tally};
 use super::result::{GuardrailResult, record, record_shared};
 use crate::hooks::{ChunkAction, HookContext, HookError, Stage};
-use crate::types::{ChatChunk, ChatRequest, ChatResponse, ChunkChoice};
+use crate::types::{ChatChunk, ChatRequest, ChatResponse, ChunkChoice, FinishReason};
 
 /// A guardrail built on a [`Scanner`].
 pub(crate) trait ScanGuard: Send + Sync {
@@ -138,7 +138,7 @@ pub(crate) fn post_response<G: ScanGuard>(
     let outcome = resp.choices.iter_mut().try_for_each(|c| {
         c.logprobs = None;
         reply_choice_texts(c, scan_unknown, &mut |ch, t| {
-            let json = ch.is_some_and(Channel::is_json);
+            let json = ch.is_json();
             if let Some(new) = g.scanner().apply_as(t, json, &mut tally)? {
                 *t = new;
             }
@@ -362,12 +362,14 @@ fn scan_choice<D: Detector>(
     let finishing = choice.finish_reason.is_some();
     let streams = &mut state.streams;
     let d = &mut choice.delta;
-    if d.refusal.is_none()
+    if d.role.is_none()
+        && d.refusal.is_none()
         && d.reasoning_content.is_none()
         && d.reasoning.is_none()
         && d.tool_calls.is_none()
         && d.extra.is_empty()
         && choice.extra.is_empty()
+        && !matches!(choice.finish_reason, Some(FinishReason::Other(_)))
     {
         // Most chunks: a piece of content and nothing else.
         if let Some(text) = &mut d.content {
@@ -375,13 +377,8 @@ fn scan_choice<D: Detector>(
         }
     } else {
         chunk_choice_texts(choice, sc.scan_unknown, &mut |ch, text| match ch {
-            Some(ch) => stream_of(sc, streams, ch).push(sc, text, false, tally),
-            None => {
-                if let Some(new) = sc.apply(text, tally)? {
-                    *text = new;
-                }
-                Ok(())
-            }
+            Channel::Value(_) => whole_value(sc, streams, ch, text, tally),
+            ch => stream_of(sc, streams, ch).push(sc, text, false, tally),
         })?;
     }
     if finishing {
@@ -414,7 +411,47 @@ fn flush_choice<D: Detector>(
 }
 
 fn slot_push(choice: &mut ChunkChoice, ch: Channel, text: &str) {
-    slot(&mut choice.delta, ch).push_str(text);
+    if let Some(field) = slot(&mut choice.delta, ch) {
+        field.push_str(text);
+    }
+}
+
+/// The most places a choice keeps values at (see [`whole_value`]); values
+/// at further places are scanned on their own.
+const MAX_VALUE_PLACES: usize = 64;
+
+/// Scans a value that comes whole in its chunk (a name, a string in an
+/// unknown field): as the end of the text at its place so far, so a match
+/// that begins in an earlier value at the same place (which a client that
+/// gathers the stream joins to it) is found, and blocks; a match inside
+/// the value is dealt with as in any text.
+fn whole_value<D: Detector>(
+    sc: &Scanner<D>,
+    streams: &mut Vec<(Channel, Slot<D::Cursor>)>,
+    ch: Channel,
+    text: &mut String,
+    tally: &mut Tally,
+) -> Result<(), Blocked> {
+    let i = match streams.iter().position(|(c, _)| *c == ch) {
+        Some(i) => i,
+        None if streams.len() < MAX_VALUE_PLACES => {
+            streams.push((ch, Slot::Finished(Tail::default())));
+            streams.len() - 1
+        }
+        None => {
+            if let Some(new) = sc.apply(text, tally)? {
+                *text = new;
+            }
+            return Ok(());
+        }
+    };
+    let slot = &mut streams[i].1;
+    let mut stream = match slot {
+        Slot::Finished(tail) => FieldStream::resume(sc, tail),
+        Slot::Open(_) => FieldStream::new(&*sc.det),
+    };
+    *slot = Slot::Finished(stream.finish(sc, text, tally)?);
+    Ok(())
 }
 
 /// Implements [`PreRequest`](crate::PreRequest),
