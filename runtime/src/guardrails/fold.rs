@@ -10,6 +10,8 @@
 //!   text, the common case, is scanned without being copied through the
 //!   fold. ASCII is never read as other ASCII: `rn` is not `m`, `0` is not
 //!   `O`, `1` is not `l`.
+//! - Hyphens and dashes (U+2010 to U+2015, the minus sign U+2212, their
+//!   small forms) read as `-`, in every mode.
 //! - Default-ignorable code points (zero-width space, joiners, BOM, soft
 //!   hyphen, variation selectors, bidi controls and marks, tags) fold to
 //!   nothing, so `ac\u{200B}me` reads as `acme`.
@@ -175,6 +177,16 @@ fn fold_char(c: char, mode: Fold, out: &mut Vec<u8>) {
 /// Appends the fold of `c` to `out`, computed.
 fn fold_uncached(c: char, mode: Fold, out: &mut Vec<u8>) {
     if is_ignorable(c) {
+        return;
+    }
+    // Hyphens and dashes read as `-` (a number written with U+2010 or a
+    // minus sign between its groups is still that number); compatibility
+    // decomposition keeps them apart.
+    if matches!(
+        c,
+        '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{FE58}' | '\u{FE63}'
+    ) {
+        out.push(b'-');
         return;
     }
     // A look-alike is read as it looks before it is decomposed: U+03F9
