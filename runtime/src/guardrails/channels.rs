@@ -316,8 +316,9 @@ fn d_field(f: &mut Option<String>) -> &mut String {
 }
 
 /// A choice of a whole reply, gathered from a stream's deltas: every
-/// streamed channel's fragments appended, tool calls by `index`, names and
-/// unknown fields kept (a later value replaces an earlier one).
+/// streamed channel's fragments and each tool call's name appended, tool
+/// calls by `index`, other unknown fields kept (a later value replaces an
+/// earlier one).
 #[derive(Debug, Default)]
 pub(crate) struct Gathered {
     pub(crate) choice: Choice,
