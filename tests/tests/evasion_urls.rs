@@ -125,7 +125,7 @@ const TRIP: &[(&str, Option<&str>)] = &[
     ("evil.com/login", HOST),
     ("evil.comで", HOST),
     ("xn--e1afmkfd.xn--p1ai/", HOST),
-    ("bücher.evil", HOST),
+    ("bücher.evil.com", HOST),
 ];
 
 /// Text that must pass.

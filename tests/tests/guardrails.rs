@@ -397,11 +397,22 @@ fn url_filter_allow_list() {
         "https://user:pw@example.com/",
         "https://docs.rs/serde",
         "www.phish.test",
-        "go to evil.test/login",
+        "go to evil.com/login",
         "8.8.8.8",
         "https://example.com.evil.test/",
     ] {
         assert!(f.check(bad).tripped, "{bad}");
+    }
+    // Dotted names in code end in no top-level domain: not hosts. A reserved
+    // name such as `evil.test` is none either, without a scheme.
+    for code in [
+        "console.log(window.location);",
+        "import numpy.linalg; df.groupby('x')",
+        "os.path.join(a, b)",
+        "It ended.Then we left.",
+        "go to evil.test/login",
+    ] {
+        assert!(!f.check(code).tripped, "{code}");
     }
     let subs = UrlFilter::new(["example.com"])
         .unwrap()

@@ -190,7 +190,7 @@ const URL_PLANTS: &[&str] = &[
     "http://example.com/plain",
     "https://user:pw@example.com/x",
     "www.phish.test",
-    "evil.test/path",
+    "evil.com/path",
     // As a browser or a markdown renderer reads them.
     "![x](//evil.test/p?d=SECRET)",
     "https:evil.test/x",
@@ -198,7 +198,7 @@ const URL_PLANTS: &[&str] = &[
     "[a](javascript:alert(1))",
     "href=\"java&#x09;script:alert(1)\"",
     "data:text/html;base64,PHNjcmlwdD4=",
-    "src=//evil.test/i.png",
+    "src=//evil.com/i.png",
     "https://\u{435}xample.com/login",
     "https://пример.рф/",
     "ｈｔｔｐｓ：／／ｅｖｉｌ．ｔｅｓｔ／ｘ",
@@ -209,7 +209,7 @@ const URL_PLANTS: &[&str] = &[
 ];
 
 /// URL plants without a scheme.
-const URL_BARE: &[&str] = &["www.phish.test", "evil.test/path", "**www.evil.test**"];
+const URL_BARE: &[&str] = &["www.phish.test", "evil.com/path", "**www.evil.test**"];
 
 /// URL plants whose scheme has no `//` after it.
 const URL_NO_SLASHES: &[&str] = &[

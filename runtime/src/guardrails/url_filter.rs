@@ -43,8 +43,10 @@
 //! - **A host without a scheme** at the start of a token (after opening
 //!   brackets, quotes and markdown emphasis `*_~`): `www.…`, a dotted IPv4
 //!   address, or a domain whose labels are letters, digits and hyphens and
-//!   whose top-level label is 2 to 24 ASCII letters (or `xn--…`) and not a
-//!   common file extension (`main.rs` is a file, not a host); the other
+//!   whose top-level label is a top-level domain of the public suffix list
+//!   (`psl`; or `xn--…`) and not a common file extension (`main.rs` is a
+//!   file, not a host; `window.location` and `df.groupby` are code, not
+//!   hosts); the other
 //!   labels may hold non-ASCII letters (`bücher.example`, `еxample.com`).
 //!   E-mail addresses are not URLs. `_` in a label, or a top-level label of
 //!   digits or non-ASCII letters (`пример.рф` without a scheme) make it no
@@ -183,13 +185,23 @@ const NOT_TLDS: &[&str] = &[
     "jsx", "tsx", "vue", "sql", "doc", "docx", "xls", "xlsx", "bak", "tmp", "rst", "kt",
 ];
 
-/// Whether `tld` can end a host written without a scheme (`www.` hosts take
-/// file extensions too).
+/// Whether `tld` can end a host written without a scheme: for a `www.`
+/// host any alphabetic label; otherwise a top-level domain of the public
+/// suffix list (`psl`) that is not far more often a file extension, so
+/// dotted names in code (`window.location`, `df.groupby`) are not hosts.
 fn tld_ok(tld: &str, www: bool) -> bool {
-    (tld.len() > 4 && tld.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("xn--")))
-        || ((2..=24).contains(&tld.len())
-            && tld.bytes().all(|b| b.is_ascii_alphabetic())
-            && (www || !NOT_TLDS.contains(&tld.to_ascii_lowercase().as_str())))
+    if tld.len() > 4 && tld.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("xn--")) {
+        return true;
+    }
+    if !((2..=24).contains(&tld.len()) && tld.bytes().all(|b| b.is_ascii_alphabetic())) {
+        return false;
+    }
+    if www {
+        return true;
+    }
+    let lower = tld.to_ascii_lowercase();
+    !NOT_TLDS.contains(&lower.as_str())
+        && psl::suffix(lower.as_bytes()).is_some_and(|s| s.is_known())
 }
 
 #[derive(Debug, Clone)]
