@@ -170,7 +170,34 @@ fn each_extra_text<E>(
 /// (fragments), and the values that come whole (names, the role, a finish
 /// reason this crate does not know, and, with `scan_unknown`, strings in
 /// unknown fields), each with its [`Channel`].
+#[inline]
 pub(crate) fn chunk_choice_texts<E>(
+    choice: &mut ChunkChoice,
+    scan_unknown: bool,
+    f: &mut impl FnMut(Channel, &mut String) -> Result<(), E>,
+) -> Result<(), E> {
+    let d = &mut choice.delta;
+    // Most chunks carry a piece of content and nothing else: a few checks
+    // instead of the walk, which costs more than scanning a short piece.
+    if d.role.is_none()
+        && d.refusal.is_none()
+        && d.reasoning_content.is_none()
+        && d.reasoning.is_none()
+        && d.tool_calls.is_none()
+        && d.extra.is_empty()
+        && choice.extra.is_empty()
+        && !matches!(choice.finish_reason, Some(FinishReason::Other(_)))
+    {
+        return match &mut d.content {
+            Some(t) => f(Channel::Content, t),
+            None => Ok(()),
+        };
+    }
+    every_chunk_text(choice, scan_unknown, f)
+}
+
+/// [`chunk_choice_texts`] for a chunk that carries more than content.
+fn every_chunk_text<E>(
     choice: &mut ChunkChoice,
     scan_unknown: bool,
     f: &mut impl FnMut(Channel, &mut String) -> Result<(), E>,

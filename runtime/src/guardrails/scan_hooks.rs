@@ -38,7 +38,7 @@ use super::channels::{Channel, chunk_choice_texts, reply_choice_texts, slot};
 use super::engine::{Blocked, Detector, FieldStream, Scanner, Tail, Tally};
 use super::result::{GuardrailResult, record, record_shared};
 use crate::hooks::{ChunkAction, HookContext, HookError, Stage};
-use crate::types::{ChatChunk, ChatRequest, ChatResponse, ChunkChoice, FinishReason};
+use crate::types::{ChatChunk, ChatRequest, ChatResponse, ChunkChoice};
 
 /// A guardrail built on a [`Scanner`].
 pub(crate) trait ScanGuard: Send + Sync {
@@ -361,26 +361,10 @@ fn scan_choice<D: Detector>(
     choice.logprobs = None;
     let finishing = choice.finish_reason.is_some();
     let streams = &mut state.streams;
-    let d = &mut choice.delta;
-    if d.role.is_none()
-        && d.refusal.is_none()
-        && d.reasoning_content.is_none()
-        && d.reasoning.is_none()
-        && d.tool_calls.is_none()
-        && d.extra.is_empty()
-        && choice.extra.is_empty()
-        && !matches!(choice.finish_reason, Some(FinishReason::Other(_)))
-    {
-        // Most chunks: a piece of content and nothing else.
-        if let Some(text) = &mut d.content {
-            stream_of(sc, streams, Channel::Content).push(sc, text, false, tally)?;
-        }
-    } else {
-        chunk_choice_texts(choice, sc.scan_unknown, &mut |ch, text| match ch {
-            Channel::Value(_) => whole_value(sc, streams, ch, text, tally),
-            ch => stream_of(sc, streams, ch).push(sc, text, false, tally),
-        })?;
-    }
+    chunk_choice_texts(choice, sc.scan_unknown, &mut |ch, text| match ch {
+        Channel::Value(_) => whole_value(sc, streams, ch, text, tally),
+        ch => stream_of(sc, streams, ch).push(sc, text, false, tally),
+    })?;
     if finishing {
         flush_choice(sc, state, choice, tally)?;
     }
