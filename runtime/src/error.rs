@@ -148,6 +148,17 @@ pub enum ClientError {
     /// The request is invalid before it is sent.
     #[error("invalid request: {0}")]
     InvalidRequest(String),
+
+    /// The server's reply went past one of the client's limits on what it
+    /// keeps in memory (the [limits table](crate::limits)); the call ends
+    /// here instead of holding more.
+    #[error("the reply went past the limit on {what} ({limit})")]
+    LimitExceeded {
+        /// Which limit (`choices per stream`, `bytes per event`, ...).
+        what: &'static str,
+        /// Its value.
+        limit: u64,
+    },
 }
 
 impl ClientError {

@@ -17,6 +17,7 @@ pub mod concurrent;
 mod error;
 pub mod guardrails;
 mod hooks;
+pub mod limits;
 mod method;
 pub mod model;
 mod redact;

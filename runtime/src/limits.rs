@@ -1,0 +1,58 @@
+//! What a reply may make the client hold, in one table.
+//!
+//! A server can send anything: a gateway with a bug, a proxy in between, a
+//! compromised endpoint. Each structure that grows with what the server
+//! sends has a limit; past it the call ends with
+//! [`ClientError::LimitExceeded`](crate::ClientError::LimitExceeded) naming
+//! the limit (or, inside a guardrail, a fail-closed tripwire), never with
+//! more memory.
+//!
+//! | limit | default | where | past it |
+//! |---|---|---|---|
+//! | [`MAX_CHOICES`] | 128 | distinct choice `index` values in one stream | `LimitExceeded { what: "choices per stream" }` |
+//! | [`MAX_TOOL_CALLS`] | 128 | distinct tool-call `index` values in one choice | `LimitExceeded { what: "tool calls per choice" }` |
+//! | [`MAX_TOOL_ARGUMENT_BYTES`] | 1 MiB | one tool call's argument text, gathered from fragments | `LimitExceeded { what: "tool-argument bytes per call" }` |
+//! | [`MAX_GATHERED_BYTES`] | 8 MiB | a stream's reply kept whole for checks that judge it at the end | `LimitExceeded { what: "reply bytes kept for whole-reply checks" }` |
+//! | [`MAX_HELD_BYTES`] | 1 MiB | text a stream's scanning guardrails hold back at once, over every field | the guardrail trips (fail closed) |
+//! | [`DEFAULT_MAX_EVENT_BYTES`] | 4 MiB | one server-sent event, through [`Transport`](crate::transport::Transport) | `LimitExceeded { what: "bytes per event" }` |
+//! | [`DEFAULT_MAX_BODY_BYTES`] | 64 MiB | a whole (non-streamed) reply body, through `Transport` | `LimitExceeded { what: "reply body bytes" }` |
+//! | [`ERROR_BODY_BYTES`] | 64 KiB | an error response's body, through `Transport` | the rest is not read; the error keeps what was |
+//! | [`DEFAULT_ERROR_BODY_TIME`] | 10 s | reading an error response's body, through `Transport` | the error keeps what arrived in time |
+//!
+//! The transport limits apply to clients built with
+//! [`Transport`](crate::transport::Transport); async-openai's own HTTP
+//! client reads bodies and events without a cap, so a service that talks to
+//! servers it does not control should use `Transport`.
+
+/// Distinct choice indices in one stream. OpenAI accepts `n` up to 128.
+pub const MAX_CHOICES: usize = 128;
+
+/// Distinct tool-call indices in one choice.
+pub const MAX_TOOL_CALLS: usize = 128;
+
+/// Bytes of one tool call's arguments, gathered from a stream.
+pub const MAX_TOOL_ARGUMENT_BYTES: usize = 1 << 20;
+
+/// Bytes of a stream's reply kept whole for output checks that judge the
+/// complete reply (a remote judge, a moderation call).
+pub const MAX_GATHERED_BYTES: usize = 8 << 20;
+
+/// Bytes a stream's scanning guardrails may hold back at once, summed over
+/// every choice and field.
+pub const MAX_HELD_BYTES: usize = 1 << 20;
+
+/// Default limit on one server-sent event through
+/// [`Transport`](crate::transport::Transport).
+pub const DEFAULT_MAX_EVENT_BYTES: usize = 4 << 20;
+
+/// Default limit on a whole reply body through
+/// [`Transport`](crate::transport::Transport).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 64 << 20;
+
+/// Bytes of an error response's body that
+/// [`Transport`](crate::transport::Transport) reads.
+pub const ERROR_BODY_BYTES: usize = 64 << 10;
+
+/// Default time [`Transport`](crate::transport::Transport) spends reading
+/// an error response's body after its headers.
+pub const DEFAULT_ERROR_BODY_TIME: std::time::Duration = std::time::Duration::from_secs(10);
