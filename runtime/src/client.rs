@@ -13,7 +13,7 @@ use secrecy::ExposeSecret;
 use crate::error::{ApiError, ClientError, snippet};
 use crate::redact::scrub;
 use crate::stream::{ChatStream, checked};
-use crate::transport::{HttpFailure, NotApi, TimedOut};
+use crate::transport::{BodyLimit, HttpFailure, NotApi, TimedOut, limit_of_event};
 use crate::types::{ChatChunk, ChatRequest, ChatResponse, WireErrorBody};
 
 /// Something that answers Chat Completions requests: async-openai's client,
@@ -169,6 +169,14 @@ impl<C: Config> ChatClient for async_openai::Client<C> {
                 // An error object inside the stream may echo the key back.
                 Ok(mut chunk) => {
                     if let Some(error) = chunk.error.as_mut() {
+                        // The transport's own event for a limit it enforced.
+                        if let Some(limit) = limit_of_event(
+                            error.kind.as_deref(),
+                            error.code.as_deref(),
+                            error.param.as_deref(),
+                        ) {
+                            return Err(exceeded(limit));
+                        }
                         error.message = scrub(&error.message, Some(&key));
                     }
                     Ok(chunk)
@@ -286,7 +294,22 @@ fn boxed(
     }
 }
 
+fn exceeded(limit: BodyLimit) -> ClientError {
+    ClientError::LimitExceeded {
+        what: limit.what,
+        limit: limit.limit,
+    }
+}
+
 fn transport(e: &reqwest::Error, clean: &dyn Fn(&str) -> String) -> ClientError {
+    // A body over the transport's limit fails with the limit as a source.
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(limit) = s.downcast_ref::<BodyLimit>() {
+            return exceeded(*limit);
+        }
+        source = s.source();
+    }
     if e.is_timeout() {
         return ClientError::Timeout {
             what: if e.is_body() || e.is_decode() {

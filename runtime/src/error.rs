@@ -40,28 +40,113 @@ impl ApiError {
     }
 
     /// Whether this is the server saying the prompt does not fit the model's
-    /// context window (OpenAI's code, or one of the messages other servers use).
+    /// context window: OpenAI's and Azure's `context_length_exceeded` code,
+    /// or the words vLLM, LiteLLM, OpenRouter, Groq, Ollama, Mistral,
+    /// Bedrock, Anthropic and Gemini use. A
+    /// message that is also throttling ("too many tokens per minute") is
+    /// not an overflow.
     pub fn is_context_window_overflow(&self) -> bool {
         if self.code.as_deref() == Some("context_length_exceeded") {
             return true;
         }
-        const VARIANTS: [&str; 5] = [
-            "maximum context length",
-            "context length exceeded",
-            "context_length_exceeded",
-            "exceeds the context window",
-            "input is too long for requested model",
-        ];
-        let lower = self.message.to_ascii_lowercase();
-        VARIANTS.iter().any(|v| lower.contains(v))
+        let lower = self.message.to_lowercase();
+        OVERFLOW_PHRASES.iter().any(|v| lower.contains(v)) && !throttling_words(&lower)
     }
 
-    /// Whether this is throttling (HTTP 429 or a `rate_limit` code).
+    /// Whether this is throttling, which waiting fixes: HTTP 429, a
+    /// `rate_limit_exceeded`-style code or type, or a message that says so
+    /// under another status (a `503` "Rate limit exceeded, please retry
+    /// later.", a `400` "Too many requests in flight for this key.",
+    /// Ollama's "server busy", Anthropic's `overloaded_error`). An exhausted quota or credit
+    /// (`insufficient_quota`) is not throttling: waiting does not fix it,
+    /// so it stays a plain API error.
     pub fn is_throttling(&self) -> bool {
+        if self.is_quota_exhausted() {
+            return false;
+        }
+        let codes = [self.code.as_deref(), self.kind.as_deref()];
         self.status == Some(429)
-            || self.code.as_deref() == Some("429")
-            || self.code.as_deref() == Some("rate_limit_exceeded")
+            || codes.iter().flatten().any(|c| {
+                matches!(
+                    *c,
+                    "429"
+                        | "rate_limit_exceeded"
+                        | "rate_limit_error"
+                        | "overloaded_error"
+                        | "too_many_requests"
+                        | "RESOURCE_EXHAUSTED"
+                )
+            })
+            || throttling_words(&self.message.to_lowercase())
     }
+
+    /// Whether the account is out of quota or credit (`insufficient_quota`):
+    /// sent as a `429` by OpenAI, but no wait fixes it.
+    pub fn is_quota_exhausted(&self) -> bool {
+        let codes = [self.code.as_deref(), self.kind.as_deref()];
+        codes.iter().flatten().any(|c| *c == "insufficient_quota")
+            || self.message.contains("insufficient_quota")
+            || self
+                .message
+                .to_lowercase()
+                .contains("exceeded your current quota")
+    }
+}
+
+/// Words in an error message that mean the prompt does not fit the
+/// model's context window, lowercase; each from a server's real message.
+pub(crate) const OVERFLOW_PHRASES: &[&str] = &[
+    // OpenAI, Azure, OpenRouter, vLLM (older), Mistral
+    "maximum context length",
+    "context length exceeded",
+    "context_length_exceeded",
+    "exceeds the context window",
+    // vLLM: "The prompt (total length 9000) exceeds the max_model_len 8192."
+    "max_model_len",
+    // Anthropic through a gateway: "input length and `max_tokens` exceed
+    // context limit: 190000 + 32000 > 200000"
+    "exceed context limit",
+    "input length and max_tokens exceed",
+    // "Too many tokens: the request has 140000 tokens."
+    "too many tokens",
+    // "Input tokens exceed customer model maximum of 272000."
+    "input tokens exceed",
+    // Bedrock
+    "input is too long for requested model",
+    // Anthropic: "prompt is too long: 210000 tokens > 200000 maximum"
+    "prompt is too long",
+    // Groq: "Please reduce the length of the messages or completion."
+    "reduce the length of the messages",
+    // Ollama: "the input length exceeds the context length"
+    "exceeds the context length",
+    // Mistral: "... too large for model with 32768 maximum context length"
+    "too large for model",
+    // Gemini: "The input token count (N) exceeds the maximum number of
+    // tokens allowed (M)."
+    "exceeds the maximum number of tokens",
+    // LiteLLM's exception name, kept in its messages
+    "contextwindowexceedederror",
+    "context window exceeded",
+];
+
+/// Words in an error message that mean throttling, lowercase.
+pub(crate) const THROTTLING_PHRASES: &[&str] = &[
+    "rate limit",
+    "rate_limit",
+    "ratelimit",
+    "too many requests",
+    "requests in flight",
+    "tokens per min",
+    "requests per min",
+    "per minute",
+    "server busy",
+    "overloaded",
+    "throttl",
+    "slow down",
+];
+
+fn throttling_words(lower: &str) -> bool {
+    THROTTLING_PHRASES.iter().any(|p| lower.contains(p))
 }
 
 impl std::fmt::Display for ApiError {
@@ -197,5 +282,176 @@ pub(crate) fn snippet(text: &str) -> String {
     match text.char_indices().nth(SNIPPET_CHARS) {
         Some((cut, _)) => format!("{}…", &text[..cut]),
         None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(status: u16, code: Option<&str>, kind: Option<&str>, message: &str) -> ApiError {
+        ApiError {
+            status: Some(status),
+            code: code.map(str::to_owned),
+            kind: kind.map(str::to_owned),
+            param: None,
+            message: message.to_owned(),
+            retry_after: None,
+        }
+    }
+
+    /// Error bodies as servers send them (recorded, or from the servers'
+    /// documentation and source), and how each is classified.
+    #[test]
+    fn context_overflows_from_every_server_are_recognised() {
+        let overflows = [
+            (
+                400,
+                Some("context_length_exceeded"),
+                "This model's maximum context length is 128000 tokens. However, your messages resulted in 130000 tokens.",
+            ),
+            (
+                400,
+                None,
+                "The prompt (total length 9000) exceeds the max_model_len 8192. Please reduce prompt length.",
+            ),
+            (
+                400,
+                None,
+                "This model's maximum context length is 4096 tokens. However, you requested 5000 tokens (4000 in the messages, 1000 in the completion). Please reduce the length of the messages or completion.",
+            ),
+            (
+                400,
+                None,
+                "input length and max_tokens exceed context limit: 190000 + 32000 > 200000, decrease input length or max_tokens and try again",
+            ),
+            (400, None, "Too many tokens: the request has 140000 tokens."),
+            (
+                400,
+                None,
+                "Input tokens exceed customer model maximum of 272000.",
+            ),
+            (
+                400,
+                None,
+                "litellm.ContextWindowExceededError: litellm.BadRequestError: OpenAIException - context length exceeded",
+            ),
+            (
+                400,
+                Some("context_length_exceeded"),
+                "Please reduce the length of the messages or completion.",
+            ),
+            (
+                400,
+                None,
+                "This endpoint's maximum context length is 8192 tokens. However, you requested about 9500 tokens.",
+            ),
+            (400, None, "the input length exceeds the context length"),
+            (400, None, "Input is too long for requested model."),
+            (
+                400,
+                None,
+                "prompt is too long: 210000 tokens > 200000 maximum",
+            ),
+            (
+                400,
+                None,
+                "Prompt contains 40000 tokens and 0 draft tokens, too large for model with 32768 maximum context length",
+            ),
+            (
+                400,
+                None,
+                "The input token count (1200000) exceeds the maximum number of tokens allowed (1048576).",
+            ),
+        ];
+        for (status, code, message) in overflows {
+            let e = api(status, code, Some("invalid_request_error"), message);
+            assert!(e.is_context_window_overflow(), "{message}");
+            assert!(!e.is_throttling(), "{message}");
+        }
+    }
+
+    #[test]
+    fn throttling_from_every_server_is_recognised() {
+        let throttles = [
+            (
+                429,
+                Some("rate_limit_exceeded"),
+                Some("requests"),
+                "Rate limit reached for gpt-4o in organization org-x on requests per min (RPM): Limit 500, Used 500.",
+            ),
+            (503, None, None, "Rate limit exceeded, please retry later."),
+            (400, None, None, "Too many requests in flight for this key."),
+            (429, Some("429"), None, "Provider returned error"),
+            (
+                429,
+                None,
+                None,
+                "Requests to the ChatCompletions_Create Operation under Azure OpenAI API version 2024-10-21 have exceeded token rate limit of your current OpenAI S0 pricing tier.",
+            ),
+            (
+                429,
+                Some("rate_limit_exceeded"),
+                Some("tokens"),
+                "Rate limit reached for model `llama-3.3-70b-versatile` in organization `org_x` service tier `on_demand` on tokens per minute (TPM): Limit 6000, Used 5800, Requested 900.",
+            ),
+            (
+                429,
+                None,
+                None,
+                "litellm.RateLimitError: RateLimitError: OpenAIException - Error code: 429",
+            ),
+            (
+                503,
+                None,
+                None,
+                "server busy, please try again. maximum pending requests exceeded",
+            ),
+            (529, None, Some("overloaded_error"), "Overloaded"),
+            (
+                400,
+                None,
+                None,
+                "Too many tokens per minute for this deployment, please slow down.",
+            ),
+        ];
+        for (status, code, kind, message) in throttles {
+            let e = api(status, code, kind, message);
+            assert!(e.is_throttling(), "{message}");
+            assert!(!e.is_context_window_overflow(), "{message}");
+        }
+    }
+
+    #[test]
+    fn exhausted_quota_is_neither() {
+        let e = api(
+            429,
+            Some("insufficient_quota"),
+            Some("insufficient_quota"),
+            "You exceeded your current quota, please check your plan and billing details.",
+        );
+        assert!(e.is_quota_exhausted());
+        assert!(!e.is_throttling());
+        assert!(!e.is_context_window_overflow());
+    }
+
+    #[test]
+    fn other_errors_are_neither() {
+        for (status, message) in [
+            (400, "Invalid value for 'temperature': must be at most 2."),
+            (401, "Incorrect API key provided."),
+            (
+                500,
+                "The server had an error while processing your request. Sorry about that!",
+            ),
+            (
+                404,
+                "The model `gpt-9` does not exist or you do not have access to it.",
+            ),
+        ] {
+            let e = api(status, None, None, message);
+            assert!(!e.is_throttling(), "{message}");
+            assert!(!e.is_context_window_overflow(), "{message}");
+        }
     }
 }

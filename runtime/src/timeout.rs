@@ -106,7 +106,7 @@ impl<C: ChatClient> ChatClient for Timeout<C> {
         Ok(match self.idle {
             Some(limit) => Box::pin(Idle {
                 upstream: Some(upstream),
-                timer: Box::pin(tokio::time::sleep(limit)),
+                timer: Box::pin(tokio::time::sleep_until(deadline(limit))),
                 limit,
             }),
             None => upstream,
@@ -132,8 +132,7 @@ impl Stream for Idle<'_> {
         };
         match upstream.as_mut().poll_next(cx) {
             Poll::Ready(Some(item)) => {
-                let next = Instant::now() + this.limit;
-                this.timer.as_mut().reset(next);
+                this.timer.as_mut().reset(deadline(this.limit));
                 Poll::Ready(Some(item))
             }
             Poll::Ready(None) => {
@@ -152,6 +151,14 @@ impl Stream for Idle<'_> {
             },
         }
     }
+}
+
+/// `limit` from now; a limit past what the clock can count (a
+/// `Duration::MAX` meaning "never") is about thirty years.
+fn deadline(limit: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(limit)
+        .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30))
 }
 
 /// A pre-request or post-response hook with a time limit.

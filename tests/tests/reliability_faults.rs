@@ -456,3 +456,143 @@ async fn html_or_non_json_success_is_a_decode_error_with_a_snippet() {
     }
     server.shutdown().await;
 }
+
+/// The retry table in `RetryPolicy`'s docs: with `resend_unanswered(false)`,
+/// what may have reached the server (or a gateway's upstream) is sent once;
+/// what the server turned away is still resent.
+#[tokio::test]
+async fn careful_retries_resend_only_what_was_turned_away() {
+    let server = LocalServer::start().await.unwrap();
+    for client in both(&server, fast_retry(1).resend_unanswered(false)) {
+        for status in [500, 502, 504] {
+            let before = server.requests().len();
+            server.push(Reply::error(status, "upstream", "the upstream failed"));
+            server.push(Reply::text("not asked for"));
+            let err = client.create(request()).await.unwrap_err();
+            assert_eq!(err.status(), Some(status), "{err:?}");
+            assert_eq!(server.requests().len(), before + 1, "{status} sent once");
+            let _ = client.create(request()).await.unwrap();
+        }
+        for status in [429, 503] {
+            server.push(Reply::error(
+                status,
+                "busy",
+                "Rate limit exceeded, please retry later.",
+            ));
+            server.push(Reply::text("second try"));
+            let reply = client.create(request()).await.unwrap();
+            assert_eq!(reply.content(), Some("second try"), "{status} resent");
+        }
+    }
+    server.shutdown().await;
+}
+
+/// With an idempotency key, every attempt of a call carries the same key,
+/// and another call carries another.
+#[tokio::test]
+async fn an_idempotency_key_is_the_same_on_every_attempt_of_a_call() {
+    let server = LocalServer::start().await.unwrap();
+    let client = Transport::builder()
+        .retry(fast_retry(2))
+        .idempotency_key("idempotency-key".parse().unwrap())
+        .build()
+        .unwrap()
+        .client(config(&server));
+    server.push(Reply::error(503, "busy", "try again"));
+    server.push(Reply::error(502, "upstream", "bad gateway"));
+    server.push(Reply::text("third"));
+    let reply = client.create(request()).await.unwrap();
+    assert_eq!(reply.content(), Some("third"));
+    server.push(Reply::text("another call"));
+    let _ = client.create(request()).await.unwrap();
+    let keys: Vec<String> = server
+        .requests()
+        .iter()
+        .map(|r| r.headers.get("idempotency-key").cloned().expect("a key"))
+        .collect();
+    assert_eq!(keys.len(), 4);
+    assert!(keys[0].len() >= 32, "{keys:?}");
+    assert_eq!(keys[0], keys[1]);
+    assert_eq!(keys[1], keys[2]);
+    assert_ne!(keys[2], keys[3]);
+    server.shutdown().await;
+}
+
+/// The transport's body limits end a call with `LimitExceeded`, never with
+/// more memory: a whole reply over `max_body_bytes`, and a stream event
+/// over `max_event_bytes` (after the events before it).
+#[tokio::test]
+async fn replies_over_the_transports_limits_end_typed() {
+    let server = LocalServer::start().await.unwrap();
+    let limited = |body: usize, event: usize| -> Box<dyn DynChatClient> {
+        Box::new(hooked(
+            Transport::builder()
+                .retry(no_retry())
+                .max_body_bytes(body)
+                .max_event_bytes(event)
+                .build()
+                .unwrap()
+                .client(config(&server)),
+        ))
+    };
+    let client = limited(2_000, 1 << 20);
+    server.push(Reply::text("long ".repeat(1_000)));
+    let err = client.create(request()).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ClientError::LimitExceeded {
+                what: "reply body bytes",
+                limit: 2_000
+            }
+        ),
+        "{err:?}"
+    );
+    // Within the limit, the same reply passes.
+    let client = limited(1 << 20, 1 << 20);
+    server.push(Reply::text("long ".repeat(1_000)));
+    assert!(client.create(request()).await.is_ok());
+
+    let event = |text: &str| {
+        format!(
+            "data: {}\n\n",
+            json!({"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
+                   "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": null}]})
+        )
+    };
+    let body = format!(
+        "{}{}data: [DONE]\n\n",
+        event("short"),
+        event(&"x".repeat(5_000))
+    );
+    let client = limited(1 << 20, 1_000);
+    server.push(Reply::raw(200, "text/event-stream", body.clone()));
+    let (chunks, err) = drain(client.as_ref()).await;
+    assert_eq!(chunks.len(), 1, "the event before the long one");
+    assert_eq!(chunks[0].content(), Some("short"));
+    assert!(
+        matches!(
+            err,
+            Some(ClientError::LimitExceeded {
+                what: "bytes per event",
+                limit: 1_000
+            })
+        ),
+        "{err:?}"
+    );
+    // A stream over the body limit ends at an event boundary.
+    let client = limited(body.len() / 2, 1 << 20);
+    server.push(Reply::raw(200, "text/event-stream", body));
+    let (_, err) = drain(client.as_ref()).await;
+    assert!(
+        matches!(
+            err,
+            Some(ClientError::LimitExceeded {
+                what: "reply body bytes",
+                ..
+            })
+        ),
+        "{err:?}"
+    );
+    server.shutdown().await;
+}

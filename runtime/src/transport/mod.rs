@@ -11,6 +11,15 @@
 //! [`RetryPolicy`], and hands a final error response to
 //! [`ChatClient`](crate::ChatClient) with its status, body and `Retry-After`.
 //!
+//! It also bounds what a server can make the client read: a reply body
+//! (streamed or not) to [`max_body_bytes`](TransportBuilder::max_body_bytes),
+//! each server-sent event to
+//! [`max_event_bytes`](TransportBuilder::max_event_bytes), an error body to
+//! [`ERROR_BODY_BYTES`](crate::limits::ERROR_BODY_BYTES) read for at most
+//! [`error_body_time`](TransportBuilder::error_body_time) (see
+//! [`limits`](crate::limits)). async-openai's own HTTP client has none of
+//! these bounds; use a transport when the server is not yours.
+//!
 //! ```
 //! use std::time::Duration;
 //! use openai_hooks::transport::{RetryPolicy, Transport};
@@ -25,6 +34,9 @@
 //! # drop(client);
 //! ```
 
+mod body;
+mod retry;
+
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -32,106 +44,16 @@ use async_openai::config::Config;
 use async_openai::error::OpenAIError;
 use async_openai::middleware::HttpRequestFactory;
 use futures::future::BoxFuture;
-use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Response, StatusCode};
 
+pub(crate) use self::body::{BodyLimit, limit_of_event};
+pub use self::retry::RetryPolicy;
+use self::retry::retry_after;
 use crate::error::ClientError;
-
-/// When and how often a failed request is sent again.
-///
-/// Retried: `429` (unless the body says `insufficient_quota`, which waiting
-/// does not fix), `500`, `502`, `503`, `504`, and connection failures before
-/// any response. Those include a connection that failed *after* the request
-/// was written and before any reply: the server may have started, and
-/// billed, the work, and Chat Completions has no idempotency key. When a
-/// duplicate costs more than a failure, turn that off with
-/// [`resend_unanswered(false)`](Self::resend_unanswered): only failures to
-/// connect (the request never left) are retried then. A server's `Retry-After` (seconds or an HTTP date) replaces
-/// the computed backoff when it is not longer than
-/// [`max_retry_after`](Self::max_retry_after); a longer one ends the retries
-/// at once, so the caller can decide.
-///
-/// Defaults: 2 retries, backoff 500 ms doubling up to 8 s, `Retry-After`
-/// honoured up to 60 s.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RetryPolicy {
-    max_retries: u32,
-    initial_backoff: Duration,
-    max_backoff: Duration,
-    max_retry_after: Duration,
-    resend_unanswered: bool,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            max_retries: 2,
-            initial_backoff: Duration::from_millis(500),
-            max_backoff: Duration::from_secs(8),
-            max_retry_after: Duration::from_secs(60),
-            resend_unanswered: true,
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// Never retry.
-    pub fn none() -> Self {
-        Self::default().max_retries(0)
-    }
-
-    /// How many times a request may be sent again.
-    pub fn max_retries(mut self, n: u32) -> Self {
-        self.max_retries = n;
-        self
-    }
-
-    /// The first backoff; it doubles with each retry.
-    pub fn initial_backoff(mut self, d: Duration) -> Self {
-        self.initial_backoff = d;
-        self
-    }
-
-    /// The longest computed backoff.
-    pub fn max_backoff(mut self, d: Duration) -> Self {
-        self.max_backoff = d;
-        self
-    }
-
-    /// The longest `Retry-After` waited for; longer ones end the retries.
-    pub fn max_retry_after(mut self, d: Duration) -> Self {
-        self.max_retry_after = d;
-        self
-    }
-
-    /// Whether a request whose connection failed after it may have been
-    /// sent, with no reply, is sent again (default `true`). Failures to
-    /// connect are retried either way.
-    pub fn resend_unanswered(mut self, yes: bool) -> Self {
-        self.resend_unanswered = yes;
-        self
-    }
-
-    /// How long to wait before retry number `attempt` (0-based), or `None`
-    /// to stop.
-    fn delay(&self, attempt: u32, retry_after: Option<Duration>) -> Option<Duration> {
-        if attempt >= self.max_retries {
-            return None;
-        }
-        match retry_after {
-            Some(wait) if wait > self.max_retry_after => None,
-            Some(wait) => Some(wait),
-            None => {
-                let factor = 2u32.saturating_pow(attempt);
-                Some(
-                    self.initial_backoff
-                        .saturating_mul(factor)
-                        .min(self.max_backoff),
-                )
-            }
-        }
-    }
-}
+use crate::limits::{
+    DEFAULT_ERROR_BODY_TIME, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_EVENT_BYTES, ERROR_BODY_BYTES,
+};
 
 /// Builds a [`Transport`].
 #[derive(Debug, Default)]
@@ -141,6 +63,26 @@ pub struct TransportBuilder {
     first_byte_timeout: Option<Duration>,
     root_certificates: Vec<Vec<u8>>,
     http: Option<reqwest::Client>,
+    limits: Limits,
+    idempotency_key: Option<HeaderName>,
+}
+
+/// What the transport reads of a response at most.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    body: usize,
+    event: usize,
+    error_body_time: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            body: DEFAULT_MAX_BODY_BYTES,
+            event: DEFAULT_MAX_EVENT_BYTES,
+            error_body_time: DEFAULT_ERROR_BODY_TIME,
+        }
+    }
 }
 
 impl TransportBuilder {
@@ -166,6 +108,39 @@ impl TransportBuilder {
     /// self-signed one) in addition to the system's roots.
     pub fn add_root_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
         self.root_certificates.push(pem.into());
+        self
+    }
+
+    /// Limit on a reply body, streamed or not (default
+    /// [`DEFAULT_MAX_BODY_BYTES`]); past it the call ends with
+    /// [`ClientError::LimitExceeded`].
+    pub fn max_body_bytes(mut self, n: usize) -> Self {
+        self.limits.body = n;
+        self
+    }
+
+    /// Limit on one server-sent event of a stream (default
+    /// [`DEFAULT_MAX_EVENT_BYTES`]); past it the stream ends with
+    /// [`ClientError::LimitExceeded`], after the events before it.
+    pub fn max_event_bytes(mut self, n: usize) -> Self {
+        self.limits.event = n;
+        self
+    }
+
+    /// Limit on reading an error response's body after its headers
+    /// (default [`DEFAULT_ERROR_BODY_TIME`]); the error keeps what arrived
+    /// in time. At most [`ERROR_BODY_BYTES`] of it are read.
+    pub fn error_body_time(mut self, d: Duration) -> Self {
+        self.limits.error_body_time = d;
+        self
+    }
+
+    /// Sends a header named `name` (`Idempotency-Key` is the usual one)
+    /// with a key made for each call and kept on every attempt of it, for
+    /// servers and gateways that run a request once per key. See
+    /// [`RetryPolicy`] for what is resent.
+    pub fn idempotency_key(mut self, name: HeaderName) -> Self {
+        self.idempotency_key = Some(name);
         self
     }
 
@@ -201,6 +176,8 @@ impl TransportBuilder {
             http,
             retry: self.retry,
             first_byte_timeout: self.first_byte_timeout,
+            limits: self.limits,
+            idempotency_key: self.idempotency_key,
         })
     }
 }
@@ -212,6 +189,8 @@ pub struct Transport {
     http: reqwest::Client,
     retry: RetryPolicy,
     first_byte_timeout: Option<Duration>,
+    limits: Limits,
+    idempotency_key: Option<HeaderName>,
 }
 
 impl Transport {
@@ -227,9 +206,13 @@ impl Transport {
     }
 
     async fn send(self, factory: HttpRequestFactory) -> Result<Response, OpenAIError> {
+        let key = self.idempotency_key.as_ref().map(|_| new_key());
         let mut attempt = 0;
         loop {
-            let request = factory.build().await?;
+            let mut request = factory.build().await?;
+            if let (Some(name), Some(key)) = (&self.idempotency_key, &key) {
+                request.headers_mut().insert(name.clone(), key.clone());
+            }
             let sent = self.http.execute(request);
             let result = match self.first_byte_timeout {
                 Some(limit) => match tokio::time::timeout(limit, sent).await {
@@ -246,8 +229,7 @@ impl Transport {
             let response = match result {
                 Ok(r) => r,
                 Err(e) => {
-                    let retryable = e.is_connect()
-                        || self.retry.resend_unanswered && e.is_request() && !e.is_timeout();
+                    let retryable = self.retry.resends_failure(&e);
                     match self.retry.delay(attempt, None).filter(|_| retryable) {
                         Some(wait) => {
                             tracing::debug!(attempt, ?wait, error = %e.without_url(), "retrying after transport error");
@@ -268,15 +250,14 @@ impl Transport {
                     // it as a stream with no events.
                     Some(content_type) => Err(OpenAIError::Boxed(Box::new(NotApi {
                         content_type,
-                        body: response.text().await.unwrap_or_default(),
+                        body: self.error_body(response).await,
                     }))),
-                    None => Ok(response),
+                    None => Ok(body::limit(response, self.limits.body, self.limits.event)),
                 };
             }
             let retry_after = retry_after(response.headers());
-            let body = response.text().await.unwrap_or_default();
-            let retryable = matches!(status.as_u16(), 429 | 500 | 502 | 503 | 504)
-                && !body.contains("insufficient_quota");
+            let body = self.error_body(response).await;
+            let retryable = self.retry.resends_status(status, &body);
             match self.retry.delay(attempt, retry_after).filter(|_| retryable) {
                 Some(wait) => {
                     tracing::debug!(attempt, status = status.as_u16(), ?wait, "retrying");
@@ -293,6 +274,29 @@ impl Transport {
             }
         }
     }
+
+    /// The start of a body that is not a reply, within the error limits.
+    async fn error_body(&self, response: Response) -> String {
+        body::read_capped(response, ERROR_BODY_BYTES, self.limits.error_body_time).await
+    }
+}
+
+/// A key unique to one call: 128 bits from the process's random hasher
+/// keys and a counter.
+fn new_key() -> HeaderValue {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let state = std::collections::hash_map::RandomState::new();
+    let half = |salt: u64| {
+        let mut h = state.build_hasher();
+        h.write_u64(n);
+        h.write_u64(salt);
+        h.finish()
+    };
+    let key = format!("{:016x}{:016x}", half(0), half(1));
+    HeaderValue::from_str(&key).unwrap_or(HeaderValue::from_static("0"))
 }
 
 impl tower::Service<HttpRequestFactory> for Transport {
@@ -307,19 +311,6 @@ impl tower::Service<HttpRequestFactory> for Transport {
     fn call(&mut self, factory: HttpRequestFactory) -> Self::Future {
         Box::pin(self.clone().send(factory))
     }
-}
-
-/// `Retry-After` as seconds or as an HTTP date.
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(secs) = value.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
-    }
-    let when = httpdate::parse_http_date(value).ok()?;
-    Some(
-        when.duration_since(std::time::SystemTime::now())
-            .unwrap_or_default(),
-    )
 }
 
 /// The content type of an HTML body, which no OpenAI-compatible endpoint
@@ -384,48 +375,3 @@ impl std::fmt::Display for TimedOut {
 }
 
 impl std::error::Error for TimedOut {}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_and_caps() {
-        let p = RetryPolicy::default().max_retries(5);
-        assert_eq!(p.delay(0, None), Some(Duration::from_millis(500)));
-        assert_eq!(p.delay(1, None), Some(Duration::from_secs(1)));
-        assert_eq!(p.delay(4, None), Some(Duration::from_secs(8)));
-        assert_eq!(p.delay(5, None), None);
-    }
-
-    #[test]
-    fn retry_after_wins_within_its_cap() {
-        let p = RetryPolicy::default();
-        assert_eq!(
-            p.delay(0, Some(Duration::from_secs(3))),
-            Some(Duration::from_secs(3))
-        );
-        assert_eq!(p.delay(0, Some(Duration::from_secs(61))), None);
-        assert_eq!(RetryPolicy::none().delay(0, Some(Duration::ZERO)), None);
-    }
-
-    #[test]
-    fn retry_after_parses_seconds_and_dates() {
-        let mut h = HeaderMap::new();
-        h.insert(RETRY_AFTER, "2".parse().unwrap());
-        assert_eq!(retry_after(&h), Some(Duration::from_secs(2)));
-        h.insert(RETRY_AFTER, "0.5".parse().unwrap());
-        assert_eq!(retry_after(&h), Some(Duration::from_millis(500)));
-        h.insert(
-            RETRY_AFTER,
-            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
-        );
-        assert_eq!(
-            retry_after(&h),
-            Some(Duration::ZERO),
-            "a past date means now"
-        );
-        h.insert(RETRY_AFTER, "soon".parse().unwrap());
-        assert_eq!(retry_after(&h), None);
-    }
-}
