@@ -94,14 +94,9 @@ pub(super) fn limit(response: Response, max_body: usize, max_event: usize) -> Re
                 .to_ascii_lowercase()
                 .starts_with("text/event-stream")
         });
-    let mut builder = http::Response::builder()
-        .status(response.status())
-        .version(response.version());
-    if let Some(headers) = builder.headers_mut() {
-        *headers = response.headers().clone();
-    }
+    let (parts, body) = http::Response::from(response).into_parts();
     let gate = Gate {
-        upstream: Box::pin(response.bytes_stream()),
+        upstream: Box::pin(http_body_util::BodyDataStream::new(body)),
         sse,
         max_body,
         max_event,
@@ -114,11 +109,7 @@ pub(super) fn limit(response: Response, max_body: usize, max_event: usize) -> Re
         failed: None,
     };
     let body = reqwest::Body::wrap_stream(gate);
-    match builder.body(body) {
-        Ok(limited) => Response::from(limited),
-        // Unreachable: status, version and headers come from a response.
-        Err(_) => unreachable!("a response's own parts form a response"),
-    }
+    Response::from(http::Response::from_parts(parts, body))
 }
 
 type ByteStream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
