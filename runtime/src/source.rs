@@ -26,6 +26,7 @@ use tokio::runtime::{Handle, Id};
 
 use crate::client::ChatClient;
 use crate::model::ModelError;
+use crate::transport::{RetryPolicy, Transport};
 
 /// Gives a model the client for one request.
 pub trait ClientSource: Send + Sync {
@@ -53,8 +54,13 @@ pub trait ClientSource: Send + Sync {
 }
 
 /// How to build an async-openai client: key, base URL, organization,
-/// project, headers, time limit. Unset key and base URL come from
-/// `OPENAI_API_KEY` and `OPENAI_BASE_URL` when a client is built.
+/// project, headers, time limit, retry policy. Unset key and base URL come
+/// from `OPENAI_API_KEY` and `OPENAI_BASE_URL` when a client is built.
+///
+/// The client sends through a [`Transport`](crate::transport::Transport):
+/// its [`RetryPolicy`] (the default unless [`retry`](Self::retry) says
+/// otherwise) and its bounds on what a server can make it read
+/// ([`limits`](crate::limits)).
 #[derive(Clone, Default)]
 pub struct ClientArgs {
     api_key: Option<SecretString>,
@@ -64,6 +70,7 @@ pub struct ClientArgs {
     headers: Vec<(String, SecretString)>,
     timeout: Option<Duration>,
     root_certificates: Vec<Vec<u8>>,
+    retry: Option<RetryPolicy>,
 }
 
 /// A URL as `Debug` may show it: user info (`user:pass@`), a query
@@ -105,6 +112,7 @@ impl fmt::Debug for ClientArgs {
             )
             .field("timeout", &self.timeout)
             .field("root_certificates", &self.root_certificates.len())
+            .field("retry", &self.retry)
             .finish()
     }
 }
@@ -161,6 +169,13 @@ impl ClientArgs {
         self
     }
 
+    /// When and how often a failed request is sent again (default:
+    /// [`RetryPolicy::default`]).
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = Some(policy);
+        self
+    }
+
     /// A new client (with its own connection pool) from these settings.
     pub fn build(&self) -> Result<Client<OpenAIConfig>, ModelError> {
         let mut config = OpenAIConfig::new();
@@ -212,7 +227,12 @@ impl ClientArgs {
         let http = http
             .build()
             .map_err(|e| ModelError::Config(format!("building the HTTP client: {e}")))?;
-        Ok(Client::with_config(config).with_http_client(http))
+        let transport = Transport::builder()
+            .retry(self.retry.clone().unwrap_or_default())
+            .http_client(http)
+            .build()
+            .map_err(|e| ModelError::Config(e.to_string()))?;
+        Ok(transport.client(config))
     }
 }
 
