@@ -20,9 +20,20 @@
 //! | [`DEFAULT_ERROR_BODY_TIME`] | 10 s | reading an error response's body, through `Transport` | the error keeps what arrived in time |
 //!
 //! The transport limits apply to clients built with
-//! [`Transport`](crate::transport::Transport); async-openai's own HTTP
-//! client reads bodies and events without a cap, so a service that talks to
-//! servers it does not control should use `Transport`.
+//! [`Transport`](crate::transport::Transport) (as
+//! [`ClientArgs`](crate::model::ClientArgs) builds them); async-openai's own
+//! HTTP client reads bodies and events without a cap, so a service that
+//! talks to servers it does not control should use `Transport`.
+//!
+//! One queue is not bounded by count: async-openai reads a stream on a task
+//! of its own and hands decoded chunks over through an unbounded channel.
+//! It fills only while the consumer is slower than the server, and what it
+//! can hold comes from at most [`DEFAULT_MAX_BODY_BYTES`] of the body; but a
+//! decoded chunk takes more memory than its bytes on the wire (a few hundred
+//! bytes for `data: {}`), so a server that sends many tiny events faster
+//! than they are consumed can make it hold many times that. Lower
+//! [`max_body_bytes`](crate::transport::TransportBuilder::max_body_bytes) if
+//! that matters for you.
 
 /// Distinct choice indices in one stream. OpenAI accepts `n` up to 128.
 pub const MAX_CHOICES: usize = 128;

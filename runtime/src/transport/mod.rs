@@ -15,7 +15,7 @@
 //! (streamed or not) to [`max_body_bytes`](TransportBuilder::max_body_bytes),
 //! each server-sent event to
 //! [`max_event_bytes`](TransportBuilder::max_event_bytes), an error body to
-//! [`ERROR_BODY_BYTES`](crate::limits::ERROR_BODY_BYTES) read for at most
+//! [`ERROR_BODY_BYTES`] read for at most
 //! [`error_body_time`](TransportBuilder::error_body_time) (see
 //! [`limits`](crate::limits)). async-openai's own HTTP client has none of
 //! these bounds; use a transport when the server is not yours.
