@@ -23,11 +23,17 @@ const STALL_LIMIT: Duration = Duration::from_secs(30);
 /// How long a mid-stream reset waits for earlier events to be written.
 const RESET_GRACE: Duration = Duration::from_millis(50);
 
+/// The largest request body read: OpenAI takes requests of tens of MiB
+/// (images inline), and a whole-reply check sends up to
+/// [`MAX_GATHERED_BYTES`](crate::limits::MAX_GATHERED_BYTES) of reply.
+const MAX_REQUEST_BYTES: usize = 64 << 20;
+
 pub(super) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(chat))
         .route("/v1/moderations", post(super::moderation::handle))
         .fallback(not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_BYTES))
         .with_state(shared)
 }
 
