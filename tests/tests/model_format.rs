@@ -195,13 +195,87 @@ fn tool_use_and_results_follow_the_python_provider() {
     );
     assert_eq!(m[3]["role"], "tool");
     assert_eq!(m[3]["tool_call_id"], "call_2");
-    // Images in a tool result move to a user message right after it.
+    // Images in a tool result move to a user message after the tool
+    // messages.
     assert_eq!(m[4]["role"], "user");
     assert_eq!(
         m[4]["content"][1]["image_url"]["url"],
         "data:image/jpeg;base64,AQID"
     );
     assert_eq!(m.len(), 5);
+}
+
+/// A tool result holding an image, for call `id`.
+fn image_result(id: &str, byte: u8) -> ContentBlock {
+    ContentBlock::ToolResult(ToolResult {
+        tool_use_id: id.into(),
+        status: ToolStatus::Success,
+        content: vec![
+            ToolResultContent::Text(format!("shot {id}")),
+            ToolResultContent::Image(Image {
+                format: ImageFormat::Png,
+                bytes: vec![byte],
+            }),
+        ],
+    })
+}
+
+#[test]
+fn every_tool_message_comes_before_the_images_of_the_results() {
+    // OpenAI wants each tool_call_id of an assistant turn answered by a
+    // tool message before any other message: with two results that carry
+    // images, both tool messages come first, then the images, in call
+    // order.
+    let no_params = Map::new();
+    let call = |id: &str| {
+        ContentBlock::ToolUse(ToolUse {
+            id: id.into(),
+            name: "screenshot".into(),
+            input: json!({}),
+        })
+    };
+    let messages = [
+        Message::user("Two screenshots, please."),
+        Message {
+            role: Role::Assistant,
+            content: vec![call("call_a"), call("call_b")],
+        },
+        Message {
+            role: Role::User,
+            content: vec![
+                image_result("call_a", 1),
+                image_result("call_b", 2),
+                ContentBlock::Text("Compare them.".into()),
+            ],
+        },
+    ];
+    let req = build(parts(&messages, &no_params));
+    let m = req["messages"].as_array().unwrap();
+    let roles: Vec<&str> = m.iter().map(|m| m["role"].as_str().unwrap()).collect();
+    assert_eq!(
+        roles,
+        ["user", "assistant", "tool", "tool", "user", "user", "user"]
+    );
+    assert_eq!(m[2]["tool_call_id"], "call_a");
+    assert_eq!(m[2]["content"], "shot call_a");
+    assert_eq!(m[3]["tool_call_id"], "call_b");
+    assert_eq!(
+        m[4]["content"][0]["text"],
+        "Content returned by tool call call_a:"
+    );
+    assert_eq!(
+        m[4]["content"][1]["image_url"]["url"],
+        "data:image/png;base64,AQ=="
+    );
+    assert_eq!(
+        m[5]["content"][0]["text"],
+        "Content returned by tool call call_b:"
+    );
+    assert_eq!(
+        m[5]["content"][1]["image_url"]["url"],
+        "data:image/png;base64,Ag=="
+    );
+    assert_eq!(m[6]["content"][0]["text"], "Compare them.");
 }
 
 #[test]
