@@ -26,6 +26,7 @@ static SCHEMA: LazyLock<jsonschema::Validator> = LazyLock::new(|| {
 fn build(parts: RequestParts<'_>) -> Value {
     let json = request_json(parts).unwrap();
     assert_valid(&json);
+    assert_tool_calls_answered(&json);
     let via_json: ChatRequest = serde_json::from_value(json.clone()).unwrap();
     let typed = format_request(parts).unwrap();
     assert_eq!(
@@ -46,6 +47,26 @@ fn assert_valid(json: &Value) {
         errors.is_empty(),
         "not a valid request per the spec: {errors:#?}\n{json:#}"
     );
+}
+
+/// OpenAI's rule the schema cannot say: an assistant message with
+/// `tool_calls` is followed right after by `tool` messages answering each
+/// of its ids (the local server rejects requests that break it, too).
+fn assert_tool_calls_answered(json: &Value) {
+    let messages = json["messages"].as_array().unwrap();
+    for (i, m) in messages.iter().enumerate() {
+        for call in m["tool_calls"].as_array().into_iter().flatten() {
+            let answered = messages[i + 1..]
+                .iter()
+                .take_while(|m| m["role"] == "tool")
+                .any(|m| m["tool_call_id"] == call["id"]);
+            assert!(
+                answered,
+                "tool call {} not answered right after:\n{json:#}",
+                call["id"]
+            );
+        }
+    }
 }
 
 fn parts<'a>(messages: &'a [Message], params: &'a Map<String, Value>) -> RequestParts<'a> {
