@@ -587,7 +587,9 @@ macro_rules! scan_hooks {
             /// bytes, and a character that folds to something takes at most
             /// four bytes per byte of its fold), plus at most
             /// [`IGNORABLE_HOLD_CAP`](crate::guardrails::IGNORABLE_HOLD_CAP)
-            /// bytes of characters that fold to nothing.
+            /// bytes of characters that fold to nothing. Over the stream, at
+            /// most [`MAX_HELD_BYTES`](crate::limits::MAX_HELD_BYTES): past
+            /// it the guardrail trips.
             pub fn held_bytes(&self) -> usize {
                 self.0.held_bytes()
             }
