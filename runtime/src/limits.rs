@@ -10,14 +10,29 @@
 //! | limit | default | where | past it |
 //! |---|---|---|---|
 //! | [`MAX_CHOICES`] | 128 | distinct choice `index` values in one stream | `LimitExceeded { what: "choices per stream" }` |
-//! | [`MAX_TOOL_CALLS`] | 128 | distinct tool-call `index` values in one choice | `LimitExceeded { what: "tool calls per choice" }` |
+//! | [`MAX_TOOL_CALLS`] | 128 | tool calls in one choice: distinct tool-call `index` values (and, where a server numbers every call 0, distinct ids at one index) | `LimitExceeded { what: "tool calls per choice" }` |
 //! | [`MAX_TOOL_ARGUMENT_BYTES`] | 1 MiB | one tool call's argument text, gathered from fragments | `LimitExceeded { what: "tool-argument bytes per call" }` |
-//! | [`MAX_GATHERED_BYTES`] | 8 MiB | a stream's reply kept whole for checks that judge it at the end | `LimitExceeded { what: "reply bytes kept for whole-reply checks" }` |
-//! | [`MAX_HELD_BYTES`] | 1 MiB | text a stream's scanning guardrails hold back at once, over every field | the guardrail trips (fail closed) |
+//! | [`MAX_GATHERED_BYTES`] | 8 MiB | a stream's reply kept whole for checks that judge it at the end: its strings, plus each chunk held after a finish reason (its strings and its size) | `LimitExceeded { what: "reply bytes kept for whole-reply checks" }` |
+//! | [`MAX_HELD_BYTES`] | 1 MiB | text one scanning guardrail holds back at once in a stream, over every choice and field | the guardrail trips (fail closed), `info["limit"]` = `{"what": "held-back bytes per stream", "limit": …}` |
 //! | [`DEFAULT_MAX_EVENT_BYTES`] | 4 MiB | one server-sent event, through [`Transport`](crate::transport::Transport) | `LimitExceeded { what: "bytes per event" }` |
 //! | [`DEFAULT_MAX_BODY_BYTES`] | 64 MiB | a whole (non-streamed) reply body, through `Transport` | `LimitExceeded { what: "reply body bytes" }` |
 //! | [`ERROR_BODY_BYTES`] | 64 KiB | an error response's body, through `Transport` | the rest is not read; the error keeps what was |
 //! | [`DEFAULT_ERROR_BODY_TIME`] | 10 s | reading an error response's body, through `Transport` | the error keeps what arrived in time |
+//!
+//! Where each is enforced:
+//!
+//! - [`checked`](crate::checked), around every stream: [`MAX_CHOICES`];
+//! - a scanning guardrail as a chunk hook ([`Keywords`](crate::guardrails::Keywords),
+//!   [`Pii`](crate::guardrails::Pii), [`SecretKeys`](crate::guardrails::SecretKeys),
+//!   [`UrlFilter`](crate::guardrails::UrlFilter)): [`MAX_CHOICES`],
+//!   [`MAX_TOOL_CALLS`] and [`MAX_HELD_BYTES`], each as a tripwire whose
+//!   `info["limit"]` names the limit (`{"what", "limit"}`) and the chunk
+//!   that went past it not delivered;
+//! - a pipeline's stream with output checks that judge the whole reply:
+//!   [`MAX_CHOICES`], [`MAX_TOOL_CALLS`] and [`MAX_GATHERED_BYTES`];
+//! - [`EventConverter`](crate::model::EventConverter), which reads choice
+//!   0 only: [`MAX_TOOL_CALLS`] and [`MAX_TOOL_ARGUMENT_BYTES`], as
+//!   [`ModelError::Client`](crate::model::ModelError::Client).
 //!
 //! The transport limits apply to clients built with
 //! [`Transport`](crate::transport::Transport) (as

@@ -1,6 +1,6 @@
 //! Streams of chunks: the checked upstream and the hooked stream.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -9,6 +9,7 @@ use futures::Stream;
 
 use crate::error::{ApiError, ClientError};
 use crate::hooks::{ChunkAction, FailurePolicy, HookContext, HookError, OnChunk, Stage};
+use crate::limits::MAX_CHOICES;
 use crate::types::ChatChunk;
 
 /// A stream of chunks, borrowing the client that produced it.
@@ -23,13 +24,15 @@ pub type ChatStream<'a> = Pin<Box<dyn Stream<Item = Result<ChatChunk, ClientErro
 /// an `error` object inside a chunk ends the stream with
 /// [`ClientError::Api`] (after the chunk itself, so its usage is not lost);
 /// an end with no chunk is [`ClientError::EmptyStream`]; an end before every
-/// choice sent a `finish_reason` is [`ClientError::Truncated`].
+/// choice sent a `finish_reason` is [`ClientError::Truncated`]; a chunk
+/// that brings the stream past [`MAX_CHOICES`] distinct choice indices
+/// ends it with [`ClientError::LimitExceeded`] instead of that chunk.
 pub fn checked(upstream: ChatStream<'_>) -> ChatStream<'_> {
     Box::pin(Checked {
         upstream: Some(upstream),
         chunks: 0,
-        open: Vec::new(),
-        finished: Vec::new(),
+        choices: HashMap::new(),
+        open: 0,
         pending: None,
     })
 }
@@ -38,34 +41,52 @@ struct Checked<'a> {
     /// `None` once the stream has ended.
     upstream: Option<ChatStream<'a>>,
     chunks: u64,
-    /// Choice indexes seen without a finish reason yet.
-    open: Vec<u32>,
-    /// Choice indexes that finished.
-    finished: Vec<u32>,
+    /// Each choice index seen, and whether it finished; at most
+    /// [`MAX_CHOICES`].
+    choices: HashMap<u32, bool>,
+    /// How many of `choices` have not finished.
+    open: usize,
     /// An error to yield after the chunk that carried it.
     pending: Option<ClientError>,
 }
 
 impl Checked<'_> {
-    fn track(&mut self, chunk: &ChatChunk) {
+    /// Notes the chunk's choices; an error if it brings the stream past
+    /// [`MAX_CHOICES`] distinct choice indices (the stream ends there, so
+    /// what was noted of that chunk no longer matters).
+    fn track(&mut self, chunk: &ChatChunk) -> Result<(), ClientError> {
         self.chunks += 1;
         for choice in &chunk.choices {
-            let i = choice.index;
-            if choice.finish_reason.is_some() {
-                self.open.retain(|&o| o != i);
-                if !self.finished.contains(&i) {
-                    self.finished.push(i);
+            let finishing = choice.finish_reason.is_some();
+            let full = self.choices.len() == MAX_CHOICES;
+            match self.choices.get_mut(&choice.index) {
+                Some(finished) => {
+                    if finishing && !*finished {
+                        *finished = true;
+                        self.open -= 1;
+                    }
                 }
-            } else if !self.finished.contains(&i) && !self.open.contains(&i) {
-                self.open.push(i);
+                None if full => {
+                    return Err(ClientError::LimitExceeded {
+                        what: "choices per stream",
+                        limit: MAX_CHOICES as u64,
+                    });
+                }
+                None => {
+                    self.choices.insert(choice.index, finishing);
+                    if !finishing {
+                        self.open += 1;
+                    }
+                }
             }
         }
+        Ok(())
     }
 
     fn end(&mut self) -> Option<ClientError> {
         if self.chunks == 0 {
             Some(ClientError::EmptyStream)
-        } else if self.finished.is_empty() || !self.open.is_empty() {
+        } else if self.choices.is_empty() || self.open > 0 {
             Some(ClientError::Truncated {
                 chunks: self.chunks,
             })
@@ -90,7 +111,10 @@ impl Stream for Checked<'_> {
         match upstream.as_mut().poll_next(cx) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Some(Ok(chunk))) => {
-                this.track(&chunk);
+                if let Err(e) = this.track(&chunk) {
+                    this.upstream = None;
+                    return Poll::Ready(Some(Err(e)));
+                }
                 if let Some(wire) = &chunk.error {
                     let mut api = ApiError::from_wire(None, wire.clone());
                     // Whatever the transport, nothing key-shaped is kept.

@@ -105,3 +105,47 @@ async fn upstream_error_ends_the_stream() {
     assert_eq!(out.len(), 2);
     assert!(matches!(out[1], Err(ClientError::Transport { .. })));
 }
+
+#[tokio::test]
+async fn more_choices_than_the_limit_end_the_stream() {
+    use openai_hooks::limits::MAX_CHOICES;
+    let max = MAX_CHOICES as u32;
+    // Exactly the limit: every choice opens and finishes.
+    let mut items: Vec<_> = (0..max).map(|i| text(i, "a")).collect();
+    items.extend((0..max).map(finish));
+    let out = run(items).await;
+    assert!(out.iter().all(Result::is_ok), "{:?}", out.last());
+    assert_eq!(out.len(), 2 * MAX_CHOICES);
+
+    // One more distinct index: the chunks before it are delivered, then
+    // the error, and nothing after.
+    let mut items: Vec<_> = (0..=max).map(|i| text(i * 7, "a")).collect();
+    items.extend((0..=max).map(|i| finish(i * 7)));
+    let out = run(items).await;
+    assert_eq!(out.len(), MAX_CHOICES + 1);
+    assert!(out[..MAX_CHOICES].iter().all(Result::is_ok));
+    assert!(
+        matches!(
+            out[MAX_CHOICES],
+            Err(ClientError::LimitExceeded { what: "choices per stream", limit }) if limit == MAX_CHOICES as u64
+        ),
+        "{:?}",
+        out[MAX_CHOICES]
+    );
+
+    // Many indices in one chunk count the same way.
+    let many: Vec<_> = (0..=max)
+        .map(|i| json!({"index": i, "delta": {"content": "a"}}))
+        .collect();
+    let out = run(vec![chunk(json!({ "choices": many })), text(0, "never")]).await;
+    assert!(
+        matches!(
+            out.as_slice(),
+            [Err(ClientError::LimitExceeded {
+                what: "choices per stream",
+                ..
+            })]
+        ),
+        "{out:?}"
+    );
+}

@@ -5,11 +5,16 @@ mod support;
 
 use openai_hooks::guardrails::{
     GuardrailResults, KeywordAction, Keywords, Pii, PiiAction, SecretAction, SecretKeys,
+    URL_TOKEN_CAP, UrlFilter, UrlFilterState,
 };
+use openai_hooks::limits::{MAX_CHOICES, MAX_HELD_BYTES, MAX_TOOL_CALLS};
 use openai_hooks::types::{Choice, ResponseMessage};
-use openai_hooks::{ChatResponse, HookContext, PostResponse, PreRequest, Stage};
+use openai_hooks::{
+    ChatChunk, ChatResponse, HookContext, HookError, OnChunk, PostResponse, PreRequest, Stage,
+};
+use serde_json::json;
 use support::request::request;
-use support::stream::{Field, chunk, run, stream_text};
+use support::stream::{Field, chunk, drive, run, stream_text};
 
 #[tokio::test]
 async fn pre_request_masks_input_and_records_a_result() {
@@ -173,4 +178,122 @@ async fn hooked_stream_records_results_and_flushes() {
     assert!(err.to_string().contains("US_SSN"), "{err}");
     assert!(!err.to_string().contains("123-45"));
     assert!(results.any_tripped());
+}
+
+/// Chunks of `calls` tool calls of choice `index`, each with `args`.
+fn tool_call_chunk(index: u32, calls: std::ops::Range<u32>, args: &str) -> ChatChunk {
+    let calls: Vec<_> = calls
+        .map(|i| json!({"index": i, "function": {"arguments": args}}))
+        .collect();
+    serde_json::from_value(json!({
+        "id": "c", "object": "chat.completion.chunk", "created": 0, "model": "m",
+        "choices": [{"index": index, "delta": {"tool_calls": calls}}],
+    }))
+    .unwrap()
+}
+
+fn limit_of(err: &HookError) -> (String, u64) {
+    let HookError::Tripwire(t) = err else {
+        panic!("not a tripwire: {err:?}");
+    };
+    let limit = &t.info["limit"];
+    (
+        limit["what"].as_str().unwrap().to_owned(),
+        limit["limit"].as_u64().unwrap(),
+    )
+}
+
+#[test]
+fn more_choices_than_the_limit_trip_a_chunk_hook() {
+    let g = Keywords::new(["acme"]).unwrap();
+    let under: Vec<_> = (0..MAX_CHOICES as u32)
+        .map(|i| chunk(i, Field::Content, "fine", true))
+        .collect();
+    let (out, err) = drive(&g, under);
+    assert!(err.is_none(), "{err:?}");
+    assert_eq!(out.len(), MAX_CHOICES);
+
+    let over: Vec<_> = (0..=MAX_CHOICES as u32)
+        .map(|i| chunk(i, Field::Content, "fine", false))
+        .collect();
+    let (out, err) = drive(&g, over);
+    assert_eq!(
+        out.len(),
+        MAX_CHOICES,
+        "the chunk past the limit is not delivered"
+    );
+    let err = err.expect("trips");
+    assert!(err.is_tripwire());
+    assert_eq!(
+        limit_of(&err),
+        ("choices per stream".to_owned(), MAX_CHOICES as u64)
+    );
+}
+
+#[test]
+fn more_tool_calls_than_the_limit_trip_a_chunk_hook() {
+    let g = Keywords::new(["acme"]).unwrap();
+    let max = MAX_TOOL_CALLS as u32;
+    let (_, err) = drive(&g, vec![tool_call_chunk(0, 0..max, "{}")]);
+    assert!(err.is_none(), "{err:?}");
+    // Spread over chunks and choices: the limit is per choice.
+    let (out, err) = drive(
+        &g,
+        vec![
+            tool_call_chunk(0, 0..max, "{}"),
+            tool_call_chunk(1, 0..max, "{}"),
+            tool_call_chunk(1, max..max + 1, "{}"),
+        ],
+    );
+    assert_eq!(out.len(), 2);
+    assert_eq!(
+        limit_of(&err.expect("trips")),
+        ("tool calls per choice".to_owned(), MAX_TOOL_CALLS as u64)
+    );
+}
+
+#[test]
+fn held_back_text_past_the_limit_trips_a_chunk_hook() {
+    // A URL filter holds back a token that could still become a URL, up to
+    // URL_TOKEN_CAP bytes per field: many tool calls each holding one add
+    // up over the stream.
+    let g = UrlFilter::new(["example.com"]).unwrap();
+    let token = "x".repeat(URL_TOKEN_CAP - 48);
+    let fits = MAX_HELD_BYTES / token.len();
+    let calls = |n: usize| -> Vec<ChatChunk> {
+        (0..n)
+            .map(|k| {
+                let (choice, call) = ((k / MAX_TOOL_CALLS) as u32, (k % MAX_TOOL_CALLS) as u32);
+                tool_call_chunk(choice, call..call + 1, &token)
+            })
+            .collect()
+    };
+
+    // Up to the limit: everything held comes out at the end, unchanged.
+    let mut state = UrlFilterState::default();
+    let cx = HookContext::new("m");
+    for mut c in calls(fits) {
+        g.on_chunk(&mut c, &mut state, &cx).unwrap();
+    }
+    assert_eq!(state.held_bytes(), fits * token.len());
+    let (out, err) = drive(&g, calls(fits));
+    assert!(err.is_none(), "{err:?}");
+    let json = serde_json::to_string(&out).unwrap();
+    assert_eq!(json.matches(token.as_str()).count(), fits);
+
+    // One more call's worth: the chunk that goes past is not delivered.
+    let (out, err) = drive(&g, calls(fits + 1));
+    assert_eq!(out.len(), fits);
+    let err = err.expect("trips");
+    assert_eq!(
+        limit_of(&err),
+        (
+            "held-back bytes per stream".to_owned(),
+            MAX_HELD_BYTES as u64
+        )
+    );
+    let HookError::Tripwire(t) = &err else {
+        unreachable!()
+    };
+    assert_eq!(t.info["guardrail"], "url_filter", "{:?}", t.info);
 }

@@ -739,3 +739,90 @@ async fn a_failure_after_the_finish_reason_still_delivers_the_stop() {
         "{got:?}"
     );
 }
+
+/// Runs `chunks` through an `EventConverter` to its end.
+fn convert(chunks: Vec<Value>) -> (Vec<StreamEvent>, Result<(), ModelError>) {
+    let mut conv = openai_hooks::model::EventConverter::new(std::time::Instant::now());
+    let mut out = Vec::new();
+    for c in chunks {
+        let chunk: openai_hooks::ChatChunk = serde_json::from_value(c).unwrap();
+        if let Err(e) = conv.push(&chunk, &mut out) {
+            return (out, Err(e));
+        }
+    }
+    let end = conv.finish(&mut out);
+    (out, end)
+}
+
+fn call_chunk(index: usize, id: &str, args: &str) -> Value {
+    serde_json::json!({"choices": [{"index": 0, "delta": {"tool_calls": [
+        {"index": index, "id": id, "function": {"name": "f", "arguments": args}}]}}]})
+}
+
+fn finish_chunk() -> Value {
+    serde_json::json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]})
+}
+
+fn limit_of(err: &ModelError) -> (&'static str, u64) {
+    match err {
+        ModelError::Client(ClientError::LimitExceeded { what, limit }) => (what, *limit),
+        other => panic!("not a limit: {other:?}"),
+    }
+}
+
+#[test]
+fn tool_calls_past_the_limit_are_an_error() {
+    use openai_hooks::limits::MAX_TOOL_CALLS;
+    // By index, and by id at one index: both count.
+    for by_id in [false, true] {
+        let chunk = |i: usize| call_chunk(if by_id { 0 } else { i }, &format!("call_{i}"), "{}");
+        let mut chunks: Vec<_> = (0..MAX_TOOL_CALLS).map(chunk).collect();
+        chunks.push(finish_chunk());
+        let (out, end) = convert(chunks.clone());
+        end.unwrap();
+        assert_eq!(tool_calls(&out).len(), MAX_TOOL_CALLS);
+
+        chunks.insert(MAX_TOOL_CALLS, chunk(MAX_TOOL_CALLS));
+        let (out, end) = convert(chunks);
+        let err = end.unwrap_err();
+        assert_eq!(
+            limit_of(&err),
+            ("tool calls per choice", MAX_TOOL_CALLS as u64)
+        );
+        assert!(tool_calls(&out).is_empty(), "no partial reply: {out:?}");
+    }
+}
+
+#[test]
+fn tool_arguments_past_the_limit_are_an_error() {
+    use openai_hooks::limits::MAX_TOOL_ARGUMENT_BYTES;
+    let piece = "x".repeat(MAX_TOOL_ARGUMENT_BYTES / 4);
+    let mut chunks = vec![call_chunk(0, "a", "")];
+    chunks.extend((0..4).map(|_| call_chunk(0, "a", &piece)));
+    chunks.push(finish_chunk());
+    let (out, end) = convert(chunks.clone());
+    end.unwrap();
+    let calls = tool_calls(&out);
+    assert_eq!(calls[0].2.len(), MAX_TOOL_ARGUMENT_BYTES);
+    // The fragments come out as they came in.
+    let fragments = out
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                StreamEvent::ContentBlockDelta(BlockDelta::ToolUseInput(_))
+            )
+        })
+        .count();
+    assert_eq!(fragments, 4);
+
+    chunks.insert(5, call_chunk(0, "a", "y"));
+    let (_, end) = convert(chunks);
+    assert_eq!(
+        limit_of(&end.unwrap_err()),
+        (
+            "tool-argument bytes per call",
+            MAX_TOOL_ARGUMENT_BYTES as u64
+        )
+    );
+}

@@ -26,6 +26,7 @@ static SCHEMA: LazyLock<jsonschema::Validator> = LazyLock::new(|| {
 fn build(parts: RequestParts<'_>) -> Value {
     let json = request_json(parts).unwrap();
     assert_valid(&json);
+    assert_tool_calls_answered(&json);
     let via_json: ChatRequest = serde_json::from_value(json.clone()).unwrap();
     let typed = format_request(parts).unwrap();
     assert_eq!(
@@ -46,6 +47,26 @@ fn assert_valid(json: &Value) {
         errors.is_empty(),
         "not a valid request per the spec: {errors:#?}\n{json:#}"
     );
+}
+
+/// OpenAI's rule the schema cannot say: an assistant message with
+/// `tool_calls` is followed right after by `tool` messages answering each
+/// of its ids (the local server rejects requests that break it, too).
+fn assert_tool_calls_answered(json: &Value) {
+    let messages = json["messages"].as_array().unwrap();
+    for (i, m) in messages.iter().enumerate() {
+        for call in m["tool_calls"].as_array().into_iter().flatten() {
+            let answered = messages[i + 1..]
+                .iter()
+                .take_while(|m| m["role"] == "tool")
+                .any(|m| m["tool_call_id"] == call["id"]);
+            assert!(
+                answered,
+                "tool call {} not answered right after:\n{json:#}",
+                call["id"]
+            );
+        }
+    }
 }
 
 fn parts<'a>(messages: &'a [Message], params: &'a Map<String, Value>) -> RequestParts<'a> {
@@ -195,13 +216,87 @@ fn tool_use_and_results_follow_the_python_provider() {
     );
     assert_eq!(m[3]["role"], "tool");
     assert_eq!(m[3]["tool_call_id"], "call_2");
-    // Images in a tool result move to a user message right after it.
+    // Images in a tool result move to a user message after the tool
+    // messages.
     assert_eq!(m[4]["role"], "user");
     assert_eq!(
         m[4]["content"][1]["image_url"]["url"],
         "data:image/jpeg;base64,AQID"
     );
     assert_eq!(m.len(), 5);
+}
+
+/// A tool result holding an image, for call `id`.
+fn image_result(id: &str, byte: u8) -> ContentBlock {
+    ContentBlock::ToolResult(ToolResult {
+        tool_use_id: id.into(),
+        status: ToolStatus::Success,
+        content: vec![
+            ToolResultContent::Text(format!("shot {id}")),
+            ToolResultContent::Image(Image {
+                format: ImageFormat::Png,
+                bytes: vec![byte],
+            }),
+        ],
+    })
+}
+
+#[test]
+fn every_tool_message_comes_before_the_images_of_the_results() {
+    // OpenAI wants each tool_call_id of an assistant turn answered by a
+    // tool message before any other message: with two results that carry
+    // images, both tool messages come first, then the images, in call
+    // order.
+    let no_params = Map::new();
+    let call = |id: &str| {
+        ContentBlock::ToolUse(ToolUse {
+            id: id.into(),
+            name: "screenshot".into(),
+            input: json!({}),
+        })
+    };
+    let messages = [
+        Message::user("Two screenshots, please."),
+        Message {
+            role: Role::Assistant,
+            content: vec![call("call_a"), call("call_b")],
+        },
+        Message {
+            role: Role::User,
+            content: vec![
+                image_result("call_a", 1),
+                image_result("call_b", 2),
+                ContentBlock::Text("Compare them.".into()),
+            ],
+        },
+    ];
+    let req = build(parts(&messages, &no_params));
+    let m = req["messages"].as_array().unwrap();
+    let roles: Vec<&str> = m.iter().map(|m| m["role"].as_str().unwrap()).collect();
+    assert_eq!(
+        roles,
+        ["user", "assistant", "tool", "tool", "user", "user", "user"]
+    );
+    assert_eq!(m[2]["tool_call_id"], "call_a");
+    assert_eq!(m[2]["content"], "shot call_a");
+    assert_eq!(m[3]["tool_call_id"], "call_b");
+    assert_eq!(
+        m[4]["content"][0]["text"],
+        "Content returned by tool call call_a:"
+    );
+    assert_eq!(
+        m[4]["content"][1]["image_url"]["url"],
+        "data:image/png;base64,AQ=="
+    );
+    assert_eq!(
+        m[5]["content"][0]["text"],
+        "Content returned by tool call call_b:"
+    );
+    assert_eq!(
+        m[5]["content"][1]["image_url"]["url"],
+        "data:image/png;base64,Ag=="
+    );
+    assert_eq!(m[6]["content"][0]["text"], "Compare them.");
 }
 
 #[test]

@@ -393,3 +393,149 @@ async fn the_guarded_client_serves_an_openai_model() {
     assert!(!text(&delivered).contains("Acme"), "{delivered:?}");
     server.shutdown().await;
 }
+
+/// An inner client that streams the chunks it is given, as a server
+/// would send them (no end-of-stream checks of its own).
+struct Scripted(Vec<ChatChunk>);
+
+impl ChatClient for Scripted {
+    async fn create(&self, _: ChatRequest) -> Result<openai_hooks::ChatResponse, ClientError> {
+        unreachable!("only streams")
+    }
+
+    async fn create_stream(
+        &self,
+        _: ChatRequest,
+    ) -> Result<openai_hooks::ChatStream<'_>, ClientError> {
+        Ok(Box::pin(futures::stream::iter(
+            self.0.clone().into_iter().map(Ok),
+        )))
+    }
+}
+
+fn content_chunk(index: u32, text: &str, finish: bool) -> ChatChunk {
+    serde_json::from_value(json!({
+        "id": "c", "object": "chat.completion.chunk", "created": 0, "model": "m",
+        "choices": [{"index": index, "delta": {"content": text},
+                     "finish_reason": if finish { Some("stop") } else { None }}],
+    }))
+    .unwrap()
+}
+
+/// Streams `chunks` through a pipeline whose output stage judges the whole
+/// reply (moderation, answered clean).
+async fn through_moderation(chunks: Vec<ChatChunk>) -> (Vec<ChatChunk>, Option<ClientError>, bool) {
+    let server = LocalServer::start().await.unwrap();
+    server.push_moderation(ModerationReply::clean());
+    let bundle = stages(json!([]), json!([]), json!([{"name": "Moderation"}]));
+    let clients = PipelineClients::new().openai(check_client(&server));
+    let client = Pipeline::from_value(&bundle, &clients)
+        .unwrap()
+        .wrap(Scripted(chunks));
+    let (stream, results) = client.create_stream_with_results(request("hi")).await;
+    let (out, err) = drain(&mut stream.unwrap()).await;
+    let finished = results.is_finished();
+    drop(client);
+    server.shutdown().await;
+    (out, err, finished)
+}
+
+#[tokio::test]
+async fn whole_reply_checks_keep_at_most_max_choices() {
+    use openai_hooks::limits::MAX_CHOICES;
+    let max = MAX_CHOICES as u32;
+    let (out, err, finished) =
+        through_moderation((0..max).map(|i| content_chunk(i, "hi", true)).collect()).await;
+    assert!(err.is_none(), "{err:?}");
+    assert_eq!(out.len(), MAX_CHOICES);
+    assert!(finished);
+
+    let mut chunks: Vec<_> = (0..max).map(|i| content_chunk(i, "hi", false)).collect();
+    chunks.push(content_chunk(max, "hi", false));
+    chunks.extend((0..=max).map(|i| content_chunk(i, "", true)));
+    let (out, err, finished) = through_moderation(chunks).await;
+    assert_eq!(out.len(), MAX_CHOICES);
+    assert!(
+        matches!(
+            err,
+            Some(ClientError::LimitExceeded { what: "choices per stream", limit }) if limit == MAX_CHOICES as u64
+        ),
+        "{err:?}"
+    );
+    assert!(finished);
+}
+
+#[tokio::test]
+async fn whole_reply_checks_keep_at_most_max_gathered_bytes() {
+    use openai_hooks::limits::MAX_GATHERED_BYTES;
+    let piece = "x".repeat(64 << 10);
+    let fit = MAX_GATHERED_BYTES / piece.len();
+    // Just under: the text and the finish chunk held for the check fit.
+    let mut chunks: Vec<_> = (0..fit - 1)
+        .map(|_| content_chunk(0, &piece, false))
+        .collect();
+    chunks.push(content_chunk(0, "", true));
+    let (out, err, _) = through_moderation(chunks).await;
+    assert!(err.is_none(), "{err:?}");
+    assert_eq!(out.len(), fit);
+
+    // One piece more than fits: the stream ends there.
+    let mut chunks: Vec<_> = (0..=fit).map(|_| content_chunk(0, &piece, false)).collect();
+    chunks.push(content_chunk(0, "", true));
+    let (out, err, finished) = through_moderation(chunks).await;
+    assert_eq!(out.len(), fit);
+    assert!(
+        matches!(
+            err,
+            Some(ClientError::LimitExceeded { what: "reply bytes kept for whole-reply checks", limit }) if limit == MAX_GATHERED_BYTES as u64
+        ),
+        "{err:?}"
+    );
+    assert!(finished);
+
+    // Chunks held after a finish reason count too.
+    let mut chunks = vec![content_chunk(0, "hi", true)];
+    chunks.extend((0..=fit).map(|_| content_chunk(0, &piece, false)));
+    let (out, err, _) = through_moderation(chunks).await;
+    assert!(out.is_empty(), "nothing after the finish is released");
+    assert!(
+        matches!(
+            err,
+            Some(ClientError::LimitExceeded {
+                what: "reply bytes kept for whole-reply checks",
+                ..
+            })
+        ),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn whole_reply_checks_keep_at_most_max_tool_calls_per_choice() {
+    use openai_hooks::limits::MAX_TOOL_CALLS;
+    let calls = |n: usize| -> ChatChunk {
+        let calls: Vec<_> = (0..n)
+            .map(|i| {
+                json!({"index": i, "id": format!("call_{i}"), "type": "function",
+                            "function": {"name": "f", "arguments": "{}"}})
+            })
+            .collect();
+        serde_json::from_value(json!({
+            "id": "c", "object": "chat.completion.chunk", "created": 0, "model": "m",
+            "choices": [{"index": 0, "delta": {"tool_calls": calls}}],
+        }))
+        .unwrap()
+    };
+    let (out, err, _) =
+        through_moderation(vec![calls(MAX_TOOL_CALLS), content_chunk(0, "", true)]).await;
+    assert!(err.is_none(), "{err:?}");
+    assert_eq!(out.len(), 2);
+
+    let (out, err, _) =
+        through_moderation(vec![calls(MAX_TOOL_CALLS + 1), content_chunk(0, "", true)]).await;
+    assert!(out.is_empty());
+    assert!(
+        matches!(err, Some(ClientError::LimitExceeded { what: "tool calls per choice", limit }) if limit == MAX_TOOL_CALLS as u64),
+        "{err:?}"
+    );
+}

@@ -486,3 +486,72 @@ async fn moderations_answer_in_openai_shape() {
     assert_eq!(api.message, "later");
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn tool_calls_must_be_answered_by_tool_messages_right_after() {
+    let server = LocalServer::start().await.unwrap();
+    let http = reqwest::Client::new();
+    let url = format!("{}/chat/completions", server.base_url());
+    let call = |id: &str| json!({"id": id, "type": "function", "function": {"name": "f", "arguments": "{}"}});
+    let assistant = json!({"role": "assistant", "content": null, "tool_calls": [call("call_a"), call("call_b")]});
+    let tool = |id: &str| json!({"role": "tool", "tool_call_id": id, "content": "done"});
+    let user = json!({"role": "user", "content": "and?"});
+    let send = |messages: Vec<Value>| {
+        let req = http
+            .post(&url)
+            .json(&json!({"model": "m", "messages": messages}));
+        async move {
+            let r = req.send().await.unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+
+    // Answered in any order, right after: accepted.
+    let (status, _) = send(vec![
+        user.clone(),
+        assistant.clone(),
+        tool("call_b"),
+        tool("call_a"),
+        user.clone(),
+    ])
+    .await;
+    assert_eq!(status, 200);
+
+    // A user message between the two answers (as images of tool results
+    // once were formatted): rejected as OpenAI does.
+    let (status, body) = send(vec![
+        user.clone(),
+        assistant.clone(),
+        tool("call_a"),
+        user.clone(),
+        tool("call_b"),
+    ])
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["error"]["message"],
+        "An assistant message with 'tool_calls' must be followed by tool messages responding to each 'tool_call_id'. The following tool_call_ids did not have response messages: call_b"
+    );
+    assert_eq!(body["error"]["type"], "invalid_request_error");
+    assert_eq!(body["error"]["param"], "messages.[3].role");
+    assert!(body["error"]["code"].is_null());
+
+    // Not answered at all.
+    let (status, body) = send(vec![user.clone(), assistant.clone()]).await;
+    assert_eq!(status, 400);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("did not have response messages: call_a, call_b"),
+        "{body}"
+    );
+
+    // Through the typed client: an API error with status 400.
+    let c = client(&server);
+    let req: ChatRequest =
+        serde_json::from_value(json!({"model": "m", "messages": [user, assistant]})).unwrap();
+    let err = c.create(req).await.unwrap_err();
+    assert_eq!(err.status(), Some(400), "{err:?}");
+    server.shutdown().await;
+}

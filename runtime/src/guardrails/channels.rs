@@ -21,6 +21,9 @@
 
 use serde_json::Value;
 
+use crate::error::ClientError;
+use crate::limits::MAX_TOOL_CALLS;
+
 use crate::types::{
     Choice, ChunkChoice, Delta, Extra, FinishReason, FunctionDelta, ToolCall, ToolCallDelta,
 };
@@ -342,10 +345,40 @@ fn d_field(f: &mut Option<String>) -> &mut String {
     f.get_or_insert_with(String::new)
 }
 
+/// Bytes of the strings `delta` carries (every text, id and unknown field's
+/// strings and keys): what gathering it adds, give or take structure.
+pub(crate) fn delta_bytes(delta: &Delta) -> usize {
+    fn value_bytes(v: &Value) -> usize {
+        match v {
+            Value::String(s) => s.len(),
+            Value::Array(items) => items.iter().map(value_bytes).sum(),
+            Value::Object(map) => map.iter().map(|(k, v)| k.len() + value_bytes(v)).sum(),
+            _ => 8,
+        }
+    }
+    fn extra_bytes(extra: &Extra) -> usize {
+        extra.iter().map(|(k, v)| k.len() + value_bytes(v)).sum()
+    }
+    let len = |t: &Option<String>| t.as_ref().map_or(0, String::len);
+    let mut n = len(&delta.content)
+        + len(&delta.refusal)
+        + len(&delta.reasoning_content)
+        + len(&delta.reasoning)
+        + len(&delta.role)
+        + extra_bytes(&delta.extra);
+    for call in delta.tool_calls.iter().flatten() {
+        n += len(&call.id) + extra_bytes(&call.extra);
+        if let Some(func) = &call.function {
+            n += len(&func.name) + len(&func.arguments);
+        }
+    }
+    n
+}
+
 /// A choice of a whole reply, gathered from a stream's deltas: every
 /// streamed channel's fragments and each tool call's name appended, tool
-/// calls by `index`, other unknown fields kept (a later value replaces an
-/// earlier one).
+/// calls by `index` (at most [`MAX_TOOL_CALLS`](crate::limits::MAX_TOOL_CALLS)),
+/// other unknown fields kept (a later value replaces an earlier one).
 #[derive(Debug, Default)]
 pub(crate) struct Gathered {
     pub(crate) choice: Choice,
@@ -364,8 +397,25 @@ impl Gathered {
         }
     }
 
-    /// Adds what `delta` carries.
-    pub(crate) fn add(&mut self, delta: &Delta) {
+    /// Adds what `delta` carries; an error, with nothing of the delta's
+    /// tool calls added, if it brings more than
+    /// [`MAX_TOOL_CALLS`](crate::limits::MAX_TOOL_CALLS) tool-call indices.
+    pub(crate) fn add(&mut self, delta: &Delta) -> Result<(), ClientError> {
+        let calls = delta.tool_calls.iter().flatten();
+        let mut new: Vec<u32> = calls
+            .map(|c| c.index)
+            .filter(|i| !self.calls.contains(i))
+            .collect();
+        if self.calls.len() + new.len() > MAX_TOOL_CALLS {
+            new.sort_unstable();
+            new.dedup();
+            if self.calls.len() + new.len() > MAX_TOOL_CALLS {
+                return Err(ClientError::LimitExceeded {
+                    what: "tool calls per choice",
+                    limit: MAX_TOOL_CALLS as u64,
+                });
+            }
+        }
         let message = &mut self.choice.message;
         for (to, from) in [
             (&mut message.content, &delta.content),
@@ -422,5 +472,6 @@ impl Gathered {
                 message.extra.insert(key.clone(), v.clone());
             }
         }
+        Ok(())
     }
 }

@@ -24,6 +24,16 @@
 //! ends (a stream cut short, or one that stops with no finish reason) is
 //! judged as the end of its text and released by `on_end` as one last
 //! chunk.
+//!
+//! What a stream may make a scanning hook keep is bounded (see
+//! [`limits`](crate::limits)): more than [`MAX_CHOICES`] choice indices,
+//! more than [`MAX_TOOL_CALLS`] tool-call indices in one choice, or more
+//! than [`MAX_HELD_BYTES`] of text held back at once over every choice and
+//! field trips the guardrail (fail closed: the chunk that went past the
+//! limit is not delivered, nor anything after it), with the limit in the
+//! tripwire's `info["limit"]`.
+
+use std::collections::HashMap;
 
 use async_openai::types::chat::{
     ChatCompletionRequestDeveloperMessageContent as DevContent,
@@ -38,6 +48,7 @@ use super::channels::{Channel, chunk_choice_texts, reply_choice_texts, slot};
 use super::engine::{Blocked, Detector, FieldStream, Scanner, Tail, Tally};
 use super::result::{GuardrailResult, record, record_shared};
 use crate::hooks::{ChunkAction, HookContext, HookError, Stage};
+use crate::limits::{MAX_CHOICES, MAX_HELD_BYTES, MAX_TOOL_CALLS};
 use crate::types::{ChatChunk, ChatRequest, ChatResponse, ChunkChoice};
 
 /// A guardrail built on a [`Scanner`].
@@ -52,6 +63,37 @@ pub(crate) trait ScanGuard: Send + Sync {
 
 fn trip<G: ScanGuard>(g: &G, tally: &Tally) -> HookError {
     HookError::tripwire(g.reason(tally)).with_info(info(g, tally))
+}
+
+/// Why a streamed chunk stops the stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// A finding blocked the text.
+    Blocked,
+    /// The stream went past a limit on what the hook keeps: fail closed.
+    Limit { what: &'static str, limit: usize },
+}
+
+impl From<Blocked> for Stop {
+    fn from(_: Blocked) -> Self {
+        Stop::Blocked
+    }
+}
+
+/// The `info["limit"]` of a tripwire for a limit.
+fn limit_info(what: &'static str, limit: usize) -> serde_json::Value {
+    serde_json::json!({"what": what, "limit": limit})
+}
+
+/// The tripwire for a stream that went past a limit: the guardrail cannot
+/// scan what it would have to keep, so nothing more passes.
+fn limit_trip<G: ScanGuard>(g: &G, tally: &Tally, what: &'static str, limit: usize) -> HookError {
+    let mut info = info(g, tally);
+    info["limit"] = limit_info(what, limit);
+    HookError::tripwire(format!(
+        "the reply went past a limit the guardrail keeps to: {what} ({limit})"
+    ))
+    .with_info(info)
 }
 
 fn info<G: ScanGuard>(g: &G, tally: &Tally) -> serde_json::Value {
@@ -172,7 +214,11 @@ enum Slot<C> {
 /// One choice of a stream: a text stream per channel.
 struct ChoiceState<C> {
     index: u32,
+    /// At most [`MAX_TOOL_CALLS`] tool-call channels, [`MAX_VALUE_PLACES`]
+    /// value places and one of each other channel.
     streams: Vec<(Channel, Slot<C>)>,
+    /// How many of `streams` are [`Channel::ToolArguments`].
+    tool_calls: usize,
 }
 
 impl<C> ChoiceState<C> {
@@ -193,7 +239,16 @@ struct Meta {
 
 /// Per-stream state of a scanning chunk hook.
 pub(crate) struct StreamState<C> {
+    /// In the order they first came; at most [`MAX_CHOICES`].
     choices: Vec<ChoiceState<C>>,
+    /// Where each choice index is in `choices`.
+    positions: HashMap<u32, usize>,
+    /// Where the last choice looked up is: most chunks are for the same
+    /// choice as the one before.
+    last: usize,
+    /// Bytes of original text held back now, over every choice and
+    /// channel (what [`Self::held_bytes`] counts), kept as it changes.
+    held: usize,
     meta: Option<Meta>,
     tally: Tally,
     reported: bool,
@@ -203,6 +258,9 @@ impl<C> Default for StreamState<C> {
     fn default() -> Self {
         Self {
             choices: Vec::new(),
+            positions: HashMap::new(),
+            last: 0,
+            held: 0,
             meta: None,
             tally: Tally::default(),
             reported: false,
@@ -211,18 +269,35 @@ impl<C> Default for StreamState<C> {
 }
 
 impl<C: Send> StreamState<C> {
-    fn choice(choices: &mut Vec<ChoiceState<C>>, index: u32) -> &mut ChoiceState<C> {
-        let i = match choices.iter().position(|c| c.index == index) {
-            Some(i) => i,
+    /// Where the state of choice `index` is in `choices`, made if new.
+    fn choice(&mut self, index: u32) -> Result<usize, Stop> {
+        if self
+            .choices
+            .get(self.last)
+            .is_some_and(|c| c.index == index)
+        {
+            return Ok(self.last);
+        }
+        let i = match self.positions.get(&index) {
+            Some(&i) => i,
+            None if self.choices.len() == MAX_CHOICES => {
+                return Err(Stop::Limit {
+                    what: "choices per stream",
+                    limit: MAX_CHOICES,
+                });
+            }
             None => {
-                choices.push(ChoiceState {
+                self.choices.push(ChoiceState {
                     index,
                     streams: Vec::new(),
+                    tool_calls: 0,
                 });
-                choices.len() - 1
+                self.positions.insert(index, self.choices.len() - 1);
+                self.choices.len() - 1
             }
         };
-        &mut choices[i]
+        self.last = i;
+        Ok(i)
     }
 
     /// Scans every text channel of every choice in `chunk`.
@@ -243,17 +318,29 @@ impl<C: Send> StreamState<C> {
         let sc = g.scanner();
         let mut outcome = Ok(());
         for choice in &mut chunk.choices {
-            let state = Self::choice(&mut self.choices, choice.index);
-            outcome = scan_choice(sc, state, choice, &mut self.tally);
+            outcome = self.choice(choice.index).and_then(|i| {
+                let state = &mut self.choices[i];
+                scan_choice(sc, state, choice, &mut self.tally, &mut self.held)
+            });
             if outcome.is_err() {
                 break;
             }
         }
-        if outcome.is_err() {
-            self.report(g, cx, true);
-            return Err(trip(g, &self.tally));
+        debug_assert_eq!(
+            outcome.is_ok().then_some(self.held),
+            outcome.is_ok().then(|| self.held_bytes())
+        );
+        match outcome {
+            Ok(()) => Ok(ChunkAction::Pass),
+            Err(Stop::Blocked) => {
+                self.report(g, cx, true, None);
+                Err(trip(g, &self.tally))
+            }
+            Err(Stop::Limit { what, limit }) => {
+                self.report(g, cx, true, Some(limit_info(what, limit)));
+                Err(limit_trip(g, &self.tally, what, limit))
+            }
         }
-        Ok(ChunkAction::Pass)
     }
 
     /// Releases what every choice still holds, judged as the end of its
@@ -275,7 +362,7 @@ impl<C: Send> StreamState<C> {
                 index: state.index,
                 ..ChunkChoice::default()
             };
-            outcome = flush_choice(sc, state, &mut choice, &mut tally);
+            outcome = flush_choice(sc, state, &mut choice, &mut tally, &mut self.held);
             if outcome.is_err() {
                 break;
             }
@@ -283,10 +370,10 @@ impl<C: Send> StreamState<C> {
         }
         self.tally = tally;
         if outcome.is_err() {
-            self.report(g, cx, true);
+            self.report(g, cx, true, None);
             return Err(trip(g, &self.tally));
         }
-        self.report(g, cx, false);
+        self.report(g, cx, false, None);
         if choices.is_empty() {
             return Ok(None);
         }
@@ -313,24 +400,48 @@ impl<C: Send> StreamState<C> {
             .sum()
     }
 
-    fn report<G: ScanGuard>(&mut self, g: &G, cx: &HookContext, tripped: bool) {
+    /// Records the result once; `limit` is the limit the stream went
+    /// past, if that is why it tripped.
+    fn report<G: ScanGuard>(
+        &mut self,
+        g: &G,
+        cx: &HookContext,
+        tripped: bool,
+        limit: Option<serde_json::Value>,
+    ) {
         if !self.reported {
             self.reported = true;
-            record_shared(cx, result(g, Stage::Chunk, tripped, &self.tally));
+            let mut result = result(g, Stage::Chunk, tripped, &self.tally);
+            if let Some(limit) = limit {
+                result.info["limit"] = limit;
+            }
+            record_shared(cx, result);
         }
     }
 }
 
 /// The open stream of channel `ch`: a new one, or one that resumes after
-/// the choice's finish.
+/// the choice's finish (what it holds from the start is added to `held`).
+/// A tool-call channel past [`MAX_TOOL_CALLS`] in the choice is an error.
 fn stream_of<'s, D: Detector>(
     sc: &Scanner<D>,
     streams: &'s mut Vec<(Channel, Slot<D::Cursor>)>,
+    tool_calls: &mut usize,
     ch: Channel,
-) -> &'s mut FieldStream<D::Cursor> {
+    held: &mut usize,
+) -> Result<&'s mut FieldStream<D::Cursor>, Stop> {
     let i = match streams.iter().position(|(c, _)| *c == ch) {
         Some(i) => i,
         None => {
+            if let Channel::ToolArguments(_) = ch {
+                if *tool_calls == MAX_TOOL_CALLS {
+                    return Err(Stop::Limit {
+                        what: "tool calls per choice",
+                        limit: MAX_TOOL_CALLS,
+                    });
+                }
+                *tool_calls += 1;
+            }
             let stream = match ch.is_json() {
                 true => FieldStream::new_json(&*sc.det),
                 false => FieldStream::new(&*sc.det),
@@ -341,10 +452,12 @@ fn stream_of<'s, D: Detector>(
     };
     let slot = &mut streams[i].1;
     if let Slot::Finished(tail) = slot {
-        *slot = Slot::Open(Box::new(FieldStream::resume(sc, tail)));
+        let stream = FieldStream::resume(sc, tail);
+        *held += stream.held();
+        *slot = Slot::Open(Box::new(stream));
     }
     match slot {
-        Slot::Open(f) => f,
+        Slot::Open(f) => Ok(f),
         Slot::Finished(_) => unreachable!("opened above"),
     }
 }
@@ -352,21 +465,37 @@ fn stream_of<'s, D: Detector>(
 /// Scans the text channels of one choice of a chunk; when the chunk
 /// carries the choice's finish reason, releases everything the choice
 /// holds into it.
+///
+/// `held` follows what the choice's streams hold back; past
+/// [`MAX_HELD_BYTES`] the chunk stops the stream.
 fn scan_choice<D: Detector>(
     sc: &Scanner<D>,
     state: &mut ChoiceState<D::Cursor>,
     choice: &mut ChunkChoice,
     tally: &mut Tally,
-) -> Result<(), Blocked> {
+    held: &mut usize,
+) -> Result<(), Stop> {
     choice.logprobs = None;
     let finishing = choice.finish_reason.is_some();
-    let streams = &mut state.streams;
+    let (streams, tool_calls) = (&mut state.streams, &mut state.tool_calls);
     chunk_choice_texts(choice, sc.scan_unknown, &mut |ch, text| match ch {
-        Channel::Value(_) => whole_value(sc, streams, ch, text, tally),
-        ch => stream_of(sc, streams, ch).push(sc, text, false, tally),
+        Channel::Value(_) => Ok(whole_value(sc, streams, ch, text, tally)?),
+        ch => {
+            let stream = stream_of(sc, streams, tool_calls, ch, held)?;
+            let before = stream.held();
+            stream.push(sc, text, false, tally)?;
+            *held = *held - before + stream.held();
+            if *held > MAX_HELD_BYTES {
+                return Err(Stop::Limit {
+                    what: "held-back bytes per stream",
+                    limit: MAX_HELD_BYTES,
+                });
+            }
+            Ok(())
+        }
     })?;
     if finishing {
-        flush_choice(sc, state, choice, tally)?;
+        flush_choice(sc, state, choice, tally, held)?;
     }
     Ok(())
 }
@@ -379,11 +508,13 @@ fn flush_choice<D: Detector>(
     state: &mut ChoiceState<D::Cursor>,
     choice: &mut ChunkChoice,
     tally: &mut Tally,
+    held: &mut usize,
 ) -> Result<(), Blocked> {
     for (ch, slot) in &mut state.streams {
         let Slot::Open(stream) = slot else {
             continue;
         };
+        *held -= stream.held();
         let mut text = String::new();
         let tail = stream.finish(sc, &mut text, tally)?;
         if !text.is_empty() {
@@ -456,7 +587,9 @@ macro_rules! scan_hooks {
             /// bytes, and a character that folds to something takes at most
             /// four bytes per byte of its fold), plus at most
             /// [`IGNORABLE_HOLD_CAP`](crate::guardrails::IGNORABLE_HOLD_CAP)
-            /// bytes of characters that fold to nothing.
+            /// bytes of characters that fold to nothing. Over the stream, at
+            /// most [`MAX_HELD_BYTES`](crate::limits::MAX_HELD_BYTES): past
+            /// it the guardrail trips.
             pub fn held_bytes(&self) -> usize {
                 self.0.held_bytes()
             }

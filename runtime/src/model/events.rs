@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use super::content::Role;
 use super::error::ModelError;
 use crate::error::{ApiError, ClientError};
+use crate::limits::{MAX_TOOL_ARGUMENT_BYTES, MAX_TOOL_CALLS};
 use crate::types::{ChatChunk, ChatResponse, FinishReason, Usage};
 
 /// Why the model stopped.
@@ -159,11 +160,43 @@ enum Open {
 struct ToolAcc {
     id: String,
     name: String,
-    fragments: Vec<String>,
+    /// The arguments' fragments, joined.
+    arguments: String,
+    /// Where each fragment ends in `arguments`.
+    ends: Vec<usize>,
+}
+
+impl ToolAcc {
+    /// Adds a fragment of the arguments; an error past
+    /// [`MAX_TOOL_ARGUMENT_BYTES`].
+    fn add(&mut self, fragment: &str) -> Result<(), ClientError> {
+        if self.arguments.len() + fragment.len() > MAX_TOOL_ARGUMENT_BYTES {
+            return Err(ClientError::LimitExceeded {
+                what: "tool-argument bytes per call",
+                limit: MAX_TOOL_ARGUMENT_BYTES as u64,
+            });
+        }
+        self.arguments.push_str(fragment);
+        self.ends.push(self.arguments.len());
+        Ok(())
+    }
+
+    /// The fragments, in order.
+    fn fragments(&self) -> impl Iterator<Item = &str> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts
+            .zip(self.ends.iter().copied())
+            .map(|(start, end)| &self.arguments[start..end])
+    }
 }
 
 /// Turns chunks into events, one chunk at a time. Only choice 0 is read
 /// (Chat Completions' `n` is 1 for agent loops).
+///
+/// A stream's tool calls are kept until it ends: more than
+/// [`MAX_TOOL_CALLS`] calls, or more than [`MAX_TOOL_ARGUMENT_BYTES`] of
+/// one call's arguments, is [`ClientError::LimitExceeded`] (in
+/// [`ModelError::Client`]).
 #[derive(Debug)]
 pub struct EventConverter {
     started: Instant,
@@ -173,6 +206,8 @@ pub struct EventConverter {
     /// Calls by index; more than one at an index when a server numbers
     /// every parallel call 0 and only the id tells them apart.
     tools: BTreeMap<u32, Vec<ToolAcc>>,
+    /// How many calls `tools` holds.
+    calls: usize,
     stop: Option<StopReason>,
     usage: Option<TokenUsage>,
     chunks: u64,
@@ -190,6 +225,7 @@ impl EventConverter {
             began: false,
             open: None,
             tools: BTreeMap::new(),
+            calls: 0,
             stop: None,
             usage: None,
             chunks: 0,
@@ -241,14 +277,15 @@ impl EventConverter {
         if self.open.take().is_some() {
             out.push(StreamEvent::ContentBlockStop);
         }
-        for tool in std::mem::take(&mut self.tools).into_values().flatten() {
+        self.calls = 0;
+        for mut tool in std::mem::take(&mut self.tools).into_values().flatten() {
             out.push(StreamEvent::ContentBlockStart(BlockStart::ToolUse {
-                id: tool.id,
-                name: tool.name,
+                id: std::mem::take(&mut tool.id),
+                name: std::mem::take(&mut tool.name),
             }));
-            for fragment in tool.fragments {
+            for fragment in tool.fragments() {
                 out.push(StreamEvent::ContentBlockDelta(BlockDelta::ToolUseInput(
-                    fragment,
+                    fragment.to_owned(),
                 )));
             }
             out.push(StreamEvent::ContentBlockStop);
@@ -299,6 +336,17 @@ impl EventConverter {
                 (Some(_), None) => false,
             };
             if new_call {
+                if self.calls == MAX_TOOL_CALLS {
+                    if calls.is_empty() {
+                        self.tools.remove(&call.index);
+                    }
+                    return Err(ClientError::LimitExceeded {
+                        what: "tool calls per choice",
+                        limit: MAX_TOOL_CALLS as u64,
+                    }
+                    .into());
+                }
+                self.calls += 1;
                 calls.push(ToolAcc::default());
             }
             let Some(acc) = calls.last_mut() else {
@@ -316,7 +364,7 @@ impl EventConverter {
                     name.clone_into(&mut acc.name);
                 }
                 if let Some(args) = function.arguments.as_deref().filter(|a| !a.is_empty()) {
-                    acc.fragments.push(args.to_owned());
+                    acc.add(args)?;
                 }
             }
         }
@@ -401,12 +449,14 @@ pub fn response_events(
         conv.piece(Open::Refusal, text, &mut out);
     }
     for (i, call) in message.tool_calls.iter().flatten().enumerate() {
+        let arguments = call.function.arguments.clone();
         conv.tools.insert(
             i as u32,
             vec![ToolAcc {
                 id: call.id.clone(),
                 name: call.function.name.clone(),
-                fragments: vec![call.function.arguments.clone()],
+                ends: vec![arguments.len()],
+                arguments,
             }],
         );
     }

@@ -239,9 +239,13 @@ fn tool_choice(choice: &ToolChoice) -> ChatCompletionToolChoiceOption {
     }
 }
 
-/// The messages: the system prompt, then each message, then its tool
-/// results; empty messages are left out. A message the API cannot take
-/// (media or tool calls where its role has no place for them) is an error.
+/// The messages: the system prompt, then each message, its tool results
+/// first; empty messages are left out. A message's tool results become
+/// `tool` messages, all of them before the user messages that carry their
+/// images and documents (the API wants every call of an assistant turn
+/// answered by a `tool` message before any other message). A message the
+/// API cannot take (media or tool calls where its role has no place for
+/// them) is an error.
 pub fn messages(
     messages: &[Message],
     system_prompt: Option<&SystemPrompt>,
@@ -273,6 +277,7 @@ pub fn messages(
     for message in messages {
         let mut parts = Vec::new();
         let mut tool_calls = Vec::new();
+        let mut media = Vec::new();
         for block in &message.content {
             match block {
                 ContentBlock::Text(t) => {
@@ -281,7 +286,7 @@ pub fn messages(
                 ContentBlock::Image(i) => parts.push(image(i)),
                 ContentBlock::Document(d) => parts.push(document(d)),
                 ContentBlock::ToolUse(call) => tool_calls.push(tool_call(call)),
-                ContentBlock::ToolResult(result) => tool_messages(result, &mut out),
+                ContentBlock::ToolResult(result) => tool_messages(result, &mut out, &mut media),
                 ContentBlock::Reasoning { .. } => {
                     tracing::warn!(
                         target: "openai_hooks::model",
@@ -290,6 +295,7 @@ pub fn messages(
                 }
             }
         }
+        out.append(&mut media);
         if parts.is_empty() && tool_calls.is_empty() {
             continue;
         }
@@ -346,10 +352,14 @@ fn assistant_parts(
     )))
 }
 
-/// A `tool` message with the result's text, then, if the result held
-/// images or documents, a user message carrying them: tool messages take
-/// text only.
-fn tool_messages(result: &ToolResult, out: &mut Vec<ChatCompletionRequestMessage>) {
+/// A `tool` message with the result's text into `out` and, if the result
+/// held images or documents, a user message carrying them into `media`:
+/// tool messages take text only.
+fn tool_messages(
+    result: &ToolResult,
+    out: &mut Vec<ChatCompletionRequestMessage>,
+    media_out: &mut Vec<ChatCompletionRequestMessage>,
+) {
     let content = tool_result_text(result);
     let media: Vec<_> = result
         .content
@@ -372,7 +382,7 @@ fn tool_messages(result: &ToolResult, out: &mut Vec<ChatCompletionRequestMessage
             &format!("Content returned by tool call {}:", result.tool_use_id),
         )));
         parts.extend(media);
-        out.push(ChatCompletionRequestMessage::User(
+        media_out.push(ChatCompletionRequestMessage::User(
             ChatCompletionRequestUserMessage {
                 content: ChatCompletionRequestUserMessageContent::Array(parts),
                 name: None,

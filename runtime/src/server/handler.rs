@@ -23,11 +23,17 @@ const STALL_LIMIT: Duration = Duration::from_secs(30);
 /// How long a mid-stream reset waits for earlier events to be written.
 const RESET_GRACE: Duration = Duration::from_millis(50);
 
+/// The largest request body read: OpenAI takes requests of tens of MiB
+/// (images inline), and a whole-reply check sends up to
+/// [`MAX_GATHERED_BYTES`](crate::limits::MAX_GATHERED_BYTES) of reply.
+const MAX_REQUEST_BYTES: usize = 64 << 20;
+
 pub(super) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(chat))
         .route("/v1/moderations", post(super::moderation::handle))
         .fallback(not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_BYTES))
         .with_state(shared)
 }
 
@@ -116,6 +122,58 @@ fn last_user_text(body: &Value) -> String {
     }
 }
 
+/// OpenAI's answer to a conversation where an assistant message with
+/// `tool_calls` is not followed, right after it, by `tool` messages
+/// answering each of its call ids: a 400 naming the ids left unanswered.
+fn unanswered_tool_calls(body: &Value) -> Option<Response> {
+    let messages = body["messages"].as_array()?;
+    for (i, message) in messages.iter().enumerate() {
+        if message["role"] != "assistant" {
+            continue;
+        }
+        let Some(calls) = message["tool_calls"].as_array() else {
+            continue;
+        };
+        let answers: Vec<&Value> = messages[i + 1..]
+            .iter()
+            .take_while(|m| m["role"] == "tool")
+            .collect();
+        let answered = |id: &str| answers.iter().any(|m| m["tool_call_id"] == id);
+        let missing: Vec<&str> = calls
+            .iter()
+            .map(|c| c["id"].as_str().unwrap_or_default())
+            .filter(|id| !answered(id))
+            .collect();
+        if missing.is_empty() {
+            continue;
+        }
+        let at = if i + 1 + answers.len() < messages.len() {
+            i + 1 + answers.len()
+        } else {
+            i
+        };
+        let message = format!(
+            "An assistant message with 'tool_calls' must be followed by tool messages responding to each 'tool_call_id'. The following tool_call_ids did not have response messages: {}",
+            missing.join(", ")
+        );
+        let body = json!({"error": {
+            "message": message,
+            "type": "invalid_request_error",
+            "param": format!("messages.[{at}].role"),
+            "code": null,
+        }});
+        return Some(
+            (
+                StatusCode::BAD_REQUEST,
+                [(header::CONTENT_TYPE, "application/json")],
+                body.to_string(),
+            )
+                .into_response(),
+        );
+    }
+    None
+}
+
 async fn chat(
     State(shared): State<Arc<Shared>>,
     ConnectInfo(conn): ConnectInfo<Conn>,
@@ -150,6 +208,9 @@ async fn chat(
                 Some(field),
             );
         }
+    }
+    if let Some(response) = unanswered_tool_calls(&body) {
+        return response;
     }
     let stream = body["stream"] == true;
     let include_usage = body["stream_options"]["include_usage"] == true;

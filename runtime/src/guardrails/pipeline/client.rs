@@ -1,6 +1,6 @@
 //! The client a pipeline assembles around an inner client.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,8 +13,9 @@ use crate::client::ChatClient;
 use crate::concurrent::race;
 use crate::error::ClientError;
 use crate::guardrails::GuardrailResults;
-use crate::guardrails::channels::Gathered;
+use crate::guardrails::channels::{Gathered, delta_bytes};
 use crate::hooks::{HookContext, Stage};
+use crate::limits::{MAX_CHOICES, MAX_GATHERED_BYTES};
 use crate::stream::{ChatStream, hooked};
 use crate::types::{ChatChunk, ChatRequest, ChatResponse};
 
@@ -264,6 +265,8 @@ impl<C: ChatClient> GuardedClient<C> {
             upstream: Some(scanned),
             judged,
             texts: Vec::new(),
+            positions: HashMap::new(),
+            kept: 0,
             held: VecDeque::new(),
             holding: false,
             releasing: false,
@@ -294,6 +297,12 @@ impl<C: ChatClient> ChatClient for GuardedClient<C> {
 /// The end of a guarded stream: runs the output checks that judge the
 /// whole text (holding back the finish chunks until they pass) and marks
 /// the call finished.
+///
+/// What it keeps is bounded: more than [`MAX_CHOICES`] choices, more than
+/// [`MAX_TOOL_CALLS`](crate::limits::MAX_TOOL_CALLS) tool calls in a
+/// choice, or more than [`MAX_GATHERED_BYTES`] kept (the gathered reply's
+/// strings, plus each held chunk's strings and size) ends the stream with
+/// [`ClientError::LimitExceeded`] in place of the chunk that went past.
 struct Tail<'a> {
     /// `None` once the stream is over (dropping the upstream releases its
     /// connection).
@@ -301,6 +310,10 @@ struct Tail<'a> {
     judged: Vec<&'a Entry>,
     /// Each choice's reply so far, every channel of it.
     texts: Vec<Gathered>,
+    /// Where each choice index is in `texts`.
+    positions: HashMap<u32, usize>,
+    /// Bytes kept in `texts` and `held`, as [`Tail::keep`] counts them.
+    kept: usize,
     held: VecDeque<ChatChunk>,
     holding: bool,
     releasing: bool,
@@ -326,8 +339,13 @@ impl Tail<'_> {
                     if self.judged.is_empty() {
                         return Some(Ok(chunk));
                     }
-                    self.keep_text(&chunk);
-                    if self.holding || chunk.choices.iter().any(|c| c.finish_reason.is_some()) {
+                    let hold =
+                        self.holding || chunk.choices.iter().any(|c| c.finish_reason.is_some());
+                    if let Err(e) = self.keep(&chunk, hold) {
+                        self.end();
+                        return Some(Err(e));
+                    }
+                    if hold {
                         self.holding = true;
                         self.held.push_back(chunk);
                         continue;
@@ -350,21 +368,46 @@ impl Tail<'_> {
         }
     }
 
-    fn keep_text(&mut self, chunk: &ChatChunk) {
+    /// Adds `chunk`'s text to each choice's reply, and counts what that
+    /// and, with `hold`, holding the chunk keep; an error past a limit.
+    fn keep(&mut self, chunk: &ChatChunk, hold: bool) -> Result<(), ClientError> {
+        let mut bytes = 0;
         for choice in &chunk.choices {
-            let i = match self
-                .texts
-                .iter()
-                .position(|g| g.choice.index == choice.index)
-            {
-                Some(i) => i,
+            let i = match self.positions.get(&choice.index) {
+                Some(&i) => i,
+                None if self.texts.len() == MAX_CHOICES => {
+                    return Err(ClientError::LimitExceeded {
+                        what: "choices per stream",
+                        limit: MAX_CHOICES as u64,
+                    });
+                }
                 None => {
                     self.texts.push(Gathered::new(choice.index));
+                    self.positions.insert(choice.index, self.texts.len() - 1);
                     self.texts.len() - 1
                 }
             };
-            self.texts[i].add(&choice.delta);
+            let n = delta_bytes(&choice.delta);
+            self.count(n)?;
+            self.texts[i].add(&choice.delta)?;
+            bytes += n;
         }
+        if hold {
+            self.count(bytes + std::mem::size_of::<ChatChunk>())?;
+        }
+        Ok(())
+    }
+
+    /// Counts `n` more bytes kept; an error past [`MAX_GATHERED_BYTES`].
+    fn count(&mut self, n: usize) -> Result<(), ClientError> {
+        self.kept = self.kept.saturating_add(n);
+        if self.kept > MAX_GATHERED_BYTES {
+            return Err(ClientError::LimitExceeded {
+                what: "reply bytes kept for whole-reply checks",
+                limit: MAX_GATHERED_BYTES as u64,
+            });
+        }
+        Ok(())
     }
 
     /// Runs the whole-text checks on what was streamed.
