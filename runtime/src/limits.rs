@@ -15,7 +15,7 @@
 //! | [`MAX_GATHERED_BYTES`] | 8 MiB | a stream's reply kept whole for checks that judge it at the end: its strings, plus each chunk held after a finish reason (its strings and its size) | `LimitExceeded { what: "reply bytes kept for whole-reply checks" }` |
 //! | [`MAX_HELD_BYTES`] | 1 MiB | text one scanning guardrail holds back at once in a stream, over every choice and field | the guardrail trips (fail closed), `info["limit"]` = `{"what": "held-back bytes per stream", "limit": …}` |
 //! | [`DEFAULT_MAX_EVENT_BYTES`] | 4 MiB | one server-sent event, through [`Transport`](crate::transport::Transport) | `LimitExceeded { what: "bytes per event" }` |
-//! | [`DEFAULT_MAX_BODY_BYTES`] | 64 MiB | a whole (non-streamed) reply body, through `Transport` | `LimitExceeded { what: "reply body bytes" }` |
+//! | [`DEFAULT_MAX_BODY_BYTES`] | 64 MiB | a reply body, streamed or not, through `Transport` | `LimitExceeded { what: "reply body bytes" }` (a stream ends at an event boundary) |
 //! | [`ERROR_BODY_BYTES`] | 64 KiB | an error response's body, through `Transport` | the rest is not read; the error keeps what was |
 //! | [`DEFAULT_ERROR_BODY_TIME`] | 10 s | reading an error response's body, through `Transport` | the error keeps what arrived in time |
 //!
@@ -71,7 +71,7 @@ pub const MAX_HELD_BYTES: usize = 1 << 20;
 /// [`Transport`](crate::transport::Transport).
 pub const DEFAULT_MAX_EVENT_BYTES: usize = 4 << 20;
 
-/// Default limit on a whole reply body through
+/// Default limit on a reply body, streamed or not, through
 /// [`Transport`](crate::transport::Transport).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 << 20;
 
