@@ -1959,13 +1959,15 @@ async fn timeout_limits_of_duration_max_mean_no_limit_body() {
             .unwrap_or_else(|_| panic!("{what}(Duration::MAX): no result within 10 s"));
         let text = match joined {
             Ok(r) => r.unwrap_or_else(|e| panic!("{what}(Duration::MAX): {e}")),
-            Err(_) => panic!(
-                "{what}(Duration::MAX) panicked: {}",
-                PANICS
+            Err(_) => {
+                // Read first: the guard must be gone before `panic!` runs
+                // the hook, which takes the same lock.
+                let seen = PANICS
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
-                    .join(" | ")
-            ),
+                    .join(" | ");
+                panic!("{what}(Duration::MAX) panicked: {seen}")
+            }
         };
         assert_eq!(text, "one two three", "{what}(Duration::MAX)");
     }
