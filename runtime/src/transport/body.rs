@@ -77,13 +77,19 @@ pub(crate) fn limit_of_event(
     Some(BodyLimit { what, limit })
 }
 
-/// `response` with its body limited: a whole body to `max_body` bytes; an
-/// event stream (`text/event-stream`) to `max_body` bytes in all and
-/// `max_event` bytes per event. An event stream is passed on an event at a
-/// time, whole events only, so when a limit is reached the parser above has
-/// seen nothing of the event that broke it and the stream ends with one
-/// event that names the limit. A whole body over the limit fails with
-/// [`BodyLimit`] as the error's source.
+/// `response` with its body limited to `max_body` bytes, and each event of
+/// an event stream to `max_event` bytes.
+///
+/// An event stream (said by its `Content-Type`, or, when that is wrong, by
+/// a first byte that is not `{` or `[`) is passed on an event at a time,
+/// whole events only, with a leading byte-order mark removed (async-openai's
+/// event parser panics on one, in a task of its own). When a limit is
+/// reached the parser above has seen nothing of the event that broke it,
+/// and the stream ends with one event that names the limit. Whole events
+/// also keep the parser linear: it re-reads a line it has only part of.
+///
+/// Any other body is passed on whole, once it has all arrived; over the
+/// limit it fails with [`BodyLimit`] as the error's source.
 pub(super) fn limit(response: Response, max_body: usize, max_event: usize) -> Response {
     let sse = response
         .headers()
@@ -97,7 +103,7 @@ pub(super) fn limit(response: Response, max_body: usize, max_event: usize) -> Re
     let (parts, body) = http::Response::from(response).into_parts();
     let gate = Gate {
         upstream: Box::pin(http_body_util::BodyDataStream::new(body)),
-        sse,
+        mode: if sse { Mode::Start } else { Mode::Sniff },
         max_body,
         max_event,
         total: 0,
@@ -112,12 +118,27 @@ pub(super) fn limit(response: Response, max_body: usize, max_event: usize) -> Re
     Response::from(http::Response::from_parts(parts, body))
 }
 
+/// What the gate knows of the body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Not said by its type: the first byte decides.
+    Sniff,
+    /// An event stream whose first bytes (a byte-order mark?) are to come.
+    Start,
+    /// An event stream.
+    Events,
+    /// Anything else: passed on whole.
+    Whole,
+}
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
 type ByteStream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 struct Gate {
     upstream: ByteStream,
-    sse: bool,
+    mode: Mode,
     max_body: usize,
     max_event: usize,
     /// Bytes read so far.
@@ -188,6 +209,83 @@ impl Gate {
     }
 }
 
+impl Gate {
+    /// Decides what the body is from its first bytes, and removes a
+    /// byte-order mark from an event stream; `None` while too few bytes
+    /// have come to tell.
+    fn first(&mut self, bytes: Bytes) -> Option<Bytes> {
+        let mut head = if self.pending.is_empty() {
+            bytes
+        } else {
+            self.pending.extend_from_slice(&bytes);
+            self.pending.split().freeze()
+        };
+        if self.mode == Mode::Sniff {
+            let Some(&first) = head.iter().find(|b| !b.is_ascii_whitespace()) else {
+                self.pending.extend_from_slice(&head);
+                return None;
+            };
+            if matches!(first, b'{' | b'[') {
+                self.mode = Mode::Whole;
+                return Some(head);
+            }
+            self.mode = Mode::Start;
+        }
+        if head.len() < BOM.len() && BOM.starts_with(&head) {
+            self.pending.extend_from_slice(&head);
+            return None;
+        }
+        if head.starts_with(BOM) {
+            let _ = head.split_to(BOM.len());
+        }
+        self.mode = Mode::Events;
+        Some(head)
+    }
+
+    /// The next piece of an event stream to pass on, if `bytes` completes
+    /// one or more events.
+    fn events(&mut self, mut bytes: Bytes) -> Option<Bytes> {
+        if self.total > self.max_body {
+            let max = self.max_body;
+            return Some(self.exceeded(BODY_BYTES, max));
+        }
+        let (boundary, over) = self.scan(&bytes);
+        let out = match boundary {
+            None => {
+                if !over {
+                    self.pending.extend_from_slice(&bytes);
+                }
+                None
+            }
+            Some(end) if self.pending.is_empty() => {
+                let whole = bytes.split_to(end);
+                if !over {
+                    self.pending.extend_from_slice(&bytes);
+                }
+                Some(whole)
+            }
+            Some(end) => {
+                self.pending.extend_from_slice(&bytes[..end]);
+                let whole = self.pending.split().freeze();
+                if !over {
+                    self.pending.extend_from_slice(&bytes[end..]);
+                }
+                Some(whole)
+            }
+        };
+        if over {
+            let max = self.max_event;
+            let end = self.exceeded(EVENT_BYTES, max);
+            // Complete events before the one over the limit still go.
+            return Some(match out {
+                Some(whole) => [whole, end].concat().into(),
+                None => end,
+            });
+        }
+        out
+    }
+}
+
 impl Stream for Gate {
     type Item = Result<Bytes, BoxError>;
 
@@ -197,78 +295,46 @@ impl Stream for Gate {
             if this.done {
                 return Poll::Ready(this.failed.take().map(|e| Err(e.into())));
             }
-            let mut bytes = match this.upstream.as_mut().poll_next(cx) {
+            let bytes = match this.upstream.as_mut().poll_next(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Some(Ok(bytes))) => bytes,
-                Poll::Ready(Some(Err(e))) => {
-                    // A read failure goes on after what is held, as it came.
-                    this.failed = Some(e);
+                Poll::Ready(end) => {
+                    // The end, or a read failure (passed on after what is
+                    // held, as it came): whatever is held goes on; an event
+                    // cut short is the parser's to judge.
+                    this.failed = end.and_then(Result::err);
                     this.done = true;
                     if this.pending.is_empty() {
-                        return Poll::Ready(this.failed.take().map(|e| Err(e.into())));
-                    }
-                    return Poll::Ready(Some(Ok(this.pending.split().freeze())));
-                }
-                Poll::Ready(None) => {
-                    // The end: whatever is held goes on (an event cut short
-                    // is the parser's to judge).
-                    this.done = true;
-                    if this.pending.is_empty() {
-                        return Poll::Ready(None);
+                        continue;
                     }
                     return Poll::Ready(Some(Ok(this.pending.split().freeze())));
                 }
             };
             this.total = this.total.saturating_add(bytes.len());
-            if !this.sse {
+            if this.mode == Mode::Whole || this.mode == Mode::Sniff {
                 if this.total > this.max_body {
                     this.done = true;
+                    this.pending = BytesMut::new();
                     return Poll::Ready(Some(Err(Box::new(BodyLimit {
                         what: BODY_BYTES,
                         limit: this.max_body as u64,
                     }))));
                 }
-                return Poll::Ready(Some(Ok(bytes)));
             }
-            if this.total > this.max_body {
-                let max = this.max_body;
-                return Poll::Ready(Some(Ok(this.exceeded(BODY_BYTES, max))));
-            }
-            let (boundary, over) = this.scan(&bytes);
-            let out = match boundary {
-                None => {
-                    if !over {
-                        this.pending.extend_from_slice(&bytes);
-                    }
-                    None
-                }
-                Some(end) if this.pending.is_empty() => {
-                    let whole = bytes.split_to(end);
-                    if !over {
-                        this.pending.extend_from_slice(&bytes);
-                    }
-                    Some(whole)
-                }
-                Some(end) => {
-                    this.pending.extend_from_slice(&bytes[..end]);
-                    let whole = this.pending.split().freeze();
-                    if !over {
-                        this.pending.extend_from_slice(&bytes[end..]);
-                    }
-                    Some(whole)
-                }
+            let bytes = match this.mode {
+                Mode::Sniff | Mode::Start => match this.first(bytes) {
+                    Some(head) => head,
+                    None => continue,
+                },
+                _ => bytes,
             };
-            if over {
-                let max = this.max_event;
-                let end = this.exceeded(EVENT_BYTES, max);
-                // Complete events before the one over the limit still go.
-                return Poll::Ready(Some(Ok(match out {
-                    Some(whole) => [whole, end].concat().into(),
-                    None => end,
-                })));
+            if this.mode == Mode::Whole {
+                // Held until the end: the reader above wants it all anyway.
+                this.pending.extend_from_slice(&bytes);
+                continue;
             }
-            if let Some(whole) = out {
-                return Poll::Ready(Some(Ok(whole)));
+            if let Some(piece) = this.events(bytes) {
+                return Poll::Ready(Some(Ok(piece)));
             }
         }
     }
@@ -283,7 +349,7 @@ mod tests {
         let upstream = futures::stream::iter(parts.into_iter().map(|p| Ok(Bytes::from_static(p))));
         Gate {
             upstream: Box::pin(upstream),
-            sse: true,
+            mode: Mode::Start,
             max_body,
             max_event,
             total: 0,
@@ -352,10 +418,10 @@ mod tests {
     #[tokio::test]
     async fn a_whole_body_over_the_limit_fails() {
         let mut g = gate(vec![b"{\"a\":", b"1}"], 6, 0);
-        g.sse = false;
+        g.mode = Mode::Whole;
         let out: Vec<_> = g.collect().await;
-        assert_eq!(out[0].as_deref().ok(), Some(&b"{\"a\":"[..]));
-        let err = out[1].as_ref().expect_err("over the limit");
+        assert_eq!(out.len(), 1, "nothing of the body, only the error");
+        let err = out[0].as_ref().expect_err("over the limit");
         assert_eq!(
             err.downcast_ref::<BodyLimit>(),
             Some(&BodyLimit {
@@ -363,7 +429,33 @@ mod tests {
                 limit: 6
             })
         );
-        assert_eq!(out.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_body_not_said_to_be_events_is_told_by_its_first_byte() {
+        let mut g = gate(vec![b"  ", b"{\"a\":", b"1}"], 100, 4);
+        g.mode = Mode::Sniff;
+        let out: Vec<_> = g.map(|r| r.unwrap().to_vec()).collect().await;
+        assert_eq!(out, vec![b"  {\"a\":1}".to_vec()], "JSON passes whole, once");
+
+        let mut g = gate(vec![b"data: a\n", b"\ndata: b\n\n"], 100, 64);
+        g.mode = Mode::Sniff;
+        let out: Vec<_> = g.map(|r| r.unwrap().to_vec()).collect().await;
+        assert_eq!(out.concat(), b"data: a\n\ndata: b\n\n", "events pass as they complete");
+        assert_eq!(out.len(), 1, "the first event completes with the second piece");
+    }
+
+    #[tokio::test]
+    async fn a_byte_order_mark_is_removed_however_it_is_split() {
+        let body: &[u8] = b"\xEF\xBB\xBFdata: a\n\n";
+        for cut in 0..body.len() {
+            let (x, y) = body.split_at(cut);
+            let out = run(vec![x, y], 100, 64).await;
+            assert_eq!(out.concat(), b"data: a\n\n", "cut at {cut}");
+        }
+        // Only at the start.
+        let out = run(vec![b"data: \xEF\xBB\xBF\n\n"], 100, 64).await;
+        assert_eq!(out.concat(), b"data: \xEF\xBB\xBF\n\n");
     }
 
     #[test]
