@@ -8,12 +8,13 @@ use async_openai::config::Config;
 use async_openai::error::{OpenAIError, StreamError};
 use futures::StreamExt;
 use futures::future::BoxFuture;
+use futures::stream::BoxStream;
 use secrecy::ExposeSecret;
 
 use crate::error::{ApiError, ClientError, snippet};
 use crate::redact::scrub;
 use crate::stream::{ChatStream, checked};
-use crate::transport::{BodyLimit, HttpFailure, NotApi, TimedOut, limit_of_event};
+use crate::transport::{self, BodyLimit, Handoff, HttpFailure, NotApi, TimedOut, limit_of_event};
 use crate::types::{ChatChunk, ChatRequest, ChatResponse, WireErrorBody};
 
 /// Something that answers Chat Completions requests: async-openai's client,
@@ -157,11 +158,22 @@ impl<C: Config> ChatClient for async_openai::Client<C> {
     ) -> impl Future<Output = Result<ChatStream<'_>, ClientError>> + Send {
         req.stream = Some(true);
         async move {
-            let upstream = self
-                .chat()
-                .create_stream_byot::<_, ChatChunk>(req)
+            // Through a `Transport`, the response comes back by the handoff
+            // and its events are read here, as the caller polls; otherwise
+            // async-openai reads them on a task of its own.
+            let handoff = Handoff::default();
+            let upstream = handoff
+                .scope(self.chat().create_stream_byot::<_, ChatChunk>(req))
                 .await
                 .map_err(|e| convert(e, "response body", self.config()))?;
+            let upstream: BoxStream<'static, Result<ChatChunk, OpenAIError>> = match handoff.take()
+            {
+                Some(response) => {
+                    drop(upstream);
+                    Box::pin(transport::chunks(response))
+                }
+                None => upstream,
+            };
             // The key is copied once per stream so errors met later can be
             // scrubbed without borrowing the config.
             let key = self.config().api_key().expose_secret().to_owned();

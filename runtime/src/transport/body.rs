@@ -80,8 +80,9 @@ pub(crate) fn limit_of_event(
 /// `response` with its body limited to `max_body` bytes, and each event of
 /// an event stream to `max_event` bytes.
 ///
-/// An event stream (said by its `Content-Type`, or, when that is wrong, by
-/// a first byte that is not `{` or `[`) is passed on an event at a time,
+/// An event stream (asked for by the caller, said by its `Content-Type`,
+/// or, when that is wrong, told by a first byte that is not `{` or `[`) is
+/// passed on an event at a time,
 /// whole events only, with a leading byte-order mark removed (async-openai's
 /// event parser panics on one, in a task of its own). When a limit is
 /// reached the parser above has seen nothing of the event that broke it,
@@ -90,7 +91,12 @@ pub(crate) fn limit_of_event(
 ///
 /// Any other body is passed on whole, once it has all arrived; over the
 /// limit it fails with [`BodyLimit`] as the error's source.
-pub(super) fn limit(response: Response, max_body: usize, max_event: usize) -> Response {
+pub(super) fn limit(
+    response: Response,
+    max_body: usize,
+    max_event: usize,
+    stream: bool,
+) -> Response {
     let sse = response
         .headers()
         .get(reqwest::header::CONTENT_TYPE)
@@ -103,7 +109,11 @@ pub(super) fn limit(response: Response, max_body: usize, max_event: usize) -> Re
     let (parts, body) = http::Response::from(response).into_parts();
     let gate = Gate {
         upstream: Box::pin(http_body_util::BodyDataStream::new(body)),
-        mode: if sse { Mode::Start } else { Mode::Sniff },
+        mode: if sse || stream {
+            Mode::Start
+        } else {
+            Mode::Sniff
+        },
         max_body,
         max_event,
         total: 0,
@@ -311,15 +321,13 @@ impl Stream for Gate {
                 }
             };
             this.total = this.total.saturating_add(bytes.len());
-            if this.mode == Mode::Whole || this.mode == Mode::Sniff {
-                if this.total > this.max_body {
-                    this.done = true;
-                    this.pending = BytesMut::new();
-                    return Poll::Ready(Some(Err(Box::new(BodyLimit {
-                        what: BODY_BYTES,
-                        limit: this.max_body as u64,
-                    }))));
-                }
+            if matches!(this.mode, Mode::Whole | Mode::Sniff) && this.total > this.max_body {
+                this.done = true;
+                this.pending = BytesMut::new();
+                return Poll::Ready(Some(Err(Box::new(BodyLimit {
+                    what: BODY_BYTES,
+                    limit: this.max_body as u64,
+                }))));
             }
             let bytes = match this.mode {
                 Mode::Sniff | Mode::Start => match this.first(bytes) {
@@ -436,13 +444,25 @@ mod tests {
         let mut g = gate(vec![b"  ", b"{\"a\":", b"1}"], 100, 4);
         g.mode = Mode::Sniff;
         let out: Vec<_> = g.map(|r| r.unwrap().to_vec()).collect().await;
-        assert_eq!(out, vec![b"  {\"a\":1}".to_vec()], "JSON passes whole, once");
+        assert_eq!(
+            out,
+            vec![b"  {\"a\":1}".to_vec()],
+            "JSON passes whole, once"
+        );
 
         let mut g = gate(vec![b"data: a\n", b"\ndata: b\n\n"], 100, 64);
         g.mode = Mode::Sniff;
         let out: Vec<_> = g.map(|r| r.unwrap().to_vec()).collect().await;
-        assert_eq!(out.concat(), b"data: a\n\ndata: b\n\n", "events pass as they complete");
-        assert_eq!(out.len(), 1, "the first event completes with the second piece");
+        assert_eq!(
+            out.concat(),
+            b"data: a\n\ndata: b\n\n",
+            "events pass as they complete"
+        );
+        assert_eq!(
+            out.len(),
+            1,
+            "the first event completes with the second piece"
+        );
     }
 
     #[tokio::test]

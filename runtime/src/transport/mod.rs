@@ -35,6 +35,7 @@
 //! ```
 
 mod body;
+mod events;
 mod retry;
 
 use std::task::{Context, Poll};
@@ -48,6 +49,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Response, StatusCode};
 
 pub(crate) use self::body::{BodyLimit, limit_of_event};
+pub(crate) use self::events::{Handoff, chunks};
 pub use self::retry::RetryPolicy;
 use self::retry::retry_after;
 use crate::error::ClientError;
@@ -252,7 +254,14 @@ impl Transport {
                         content_type,
                         body: self.error_body(response).await,
                     }))),
-                    None => Ok(body::limit(response, self.limits.body, self.limits.event)),
+                    None => {
+                        let stream = Handoff::waiting();
+                        let limited =
+                            body::limit(response, self.limits.body, self.limits.event, stream);
+                        // A stream's caller reads the events itself, as it
+                        // polls (see `events`).
+                        Ok(Handoff::offer(limited).unwrap_or_else(events::empty_stream))
+                    }
                 };
             }
             let retry_after = retry_after(response.headers());
