@@ -40,15 +40,11 @@
 //! HTTP client reads bodies and events without a cap, so a service that
 //! talks to servers it does not control should use `Transport`.
 //!
-//! One queue is not bounded by count: async-openai reads a stream on a task
-//! of its own and hands decoded chunks over through an unbounded channel.
-//! It fills only while the consumer is slower than the server, and what it
-//! can hold comes from at most [`DEFAULT_MAX_BODY_BYTES`] of the body; but a
-//! decoded chunk takes more memory than its bytes on the wire (a few hundred
-//! bytes for `data: {}`), so a server that sends many tiny events faster
-//! than they are consumed can make it hold many times that. Lower
-//! [`max_body_bytes`](crate::transport::TransportBuilder::max_body_bytes) if
-//! that matters for you.
+//! A stream through a `Transport` is read by its caller as it polls: the
+//! server waits on the caller, and nothing piles up between them. Without
+//! one, async-openai reads a stream on a task of its own and hands decoded
+//! chunks over through an unbounded channel, which fills while the caller
+//! is slower than the server, with no limit.
 
 /// Distinct choice indices in one stream. OpenAI accepts `n` up to 128.
 pub const MAX_CHOICES: usize = 128;
