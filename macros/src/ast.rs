@@ -8,8 +8,9 @@ use quote::ToTokens;
 use syn::ext::IdentExt;
 use syn::{Data, DeriveInput, ExprPath, Fields, Generics, Ident, Token, Type, token};
 
-use crate::attr::{self, FieldAttr, HookKind, MethodHook};
+use crate::attr::{self, FieldAttr, MethodHook};
 use crate::ctxt::Ctxt;
+use crate::kind::HookKind;
 
 /// The item `#[openai_client]` is on.
 pub(crate) struct Input<'a> {
@@ -42,6 +43,7 @@ pub(crate) struct Field<'a> {
 
 /// One hook to run, from a field or a method.
 pub(crate) struct Hook<'a> {
+    pub(crate) kind: HookKind,
     /// Name in errors and tripwires.
     pub(crate) name: String,
     /// Where the name is written (or the field or method that gives it).
@@ -103,11 +105,11 @@ impl<'a> Input<'a> {
         self.fields.iter().find(|f| f.is_inner())
     }
 
-    /// The hooks of `kind`, in the order they run: the order they are
+    /// Every hook, in the order hooks of one kind run: the order they are
     /// written, so the struct's method hooks first, then fields top to
-    /// bottom.
-    pub(crate) fn hooks(&self, kind: HookKind) -> Vec<Hook<'_>> {
-        let methods = self.methods.iter().filter(|m| m.kind == kind).map(|m| {
+    /// bottom (a field's first attribute of each kind; more are errors).
+    pub(crate) fn hooks(&self) -> Vec<Hook<'_>> {
+        let methods = self.methods.iter().map(|m| {
             let method = m.path.path.segments.last().map(|s| &s.ident);
             let (name, name_span) = match (&m.opts.name, method) {
                 (Some(lit), _) => (lit.value(), lit.span()),
@@ -115,23 +117,27 @@ impl<'a> Input<'a> {
                 (None, None) => (String::new(), m.key.span()),
             };
             Hook {
+                kind: m.kind,
                 name,
                 name_span,
                 fail_open: m.opts.fail_open,
                 target: Target::Method(&m.path),
             }
         });
-        let fields = self.fields.iter().filter_map(|f| {
-            let opts = f.hook(kind)?;
-            let (name, name_span) = match &opts.name {
-                Some(lit) => (lit.value(), lit.span()),
-                None => (f.ident.unraw().to_string(), f.ident.span()),
-            };
-            Some(Hook {
-                name,
-                name_span,
-                fail_open: opts.fail_open,
-                target: Target::Field(f),
+        let fields = self.fields.iter().flat_map(|f| {
+            HookKind::ALL.into_iter().filter_map(move |kind| {
+                let opts = f.hook(kind)?;
+                let (name, name_span) = match &opts.name {
+                    Some(lit) => (lit.value(), lit.span()),
+                    None => (f.ident.unraw().to_string(), f.ident.span()),
+                };
+                Some(Hook {
+                    kind,
+                    name,
+                    name_span,
+                    fail_open: opts.fail_open,
+                    target: Target::Field(f),
+                })
             })
         });
         methods.chain(fields).collect()

@@ -1,41 +1,17 @@
-//! Reading the macro's attributes: the method hooks listed in
-//! `#[openai_client(...)]`, and `#[inner]` / `#[pre_request]` /
-//! `#[post_response]` / `#[on_chunk]` on fields.
+//! Reading the macro's attributes: the arguments of `#[openai_client(...)]`
+//! (method hooks, `crate = "..."`), and `#[inner]` and the hook attributes
+//! (`#[pre_request]`, ...: one per [`HookKind`]) on fields.
 //!
 //! Only syntax is checked here; what the attributes mean together (one
 //! `#[inner]`, one hook per field, ...) is checked in `valid.rs`.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Span, TokenStream, TokenTree};
 use syn::ext::IdentExt;
 use syn::parse::{ParseStream, Parser};
-use syn::{Attribute, Expr, ExprPath, Ident, LitStr, Meta, Token, token};
+use syn::{Attribute, Expr, ExprPath, Ident, LitStr, Meta, Path, Token, token};
 
 use crate::ctxt::Ctxt;
-
-/// The three kinds of hook.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum HookKind {
-    PreRequest,
-    PostResponse,
-    OnChunk,
-}
-
-impl HookKind {
-    pub(crate) const ALL: [Self; 3] = [Self::PreRequest, Self::PostResponse, Self::OnChunk];
-
-    /// The attribute (and struct argument) that declares a hook of this kind.
-    pub(crate) fn attr_name(self) -> &'static str {
-        match self {
-            Self::PreRequest => "pre_request",
-            Self::PostResponse => "post_response",
-            Self::OnChunk => "on_chunk",
-        }
-    }
-
-    fn from_ident(ident: &Ident) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| ident == k.attr_name())
-    }
-}
+use crate::kind::HookKind;
 
 /// Options a hook takes: `fail_open`, `name = "..."`.
 #[derive(Default)]
@@ -69,7 +45,10 @@ pub(crate) enum FieldAttr<'a> {
 }
 
 /// Every attribute name this macro reads on fields.
-const FIELD_ATTRS: [&str; 4] = ["inner", "pre_request", "post_response", "on_chunk"];
+const FIELD_ATTRS: [&str; 4] = {
+    let [a, b, c] = HookKind::attr_names();
+    ["inner", a, b, c]
+};
 
 /// Hook options, for suggestions.
 const OPTIONS: [&str; 2] = ["fail_open", "name"];
@@ -96,12 +75,12 @@ pub(crate) fn field_attrs<'a>(attrs: &'a [Attribute], cx: &Ctxt) -> Vec<FieldAtt
             if !matches!(attr.meta, Meta::Path(_)) {
                 cx.error_spanned_by(
                     &attr.meta,
-                    "`#[inner]` takes no arguments: write `#[inner]`",
+                    "`#[inner]` takes no arguments; write `#[inner]`",
                 );
             }
             // Still the inner field, so this is the only error.
             out.push(FieldAttr::Inner(attr));
-        } else if let Some(kind) = HookKind::from_ident(ident) {
+        } else if let Some(kind) = kind_named(ident) {
             match hook_opts(attr, kind) {
                 Ok(opts) => out.push(FieldAttr::Hook { kind, opts, attr }),
                 Err(err) => cx.syn_error(err),
@@ -124,9 +103,7 @@ fn hook_opts(attr: &Attribute, kind: HookKind) -> syn::Result<HookOpts> {
         Meta::List(list) => list.parse_args_with(parse_opts),
         Meta::NameValue(nv) => Err(syn::Error::new_spanned(
             nv,
-            format!(
-                "hook options go in parentheses: `#[{name}(fail_open, name = \"...\")]`, or just `#[{name}]`"
-            ),
+            format!("hook options go in parentheses; write `#[{name}(name = \"...\")]`"),
         )),
     }
 }
@@ -154,13 +131,19 @@ fn parse_opt(input: ParseStream<'_>, opts: &mut HookOpts) -> syn::Result<()> {
     match key.to_string().as_str() {
         "fail_open" => {
             if opts.fail_open {
-                return Err(syn::Error::new(key.span(), "`fail_open` is given twice"));
+                return Err(syn::Error::new(
+                    key.span(),
+                    "`fail_open` is given twice; remove one",
+                ));
             }
             opts.fail_open = true;
         }
         "name" => {
             if opts.name.is_some() {
-                return Err(syn::Error::new(key.span(), "`name` is given twice"));
+                return Err(syn::Error::new(
+                    key.span(),
+                    "`name` is given twice; keep one",
+                ));
             }
             let how = "expected the hook's name as a string: `name = \"keywords\"`";
             input
@@ -170,7 +153,7 @@ fn parse_opt(input: ParseStream<'_>, opts: &mut HookOpts) -> syn::Result<()> {
             if name.value().is_empty() {
                 return Err(syn::Error::new(
                     name.span(),
-                    "a hook's name cannot be empty",
+                    "a hook's name cannot be empty; name it, or remove `name = \"\"`",
                 ));
             }
             opts.name = Some(name);
@@ -182,94 +165,186 @@ fn parse_opt(input: ParseStream<'_>, opts: &mut HookOpts) -> syn::Result<()> {
             ));
         }
         other => {
-            let hint = match near_miss(other, &OPTIONS) {
-                Some(right) => format!("did you mean `{right}`? "),
-                None => String::new(),
-            };
-            return Err(syn::Error::new(
-                key.span(),
-                format!(
-                    "unknown hook option `{other}`: {hint}a hook takes `fail_open` and `name = \"...\"`"
+            let msg = match near_miss(other, &OPTIONS) {
+                Some(right) => format!("unknown hook option `{other}`: did you mean `{right}`?"),
+                None => format!(
+                    "unknown hook option `{other}`; a hook takes `fail_open` and `name = \"...\"`"
                 ),
-            ));
+            };
+            return Err(syn::Error::new(key.span(), msg));
         }
     }
     Ok(())
 }
 
-/// Reads `#[openai_client(pre_request = Self::a, on_chunk(Self::b, fail_open))]`.
-pub(crate) fn struct_args(args: TokenStream, cx: &Ctxt) -> Vec<MethodHook> {
-    match parse_struct_args.parse2(args) {
-        Ok(hooks) => hooks,
-        Err(err) => {
-            cx.syn_error(err);
-            Vec::new()
+/// The arguments of `#[openai_client(...)]`.
+pub(crate) struct StructArgs {
+    /// Hooks listed as arguments, in written order.
+    pub(crate) methods: Vec<MethodHook>,
+    pub(crate) krate: Krate,
+}
+
+/// The path generated code reaches the runtime by.
+pub(crate) enum Krate {
+    /// No `crate = "..."`: `::openai_hooks`.
+    Default,
+    /// `crate = "path"`, for a renamed or re-exported dependency.
+    Given(Path),
+    /// A `crate = ...` that is not a path (already reported).
+    Invalid,
+}
+
+impl Krate {
+    /// The path, unless the argument was invalid.
+    pub(crate) fn path(&self) -> Option<Path> {
+        match self {
+            Self::Default => Some(syn::parse_quote!(::openai_hooks)),
+            Self::Given(path) => Some(path.clone()),
+            Self::Invalid => None,
         }
     }
 }
 
-fn parse_struct_args(input: ParseStream<'_>) -> syn::Result<Vec<MethodHook>> {
-    let mut hooks = Vec::new();
-    while !input.is_empty() {
-        let key = input.call(Ident::parse_any).map_err(|e| {
-            syn::Error::new(
-                e.span(),
-                "expected a method hook: `pre_request = Self::method`, `post_response = Self::method` or `on_chunk = Self::method`",
-            )
-        })?;
-        let Some(kind) = HookKind::from_ident(&key) else {
-            return Err(unknown_arg(&key));
-        };
-        let hook = if input.peek(Token![=]) {
-            input.parse::<Token![=]>()?;
-            let path = method_path(input, &key)?;
-            MethodHook {
-                kind,
-                key,
-                path,
-                opts: HookOpts::default(),
+/// The kind whose attribute (or argument) is `ident`.
+fn kind_named(ident: &Ident) -> Option<HookKind> {
+    HookKind::ALL.into_iter().find(|k| ident == k.attr_name())
+}
+
+/// Reads `#[openai_client(pre_request = Self::a, on_chunk(Self::b,
+/// fail_open), crate = "path")]`. Each argument is read on its own, so a
+/// malformed one does not hide the others.
+pub(crate) fn struct_args(args: TokenStream, cx: &Ctxt) -> StructArgs {
+    let mut out = StructArgs {
+        methods: Vec::new(),
+        krate: Krate::Default,
+    };
+    let mut crate_key: Option<Ident> = None;
+    for arg in split_args(args) {
+        match parse_struct_arg.parse2(arg) {
+            Ok(Arg::Method(hook)) => out.methods.push(hook),
+            Ok(Arg::Crate(key, krate)) => {
+                if crate_key.is_some() {
+                    cx.error_spanned_by(&key, "`crate` is given twice; remove one");
+                    continue;
+                }
+                crate_key = Some(key);
+                match krate {
+                    Ok(path) => out.krate = Krate::Given(path),
+                    Err(err) => {
+                        cx.syn_error(err);
+                        out.krate = Krate::Invalid;
+                    }
+                }
             }
-        } else if input.peek(token::Paren) {
-            let content;
-            syn::parenthesized!(content in input);
-            let path = method_path(&content, &key)?;
-            let opts = if content.is_empty() {
-                HookOpts::default()
-            } else {
-                content.parse::<Token![,]>().map_err(|e| {
-                    syn::Error::new(
-                        e.span(),
-                        format!("expected `,` then options: `{key}(Self::method, fail_open)`"),
-                    )
-                })?;
-                parse_opts(&content)?
-            };
-            MethodHook {
-                kind,
-                key,
-                path,
-                opts,
-            }
-        } else {
-            return Err(syn::Error::new(
-                key.span(),
-                format!(
-                    "`{key}` needs the method to run: write `{key} = Self::method` or `{key}(Self::method, fail_open)`"
-                ),
-            ));
-        };
-        hooks.push(hook);
-        if input.is_empty() {
-            break;
+            Err(err) => cx.syn_error(err),
         }
-        input.parse::<Token![,]>().map_err(|e| {
-            syn::Error::new(
-                e.span(),
-                "expected `,` between `#[openai_client]` arguments",
-            )
-        })?;
     }
-    Ok(hooks)
+    out
+}
+
+/// The arguments between top-level commas (a trailing comma is allowed).
+fn split_args(args: TokenStream) -> Vec<TokenStream> {
+    let mut out = Vec::new();
+    let mut current = Vec::new();
+    for tt in args {
+        if matches!(&tt, TokenTree::Punct(p) if p.as_char() == ',') {
+            out.push(current.drain(..).collect());
+        } else {
+            current.push(tt);
+        }
+    }
+    if !current.is_empty() {
+        out.push(current.into_iter().collect());
+    }
+    out
+}
+
+/// One struct argument.
+enum Arg {
+    Method(MethodHook),
+    /// The `crate` key, and the path or what was wrong with it.
+    Crate(Ident, syn::Result<Path>),
+}
+
+fn parse_struct_arg(input: ParseStream<'_>) -> syn::Result<Arg> {
+    let key = input.call(Ident::parse_any).map_err(|e| {
+        syn::Error::new(
+            e.span(),
+            "expected an argument, e.g. `pre_request = Self::method` or `crate = \"path\"`",
+        )
+    })?;
+    if key == "crate" {
+        // What follows is taken whole: a bad path is reported (as the
+        // argument's error), not left as unexpected tokens.
+        let rest: TokenStream = input.parse()?;
+        let path = (|input: ParseStream<'_>| crate_path(input, &key)).parse2(rest);
+        return Ok(Arg::Crate(key, path));
+    }
+    let Some(kind) = kind_named(&key) else {
+        return Err(unknown_arg(&key));
+    };
+    let hook = if input.peek(Token![=]) {
+        input.parse::<Token![=]>()?;
+        let path = method_path(input, &key)?;
+        MethodHook {
+            kind,
+            key,
+            path,
+            opts: HookOpts::default(),
+        }
+    } else if input.peek(token::Paren) {
+        let content;
+        syn::parenthesized!(content in input);
+        let path = method_path(&content, &key)?;
+        let opts = if content.is_empty() {
+            HookOpts::default()
+        } else {
+            content.parse::<Token![,]>().map_err(|e| {
+                syn::Error::new(
+                    e.span(),
+                    format!("expected `,` then options: `{key}(Self::method, fail_open)`"),
+                )
+            })?;
+            parse_opts(&content)?
+        };
+        MethodHook {
+            kind,
+            key,
+            path,
+            opts,
+        }
+    } else {
+        return Err(syn::Error::new(
+            key.span(),
+            format!("`{key}` needs a method; write `{key} = Self::method`"),
+        ));
+    };
+    if !input.is_empty() {
+        return Err(input.error("expected `,` between `#[openai_client]` arguments"));
+    }
+    Ok(Arg::Method(hook))
+}
+
+/// `= "path"` after `crate`: a module path, as `use` would take it.
+fn crate_path(input: ParseStream<'_>, key: &Ident) -> syn::Result<Path> {
+    let how = "expected the crate's path in quotes, e.g. `crate = \"openai_hooks\"`";
+    if input.parse::<Option<Token![=]>>()?.is_none() {
+        return Err(syn::Error::new(key.span(), how));
+    }
+    let lit: LitStr = input.parse().map_err(|e| syn::Error::new(e.span(), how))?;
+    if !input.is_empty() {
+        return Err(input.error("expected `,` between `#[openai_client]` arguments"));
+    }
+    let value = lit.value();
+    lit.parse_with(Path::parse_mod_style).map_err(|_| {
+        let shown = if value.is_empty() { "\"\"" } else { &value };
+        let fix = if value.contains('-') {
+            format!("write `{}`", value.replace('-', "_"))
+        } else {
+            "write it as in a `use`, e.g. `crate = \"openai_hooks\"`".to_owned()
+        };
+        syn::Error::new(lit.span(), format!("`{shown}` is not a crate path; {fix}"))
+    })
 }
 
 /// The method a struct argument names: a path, not a call or a literal.
@@ -296,14 +371,16 @@ fn method_path(input: ParseStream<'_>, key: &Ident) -> syn::Result<ExprPath> {
 
 fn unknown_arg(key: &Ident) -> syn::Error {
     let name = key.unraw().to_string();
+    let kinds = HookKind::attr_names();
     let msg = if name == "inner" {
-        "`inner` is a field attribute: put `#[inner]` on the field holding the wrapped client"
-            .to_owned()
-    } else if let Some(right) = near_miss(&name, &HookKind::ALL.map(HookKind::attr_name)) {
+        "`inner` is not an argument; put `#[inner]` on the field holding the client".to_owned()
+    } else if let Some(right) = near_miss(&name, &kinds) {
         format!("unknown argument `{name}`: did you mean `{right}`?")
     } else {
+        let listed: Vec<String> = kinds.iter().map(|k| format!("`{k}`")).collect();
         format!(
-            "unknown argument `{name}`: `#[openai_client]` takes method hooks, e.g. `pre_request = Self::method`, `post_response = Self::method`, `on_chunk = Self::method`"
+            "unknown argument `{name}`; expected {} or `crate`",
+            listed.join(", ")
         )
     };
     syn::Error::new(key.span(), msg)

@@ -3,36 +3,47 @@
 
 use std::cell::RefCell;
 use std::fmt::Display;
+use std::thread;
 
 use quote::ToTokens;
 
-/// The errors of one expansion.
-#[derive(Default)]
+/// The errors of one expansion. [`Ctxt::check`] must be called before it is
+/// dropped (dropping it unchecked panics), so no error can be lost.
 pub(crate) struct Ctxt {
-    errors: RefCell<Vec<syn::Error>>,
+    /// `None` once checked.
+    errors: RefCell<Option<Vec<syn::Error>>>,
 }
 
 impl Ctxt {
+    pub(crate) fn new() -> Self {
+        Self {
+            errors: RefCell::new(Some(Vec::new())),
+        }
+    }
+
     /// Records an error pointing at `tokens`.
     pub(crate) fn error_spanned_by(&self, tokens: impl ToTokens, msg: impl Display) {
-        self.errors
-            .borrow_mut()
-            .push(syn::Error::new_spanned(tokens.into_token_stream(), msg));
+        self.syn_error(syn::Error::new_spanned(tokens.into_token_stream(), msg));
     }
 
     /// Records an error at `span`.
     pub(crate) fn error_at(&self, span: proc_macro2::Span, msg: impl Display) {
-        self.errors.borrow_mut().push(syn::Error::new(span, msg));
+        self.syn_error(syn::Error::new(span, msg));
     }
 
     /// Records a parse error.
     pub(crate) fn syn_error(&self, err: syn::Error) {
-        self.errors.borrow_mut().push(err);
+        self.errors
+            .borrow_mut()
+            .as_mut()
+            .expect("`Ctxt` used after `check`")
+            .push(err);
     }
 
     /// All errors combined into one, if there were any.
     pub(crate) fn check(self) -> syn::Result<()> {
-        let mut errors = self.errors.into_inner().into_iter();
+        let errors = self.errors.borrow_mut().take().unwrap_or_default();
+        let mut errors = errors.into_iter();
         let Some(mut combined) = errors.next() else {
             return Ok(());
         };
@@ -40,5 +51,35 @@ impl Ctxt {
             combined.combine(rest);
         }
         Err(combined)
+    }
+}
+
+impl Drop for Ctxt {
+    fn drop(&mut self) {
+        if !thread::panicking() && self.errors.borrow().is_some() {
+            panic!("`Ctxt` dropped without `check`: its errors would be lost");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Ctxt;
+
+    #[test]
+    fn check_combines_every_error() {
+        let cx = Ctxt::new();
+        cx.error_at(proc_macro2::Span::call_site(), "first");
+        cx.error_at(proc_macro2::Span::call_site(), "second");
+        let err = cx.check().unwrap_err();
+        assert_eq!(err.into_iter().count(), 2);
+        assert!(Ctxt::new().check().is_ok());
+    }
+
+    #[test]
+    #[should_panic(expected = "without `check`")]
+    fn dropping_unchecked_panics() {
+        let cx = Ctxt::new();
+        cx.error_at(proc_macro2::Span::call_site(), "lost");
     }
 }

@@ -1,49 +1,58 @@
 //! Writes the code: the struct without the macro's attributes, its
 //! `ChatClient` impl, and compile-time checks of the field types.
 //!
-//! Generated code reaches the runtime only through
-//! `::openai_hooks::__private` and absolute paths, so it works whatever the
-//! user's crate has in scope.
+//! Generated code reaches the runtime only through `<crate>::__private`
+//! (`::openai_hooks` unless `crate = "..."` says otherwise) and absolute
+//! paths, so it works whatever the user's crate has in scope.
 
 use proc_macro2::{Delimiter, Group, Span, TokenStream, TokenTree};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{Data, DeriveInput, ExprPath, WherePredicate};
+use syn::{Data, DeriveInput, ExprPath, Path, WherePredicate};
 
 use crate::ast::{Field, Hook, Input, Target};
-use crate::attr::{self, HookKind};
+use crate::attr;
 use crate::ctxt::Ctxt;
+use crate::kind::{CLIENT_ASSERT_FN, CLIENT_TRAIT, HookKind};
+use crate::model::Model;
 use crate::valid;
 
-/// Expands `#[openai_client(args)] node`.
-pub(crate) fn openai_client(args: TokenStream, node: &DeriveInput) -> TokenStream {
-    let cx = Ctxt::default();
-    let methods = attr::struct_args(args, &cx);
-    let input = Input::from_syn(node, methods, &cx);
-    valid::check(&input, &cx);
-    let item = strip(node);
+/// Why `#[openai_client]` could not expand.
+pub(crate) struct Failed {
+    /// Every error found, combined.
+    pub(crate) errors: syn::Error,
+    /// The runtime's path, unless `crate = ...` itself was wrong.
+    pub(crate) krate: Option<Path>,
+}
+
+/// Expands `#[openai_client(args)] node`: parse, validate, build the model,
+/// write the code.
+pub(crate) fn try_expand(args: TokenStream, node: &DeriveInput) -> Result<TokenStream, Failed> {
+    let cx = Ctxt::new();
+    let args = attr::struct_args(args, &cx);
+    let krate = args.krate.path();
+    let input = Input::from_syn(node, args.methods, &cx);
+    let hooks = input.hooks();
+    valid::check(&input, &hooks, &cx);
     let checked = cx.check().and_then(|()| {
-        input
-            .inner()
+        // A bad `crate = ...` and a missing `#[inner]` were reported above.
+        krate
+            .as_ref()
+            .and_then(|krate| Model::new(&input, hooks, krate))
             .ok_or_else(|| syn::Error::new_spanned(input.ident(), "no `#[inner]` field"))
     });
     match checked {
-        Ok(inner) => {
-            let client = chat_client_impl(&input, inner);
-            quote! { #item #client }
+        Ok(model) => {
+            let item = strip(node);
+            let client = chat_client_impl(&model);
+            Ok(quote! { #item #client })
         }
-        // The struct and a stand-in impl are still emitted, so the only
-        // errors the user sees are these, not every use of the struct.
-        Err(err) => {
-            let errors = err.to_compile_error();
-            let stand_in = fallback(node);
-            quote! { #item #errors #stand_in }
-        }
+        Err(errors) => Err(Failed { errors, krate }),
     }
 }
 
 /// The struct as written, minus this macro's field attributes.
-fn strip(node: &DeriveInput) -> DeriveInput {
+pub(crate) fn strip(node: &DeriveInput) -> DeriveInput {
     let mut node = node.clone();
     let fields: Vec<&mut syn::Field> = match &mut node.data {
         Data::Struct(s) => s.fields.iter_mut().collect(),
@@ -58,10 +67,6 @@ fn strip(node: &DeriveInput) -> DeriveInput {
         field.attrs.retain(|a| !attr::is_helper(a));
     }
     node
-}
-
-fn private() -> TokenStream {
-    quote!(::openai_hooks::__private)
 }
 
 /// The bounds and checks the field types need.
@@ -82,8 +87,7 @@ impl Bounds {
     /// `for<'__h>` so rustc does not check it as a trivially false bound,
     /// which would report the same problem a second time (the body type
     /// checks against the bound, so it reports nothing either).
-    fn require(&mut self, field: &Field<'_>, trait_name: &str, assert: &str) {
-        let p = private();
+    fn require(&mut self, p: &TokenStream, field: &Field<'_>, trait_name: &str, assert: &str) {
         let ty = field.ty;
         let span = ty.span();
         let trait_path = format_ident!("{}", trait_name, span = span);
@@ -100,24 +104,22 @@ impl Bounds {
     }
 }
 
-fn bounds(input: &Input<'_>) -> Bounds {
+fn bounds(model: &Model<'_, '_>) -> Bounds {
+    let p = model.private();
     let mut bounds = Bounds::default();
-    for field in &input.fields {
+    for field in model.fields {
+        // A field may be a hook of several kinds (one value serving several
+        // stages): it needs each kind's trait.
+        let kinds: Vec<HookKind> = HookKind::ALL
+            .into_iter()
+            .filter(|&k| field.hook(k).is_some())
+            .collect();
         if field.is_inner() {
-            bounds.require(field, "ChatClient", "assert_chat_client");
-        } else if HookKind::ALL.iter().any(|&k| field.hook(k).is_some()) {
-            // A field may be a hook of several kinds (one value serving
-            // several stages): it needs each kind's trait.
-            for kind in HookKind::ALL {
-                if field.hook(kind).is_none() {
-                    continue;
-                }
-                let (trait_name, assert) = match kind {
-                    HookKind::PreRequest => ("PreRequest", "assert_pre_request"),
-                    HookKind::PostResponse => ("PostResponse", "assert_post_response"),
-                    HookKind::OnChunk => ("OnChunk", "assert_on_chunk"),
-                };
-                bounds.require(field, trait_name, assert);
+            bounds.require(p, field, CLIENT_TRAIT, CLIENT_ASSERT_FN);
+        } else if !kinds.is_empty() {
+            for kind in kinds {
+                let spec = kind.spec();
+                bounds.require(p, field, spec.trait_name, spec.assert_fn);
             }
         } else if field.generic {
             // A client is shared across tasks: plain fields that depend on a
@@ -132,12 +134,12 @@ fn bounds(input: &Input<'_>) -> Bounds {
 }
 
 /// `impl ChatClient for Struct`, and the checks of the field types.
-fn chat_client_impl(input: &Input<'_>, inner: &Field<'_>) -> TokenStream {
-    let p = private();
-    let name = input.ident();
-    let generics = input.generics();
+fn chat_client_impl(model: &Model<'_, '_>) -> TokenStream {
+    let p = model.private();
+    let name = model.ident;
+    let generics = model.generics;
     let (impl_generics, ty_generics, _) = generics.split_for_impl();
-    let Bounds { predicates, checks } = bounds(input);
+    let Bounds { predicates, checks } = bounds(model);
     let user: Vec<&WherePredicate> = generics
         .where_clause
         .iter()
@@ -148,8 +150,8 @@ fn chat_client_impl(input: &Input<'_>, inner: &Field<'_>) -> TokenStream {
     } else {
         quote!(where #(#user,)* #(#predicates,)*)
     };
-    let create = create(input, inner);
-    let create_stream = create_stream(input, inner);
+    let create = create(model);
+    let create_stream = create_stream(model);
     let checks = if checks.is_empty() {
         quote!()
     } else {
@@ -167,16 +169,19 @@ fn chat_client_impl(input: &Input<'_>, inner: &Field<'_>) -> TokenStream {
 
 /// Local names in the generated bodies.
 struct Locals {
+    /// `<crate>::__private`.
+    p: TokenStream,
     request: TokenStream,
     response: TokenStream,
     cx: TokenStream,
 }
 
 impl Locals {
-    fn new() -> Self {
+    fn new(model: &Model<'_, '_>) -> Self {
         let local =
             |name: &str| proc_macro2::Ident::new(name, Span::call_site()).into_token_stream();
         Self {
+            p: model.private().clone(),
             request: local("request"),
             response: local("response"),
             cx: local("cx"),
@@ -184,8 +189,8 @@ impl Locals {
     }
 }
 
-fn policy(hook: &Hook<'_>) -> TokenStream {
-    let p = private();
+fn policy(hook: &Hook<'_>, l: &Locals) -> TokenStream {
+    let p = &l.p;
     if hook.fail_open {
         quote!(#p::FailurePolicy::FailOpen)
     } else {
@@ -193,33 +198,23 @@ fn policy(hook: &Hook<'_>) -> TokenStream {
     }
 }
 
-/// `guard(<run hook>, name, stage, policy).await?;` for one pre-request or
-/// post-response hook.
-fn guarded(hook: &Hook<'_>, kind: HookKind, target: &TokenStream, l: &Locals) -> TokenStream {
-    let p = private();
-    let cx = &l.cx;
-    let (stage, trait_name, method, helper) = match kind {
-        HookKind::PreRequest => (
-            quote!(#p::Stage::PreRequest),
-            quote!(#p::PreRequest),
-            quote!(pre_request),
-            quote!(#p::pre_request_method),
-        ),
-        _ => (
-            quote!(#p::Stage::PostResponse),
-            quote!(#p::PostResponse),
-            quote!(post_response),
-            quote!(#p::post_response_method),
-        ),
-    };
+/// `guard(<run hook>, name, stage, policy).await?;` for one hook run once
+/// per call (pre-request or post-response), on `target`.
+fn guarded(hook: &Hook<'_>, target: &TokenStream, l: &Locals) -> TokenStream {
+    let (p, cx) = (&l.p, &l.cx);
+    let spec = hook.kind.spec();
+    let stage = format_ident!("{}", spec.stage);
+    let stage = quote!(#p::Stage::#stage);
     let name = &hook.name;
-    let policy = policy(hook);
+    let policy = policy(hook, l);
     match &hook.target {
         Target::Field(field) => {
             let ident = field.ident;
+            let trait_name = format_ident!("{}", spec.trait_name);
+            let method = format_ident!("{}", spec.method);
             quote! {
                 #p::guard(
-                    #trait_name::#method(&self.#ident, &mut #target, &mut #cx),
+                    #p::#trait_name::#method(&self.#ident, &mut #target, &mut #cx),
                     #name, #stage, #policy,
                 ).await?;
             }
@@ -227,8 +222,9 @@ fn guarded(hook: &Hook<'_>, kind: HookKind, target: &TokenStream, l: &Locals) ->
         // Spanned at the user's path: a method that does not exist or does
         // not fit is reported there.
         Target::Method(path) => {
+            let adapter = format_ident!("{}", spec.method_adapter);
             let args = quote!(#path, self, &mut #target, &mut #cx);
-            let run = spanned_call(path, &helper, args);
+            let run = spanned_call(path, &quote!(#p::#adapter), args);
             quote! {
                 #p::guard(#run, #name, #stage, #policy).await?;
             }
@@ -285,21 +281,20 @@ fn respan(tokens: TokenStream, span: Span) -> TokenStream {
 
 /// `ChatClient::create`: pre-request hooks, the inner call, post-response
 /// hooks.
-fn create(input: &Input<'_>, inner: &Field<'_>) -> TokenStream {
-    let p = private();
-    let inner = inner.ident;
-    let l = Locals::new();
+fn create(model: &Model<'_, '_>) -> TokenStream {
+    let l = Locals::new(model);
+    let p = &l.p;
+    let inner = model.inner.ident;
     let (request, response, cx) = (&l.request, &l.response, &l.cx);
-    let pre: Vec<_> = input
+    let pre: Vec<_> = model
         .hooks(HookKind::PreRequest)
-        .iter()
-        .map(|h| guarded(h, HookKind::PreRequest, request, &l))
+        .map(|h| guarded(h, request, &l))
         .collect();
-    let post: Vec<_> = input
+    let post: Vec<_> = model
         .hooks(HookKind::PostResponse)
-        .iter()
-        .map(|h| guarded(h, HookKind::PostResponse, response, &l))
+        .map(|h| guarded(h, response, &l))
         .collect();
+    let post_stage = format_ident!("{}", HookKind::PostResponse.spec().stage);
     let signature = quote! {
         fn create(
             &self,
@@ -324,7 +319,7 @@ fn create(input: &Input<'_>, inner: &Field<'_>) -> TokenStream {
         quote! {
             #sent
             let mut #response = #p::ChatClient::create(&self.#inner, #request).await?;
-            #p::enter(&mut #cx, #p::Stage::PostResponse);
+            #p::enter(&mut #cx, #p::Stage::#post_stage);
             #(#post)*
             ::core::result::Result::Ok(#response)
         }
@@ -349,8 +344,7 @@ fn rewrites(pre: &[TokenStream], l: &Locals) -> (TokenStream, TokenStream, Token
     if pre.is_empty() {
         return (quote!(), quote!(), quote!());
     }
-    let p = private();
-    let (request, cx) = (&l.request, &l.cx);
+    let (p, request, cx) = (&l.p, &l.request, &l.cx);
     (
         quote!(let mut #request = #request;),
         quote!(mut),
@@ -360,17 +354,16 @@ fn rewrites(pre: &[TokenStream], l: &Locals) -> (TokenStream, TokenStream, Token
 
 /// `ChatClient::create_stream`: pre-request hooks, the inner call, and the
 /// chunk hooks chained around the inner stream.
-fn create_stream(input: &Input<'_>, inner: &Field<'_>) -> TokenStream {
-    let p = private();
-    let inner = inner.ident;
-    let l = Locals::new();
+fn create_stream(model: &Model<'_, '_>) -> TokenStream {
+    let l = Locals::new(model);
+    let p = &l.p;
+    let inner = model.inner.ident;
     let (request, cx) = (&l.request, &l.cx);
-    let pre: Vec<_> = input
+    let pre: Vec<_> = model
         .hooks(HookKind::PreRequest)
-        .iter()
-        .map(|h| guarded(h, HookKind::PreRequest, request, &l))
+        .map(|h| guarded(h, request, &l))
         .collect();
-    let chunk_hooks = input.hooks(HookKind::OnChunk);
+    let chunk_hooks: Vec<&Hook<'_>> = model.hooks(HookKind::OnChunk).collect();
     let signature = quote! {
         fn create_stream(
             &self,
@@ -398,7 +391,8 @@ fn create_stream(input: &Input<'_>, inner: &Field<'_>) -> TokenStream {
             // both signatures.
             Target::Method(path) => {
                 let (first, last) = ends(path);
-                let ty = respan_last(quote!(#p::ChunkMethod<Self>), first, last);
+                let adapter = format_ident!("{}", hook.kind.spec().method_adapter);
+                let ty = respan_last(quote!(#p::#adapter<Self>), first, last);
                 quote!(#p::MethodChunk::new(self, {
                     let hook: #ty = #path;
                     hook
@@ -406,7 +400,7 @@ fn create_stream(input: &Input<'_>, inner: &Field<'_>) -> TokenStream {
             }
         };
         let name = &hook.name;
-        let policy = policy(hook);
+        let policy = policy(hook, &l);
         quote!(#p::Link::new(#hook_value, #name, #policy, #next))
     });
     let (mut_request, mut_cx, sent) = rewrites(&pre, &l);
@@ -431,40 +425,30 @@ fn create_stream(input: &Input<'_>, inner: &Field<'_>) -> TokenStream {
     }
 }
 
-/// A `ChatClient` impl that compiles whatever was wrong, emitted next to
-/// the errors so that uses of the struct do not add errors of their own.
-fn fallback(node: &DeriveInput) -> TokenStream {
-    let p = private();
-    let name = &node.ident;
-    let (impl_generics, ty_generics, _) = node.generics.split_for_impl();
-    let user = node
-        .generics
-        .where_clause
-        .iter()
-        .flat_map(|w| &w.predicates);
-    quote! {
-        #[automatically_derived]
-        impl #impl_generics #p::ChatClient for #name #ty_generics
-        where
-            #(#user,)*
-            for<'__h> Self: ::core::marker::Send + ::core::marker::Sync,
-        {
-            fn create(
-                &self,
-                _: #p::ChatRequest,
-            ) -> impl ::core::future::Future<
-                Output = ::core::result::Result<#p::ChatResponse, #p::ClientError>,
-            > + ::core::marker::Send {
-                async { ::core::unreachable!("`#[openai_client]` reported an error") }
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+
+    use super::try_expand;
+
+    #[test]
+    fn generated_code_uses_the_given_crate_path() {
+        let node = syn::parse_quote! {
+            struct Renamed {
+                #[inner]
+                client: Client,
+                #[pre_request]
+                #[post_response]
+                #[on_chunk]
+                hook: Hook,
             }
-            fn create_stream(
-                &self,
-                _: #p::ChatRequest,
-            ) -> impl ::core::future::Future<
-                Output = ::core::result::Result<#p::ChatStream<'_>, #p::ClientError>,
-            > + ::core::marker::Send {
-                async { ::core::unreachable!("`#[openai_client]` reported an error") }
-            }
-        }
+        };
+        let args = quote!(crate = "oh", pre_request = Self::a, on_chunk = Self::b);
+        let Ok(out) = try_expand(args, &node) else {
+            panic!("a valid struct failed to expand");
+        };
+        let out = out.to_string();
+        assert!(out.contains("oh :: __private"), "{out}");
+        assert!(!out.contains("openai_hooks"), "{out}");
     }
 }

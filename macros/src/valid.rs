@@ -1,49 +1,45 @@
 //! What the attributes mean together: the item is a struct with named
 //! fields, exactly one `#[inner]`, no hook on it, at most one hook of each
-//! kind per field, and distinct hook names. Every problem is recorded; none stops the others
-//! from being found.
+//! kind per field, and distinct hook names. Every problem is recorded; none
+//! stops the others from being found.
 
 use std::collections::HashSet;
 
-use crate::ast::{Input, Shape};
-use crate::attr::{FieldAttr, HookKind, name_span};
+use crate::ast::{Hook, Input, Shape};
+use crate::attr::{FieldAttr, name_span};
 use crate::ctxt::Ctxt;
 
-/// Records every misuse in `input`.
-pub(crate) fn check(input: &Input<'_>, cx: &Ctxt) {
+/// Records every misuse in `input`, whose hooks are `hooks`.
+pub(crate) fn check(input: &Input<'_>, hooks: &[Hook<'_>], cx: &Ctxt) {
     if !check_shape(input, cx) {
         return;
     }
     check_inner(input, cx);
     check_field_roles(input, cx);
-    check_names(input, cx);
+    check_names(hooks, cx);
 }
 
 /// Whether the item is a struct with named fields.
 fn check_shape(input: &Input<'_>, cx: &Ctxt) -> bool {
     let name = input.ident();
-    let example = format!("struct {name} {{ #[inner] client: C, #[pre_request] pii: Pii }}");
+    let example = format!("`struct {name} {{ #[inner] client: C }}`");
     match input.shape {
         Shape::Named => return true,
         Shape::Enum(token) => cx.error_spanned_by(
             token,
-            format!("`#[openai_client]` goes on a struct, not an enum: write `{example}`"),
+            "`#[openai_client]` cannot be on an enum; use a struct with named fields",
         ),
         Shape::Union(token) => cx.error_spanned_by(
             token,
-            format!("`#[openai_client]` goes on a struct, not a union: write `{example}`"),
+            "`#[openai_client]` cannot be on a union; use a struct with named fields",
         ),
         Shape::Tuple(paren) => cx.error_at(
             paren.span.join(),
-            format!(
-                "`#[openai_client]` needs named fields (the client and each hook are named by their field): write `{example}`"
-            ),
+            format!("`#[openai_client]` needs named fields; write {example}"),
         ),
         Shape::Unit => cx.error_spanned_by(
             name,
-            format!(
-                "`#[openai_client]` needs a field holding the wrapped client: write `{example}`"
-            ),
+            format!("`{name}` has no field for the client; write {example}"),
         ),
     }
     false
@@ -61,14 +57,11 @@ fn check_inner(input: &Input<'_>, cx: &Ctxt) {
                 None => first = Some(field.ident),
                 Some(f) if f == field.ident => cx.error_at(
                     name_span(attr),
-                    format!("`#[inner]` is given twice on `{f}`: remove one"),
+                    format!("`#[inner]` appears twice on `{f}`; remove one"),
                 ),
                 Some(f) => cx.error_at(
                     name_span(attr),
-                    format!(
-                        "only one field can be `#[inner]`, and `{f}` already is (a generated client wraps one client): remove this `#[inner]` to make `{}` a plain field",
-                        field.ident
-                    ),
+                    format!("`#[inner]` is already on `{f}`; keep it on one field"),
                 ),
             }
         }
@@ -78,7 +71,7 @@ fn check_inner(input: &Input<'_>, cx: &Ctxt) {
         cx.error_spanned_by(
             name,
             format!(
-                "`{name}` has no `#[inner]` field: add `#[inner]` to the field holding the wrapped client, e.g. `#[inner] client: async_openai::Client<OpenAIConfig>`"
+                "`{name}` has no `#[inner]` field; put `#[inner]` on the field holding the client"
             ),
         );
     }
@@ -99,15 +92,13 @@ fn check_field_roles(input: &Input<'_>, cx: &Ctxt) {
             if inner {
                 cx.error_at(
                     name_span(attr),
-                    format!(
-                        "`{name}` is the `#[inner]` client, so it cannot also be a hook: put the `#[{this}]` hook in a field of its own"
-                    ),
+                    format!("the `#[inner]` field cannot be a hook; move `#[{this}]` to a field of its own"),
                 );
             } else if seen.contains(kind) {
                 cx.error_at(
                     name_span(attr),
                     format!(
-                        "`#[{this}]` is written twice on `{name}`, and a hook runs once per stage: keep one, with all its options, e.g. `#[{this}(fail_open, name = \"...\")]`"
+                        "`#[{this}]` appears twice on `{name}`; keep one, with all its options"
                     ),
                 );
             } else {
@@ -119,20 +110,18 @@ fn check_field_roles(input: &Input<'_>, cx: &Ctxt) {
 
 /// Errors and tripwires name their hook: two hooks of one kind must not
 /// share a name.
-fn check_names(input: &Input<'_>, cx: &Ctxt) {
-    for kind in HookKind::ALL {
-        let mut seen = HashSet::new();
-        for hook in input.hooks(kind) {
-            if !seen.insert(hook.name.clone()) {
-                cx.error_at(
-                    hook.name_span,
-                    format!(
-                        "two `{}` hooks are named `{}`, so errors could not tell them apart: give one a different name with `name = \"...\"`",
-                        kind.attr_name(),
-                        hook.name
-                    ),
-                );
-            }
+fn check_names(hooks: &[Hook<'_>], cx: &Ctxt) {
+    let mut seen = HashSet::new();
+    for hook in hooks {
+        if !seen.insert((hook.kind.attr_name(), hook.name.as_str())) {
+            cx.error_at(
+                hook.name_span,
+                format!(
+                    "two `{}` hooks are named `{}`; rename one with `name = \"...\"`",
+                    hook.kind.attr_name(),
+                    hook.name
+                ),
+            );
         }
     }
 }
