@@ -138,48 +138,37 @@
 //! extensions); a tripwire's `info` carries the same structured details.
 //! Neither ever contains a PII value or a secret.
 
-mod bidi;
-mod budget;
-pub(crate) mod channels;
-mod engine;
 mod error;
-mod fold;
+mod input_budget;
 mod json_schema;
-mod judge;
-mod keyword_scan;
 mod keywords;
-mod look_alike;
-mod moderation;
 mod pii;
-mod pii_patterns;
 pub mod pipeline;
+mod remote;
 mod result;
-mod runs;
-pub(crate) mod scan_hooks;
-mod secrets;
-mod texts;
+pub(crate) mod scan;
+mod secret_keys;
 mod url_filter;
-mod url_scan;
 
-pub use budget::InputBudget;
-pub use engine::IGNORABLE_HOLD_CAP;
 pub use error::{CheckError, GuardrailError};
+pub use input_budget::InputBudget;
 pub use json_schema::{JsonSchemaOutput, JsonSchemaState};
-pub use judge::{DEFAULT_JUDGE_THRESHOLD, DEFAULT_JUDGE_TURNS, LlmJudge, Verdict};
 pub use keywords::{KeywordAction, Keywords, KeywordsState};
-pub use moderation::{
+pub use pii::{PII_HOLD_CAP, Pii, PiiAction, PiiBuilder, PiiEntity, PiiState};
+pub use remote::judge::{DEFAULT_JUDGE_THRESHOLD, DEFAULT_JUDGE_TURNS, LlmJudge, Verdict};
+pub use remote::moderation::{
     DEFAULT_MODERATION_MODEL, MODERATION_CATEGORIES, Moderation, ModerationClient,
     ModerationResponse, ModerationResult, ModerationVerdict,
 };
-pub use pii::{PII_HOLD_CAP, Pii, PiiAction, PiiBuilder, PiiEntity, PiiState};
 pub use result::{GuardrailResult, GuardrailResults};
-pub use secrets::{SECRET_TOKEN_CAP, SecretAction, SecretKeys, SecretKeysState, SecretPreset};
+pub use scan::engine::IGNORABLE_HOLD_CAP;
+pub use secret_keys::{SECRET_TOKEN_CAP, SecretAction, SecretKeys, SecretKeysState, SecretPreset};
 pub use url_filter::{URL_LOOKAHEAD, URL_TOKEN_CAP, UrlAction, UrlFilter, UrlFilterState};
 
 use serde_json::Value;
 
 use crate::hooks::Stage;
-use engine::{Detector, Scanner, Tally};
+use scan::engine::{Detector, Scanner, Tally};
 
 /// What every built-in guardrail has in common, for code that handles them
 /// by name (results, a pipeline configuration).

@@ -78,7 +78,7 @@ use serde::Serialize;
 pub use client::{CallResults, GuardedClient};
 pub use config::{EntryAt, PipelineError, PipelineStage};
 
-use super::moderation::ModerationClient;
+use super::remote::moderation::ModerationClient;
 use super::result::GuardrailResult;
 use crate::client::{ChatClient, DynChatClient};
 use crate::hooks::FailurePolicy;

@@ -13,7 +13,7 @@ use std::borrow::Cow;
 
 use unicode_normalization::char::is_combining_mark;
 
-use super::fold::{Fold, fold_str};
+use crate::guardrails::scan::fold::{Fold, fold_str};
 
 /// U+3002 IDEOGRAPHIC FULL STOP, which IDNA reads as a dot (U+FF0E and U+FF61
 /// fold to `.` and to it).

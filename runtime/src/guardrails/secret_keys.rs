@@ -21,11 +21,11 @@ use std::sync::Arc;
 
 use regex_automata::{Anchored, Input, meta};
 
-use super::engine::{Finding, Scanner, Tally, Treatment};
-use super::error::GuardrailError;
-use super::runs::{RunCursor, RunDetector, RunRule, table};
-use super::scan_hooks::{ScanGuard, scan_hooks};
-use super::{Check, Guardrail, STAGES_ALL};
+use crate::guardrails::error::GuardrailError;
+use crate::guardrails::scan::engine::{Finding, Scanner, Tally, Treatment};
+use crate::guardrails::scan::hooks::{ScanGuard, scan_hooks};
+use crate::guardrails::scan::runs::{RunCursor, RunDetector, RunRule, table};
+use crate::guardrails::{Check, Guardrail, STAGES_ALL};
 use crate::hooks::Stage;
 
 /// The longest token judged in one piece, in bytes (a chunk hook holds back

@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use super::error::{CheckError, GuardrailError};
-use super::result::GuardrailResult;
 use super::texts::{conversation, input_texts, reply_texts};
-use super::{Guardrail, GuardrailResults};
 use crate::client::{ChatClient, DynChatClient};
+use crate::guardrails::error::{CheckError, GuardrailError};
+use crate::guardrails::result::GuardrailResult;
+use crate::guardrails::{Guardrail, GuardrailResults};
 use crate::hooks::{HookContext, HookError, PostResponse, PreRequest, Stage};
 use crate::types::{ChatRequest, ChatResponse};
 
@@ -78,7 +78,7 @@ pub struct Verdict {
 /// `{"conversation": [...], "latest_input": ...}`), or, when there is only
 /// one turn, the text of the system, developer and user messages;
 /// as a [`PostResponse`] hook, each choice's content, judged one by one.
-/// Not a chunk hook: the [pipeline](super::pipeline) judges a streamed
+/// Not a chunk hook: the [pipeline](crate::guardrails::pipeline) judges a streamed
 /// reply when it ends.
 ///
 /// An answer that is not exactly that JSON (not JSON, `flagged` not a

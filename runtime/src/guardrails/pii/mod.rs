@@ -12,6 +12,8 @@
 //! A partial match older than [`PII_HOLD_CAP`] bytes is given up, so a chunk
 //! hook never holds more than that.
 
+mod patterns;
+
 use std::sync::{Arc, LazyLock};
 
 use regex_automata::dfa::{Automaton, StartKind, dense};
@@ -19,13 +21,13 @@ use regex_automata::nfa::thompson;
 use regex_automata::util::{start, syntax};
 use regex_automata::{Anchored, Input, MatchKind, PatternID};
 
-use super::engine::{Detector, Finding, Hay, Scanner, Tally, Treatment};
-use super::error::GuardrailError;
-use super::fold::Fold;
-use super::pii_patterns::{Validator, any, builtins};
-use super::scan_hooks::{ScanGuard, scan_hooks};
-use super::{Check, Guardrail, STAGES_ALL};
+use crate::guardrails::error::GuardrailError;
+use crate::guardrails::scan::engine::{Detector, Finding, Hay, Scanner, Tally, Treatment};
+use crate::guardrails::scan::fold::Fold;
+use crate::guardrails::scan::hooks::{ScanGuard, scan_hooks};
+use crate::guardrails::{Check, Guardrail, STAGES_ALL};
 use crate::hooks::Stage;
+use patterns::{Validator, any, builtins};
 
 /// The most a PII chunk hook holds back, in folded bytes: a candidate that
 /// has not completed within this many bytes is given up. Far above the

@@ -341,7 +341,7 @@ impl<R: RunRule> Detector for RunDetector<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::guardrails::fold::Window;
+    use crate::guardrails::scan::fold::Window;
 
     /// Reports every run of letters judged, as it was judged.
     struct Letters;

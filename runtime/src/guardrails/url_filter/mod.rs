@@ -139,6 +139,8 @@
 //!   (CJK) that is up to the next punctuation, at most [`URL_TOKEN_CAP`]
 //!   folded bytes.
 
+mod candidates;
+
 use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -147,15 +149,15 @@ use ipnet::IpNet;
 use unicode_security::{RestrictionLevel, RestrictionLevelDetection, skeleton};
 use url::{Host, Url};
 
-use super::engine::{Finding, Scanner, Tally, Treatment};
-use super::error::GuardrailError;
-use super::runs::{RunCursor, RunDetector, RunRule, table};
-use super::scan_hooks::{ScanGuard, scan_hooks};
-use super::url_scan::{
+use crate::guardrails::error::GuardrailError;
+use crate::guardrails::scan::engine::{Finding, Scanner, Tally, Treatment};
+use crate::guardrails::scan::hooks::{ScanGuard, scan_hooks};
+use crate::guardrails::scan::runs::{RunCursor, RunDetector, RunRule, table};
+use crate::guardrails::{Check, Guardrail, STAGES_ALL};
+use crate::hooks::Stage;
+use candidates::{
     Candidate, End, Flow, How, View, autolink_end, breaks, extent, is_scheme_byte, may_hold, walk,
 };
-use super::{Check, Guardrail, STAGES_ALL};
-use crate::hooks::Stage;
 
 /// The longest token judged in one piece, in bytes (a chunk hook holds back
 /// at most this much).

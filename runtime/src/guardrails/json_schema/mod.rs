@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use super::error::GuardrailError;
-use super::result::{GuardrailResult, record, record_shared};
-use super::{Check, Guardrail};
+use crate::guardrails::error::GuardrailError;
+use crate::guardrails::result::{GuardrailResult, record, record_shared};
+use crate::guardrails::{Check, Guardrail};
 use crate::hooks::{ChunkAction, HookContext, HookError, OnChunk, PostResponse, Stage};
 use crate::types::{ChatChunk, ChatResponse};
 
@@ -516,7 +516,9 @@ mod tests {
             .await
             .unwrap_err();
         assert!(err.to_string().contains("no content"), "{err}");
-        let results = super::super::GuardrailResults::of(&cx).unwrap().snapshot();
+        let results = crate::guardrails::GuardrailResults::of(&cx)
+            .unwrap()
+            .snapshot();
         let tripped: Vec<bool> = results.iter().map(|r| r.tripped).collect();
         assert_eq!(tripped, [false, true, true]);
     }
@@ -583,7 +585,7 @@ mod tests {
     fn a_stream_over_the_cap_trips_at_the_chunk_that_crosses_it() {
         let s = schema().max_text_bytes(10);
         let mut cx = HookContext::new("m");
-        let results = super::super::GuardrailResults::install(&mut cx);
+        let results = crate::guardrails::GuardrailResults::install(&mut cx);
         let mut state = JsonSchemaState::default();
         for text in [r#"{"name""#, ": "] {
             let mut c = piece(text, false);

@@ -46,7 +46,7 @@ use async_openai::types::chat::{
 
 use super::channels::{Channel, chunk_choice_texts, reply_choice_texts, slot};
 use super::engine::{Blocked, Detector, FieldStream, Scanner, Tail, Tally};
-use super::result::{GuardrailResult, record, record_shared};
+use crate::guardrails::result::{GuardrailResult, record, record_shared};
 use crate::hooks::{ChunkAction, HookContext, HookError, Stage};
 use crate::limits::{MAX_CHOICES, MAX_HELD_BYTES, MAX_TOOL_CALLS};
 use crate::types::{ChatChunk, ChatRequest, ChatResponse, ChunkChoice};
@@ -577,7 +577,7 @@ macro_rules! scan_hooks {
         /// Per-stream state of the guardrail as a chunk hook: the text each
         /// choice and field holds back, and what was found so far.
         #[derive(Default)]
-        pub struct $state($crate::guardrails::scan_hooks::StreamState<$cursor>);
+        pub struct $state($crate::guardrails::scan::hooks::StreamState<$cursor>);
 
         impl $state {
             /// Bytes of streamed text this state holds back now, over every
@@ -607,7 +607,7 @@ macro_rules! scan_hooks {
                 req: &mut $crate::ChatRequest,
                 cx: &mut $crate::HookContext,
             ) -> Result<(), $crate::HookError> {
-                $crate::guardrails::scan_hooks::pre_request(self, req, cx)
+                $crate::guardrails::scan::hooks::pre_request(self, req, cx)
             }
         }
 
@@ -617,7 +617,7 @@ macro_rules! scan_hooks {
                 resp: &mut $crate::ChatResponse,
                 cx: &mut $crate::HookContext,
             ) -> Result<(), $crate::HookError> {
-                $crate::guardrails::scan_hooks::post_response(self, resp, cx)
+                $crate::guardrails::scan::hooks::post_response(self, resp, cx)
             }
         }
 

@@ -35,10 +35,10 @@ use aho_corasick::automaton::{Automaton, StateID};
 use aho_corasick::dfa::DFA;
 use aho_corasick::{Anchored, MatchKind, StartKind};
 
-use super::engine::{Detector, Finding, Hay};
-use super::error::GuardrailError;
-use super::fold::{Fold, is_word_char};
-use super::runs::{block_mask, gather_high, long_runs, low_bits};
+use crate::guardrails::error::GuardrailError;
+use crate::guardrails::scan::engine::{Detector, Finding, Hay};
+use crate::guardrails::scan::fold::{Fold, is_word_char};
+use crate::guardrails::scan::runs::{block_mask, gather_high, long_runs, low_bits};
 
 /// ASCII word bytes.
 static WORD: [bool; 256] = {

@@ -278,7 +278,7 @@ impl Tally {
 /// The most original bytes of characters that fold to nothing
 /// (default-ignorable code points: zero-width spaces and joiners, BOM, soft
 /// hyphens, bidi controls, variation selectors, tags; for
-/// [`Keywords`](super::Keywords), the combining accents of Latin, Greek
+/// [`Keywords`](crate::guardrails::Keywords), the combining accents of Latin, Greek
 /// and Cyrillic too) that a chunk hook holds back in one stream (one field
 /// of one choice), on top of what its cap allows.
 ///
