@@ -15,6 +15,28 @@
 //! hook and an [`OnChunk`](crate::OnChunk) hook. [`InputBudget`] is
 //! pre-request only.
 //!
+//! # Layers
+//!
+//! The module is built in layers; each uses only those below it.
+//!
+//! - **Guardrails**, one module each, with what only it needs:
+//!   `keywords/` (its term matcher and start filter), `pii/` (its patterns
+//!   and the DFA detector), `secret_keys`, `url_filter/` (finding URL
+//!   candidates, the allow-list, the verdict on a URL), `input_budget`,
+//!   `json_schema/`, and `remote/`, the checks that ask a model
+//!   ([`Moderation`], [`LlmJudge`]). All are re-exported here.
+//! - **[`pipeline`]**: guardrails configured from JSON, run in stages around
+//!   a client; each guardrail it knows is one entry of its registry.
+//! - **The scan engine** (`scan/`): how text is read (`bidi`, `look_alike`,
+//!   `fold`: folded text with a map back to the original), the detector
+//!   interface and the scanner that applies one to a whole text or to a
+//!   stream of pieces (`engine`), detectors over token runs (`runs`), which
+//!   fields of a request, reply or chunk are text (`channels`), and the
+//!   hook adapters that make a detector a pre-request, post-response and
+//!   chunk hook with per-stream state (`hooks`).
+//! - **Support**: `result` ([`GuardrailResult`], [`GuardrailResults`]) and
+//!   `error` ([`GuardrailError`], [`CheckError`]).
+//!
 //! # What a reply's text is
 //!
 //! Every guardrail that looks at a reply (the text guardrails, whole or
