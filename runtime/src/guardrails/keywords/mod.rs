@@ -18,6 +18,7 @@ mod matcher;
 use std::sync::Arc;
 
 use crate::guardrails::error::GuardrailError;
+use crate::guardrails::pipeline::{Build, PipelineError, Registered};
 use crate::guardrails::scan::engine::{Scanner, Tally, Treatment};
 use crate::guardrails::scan::fold::{Fold, fold_str};
 use crate::guardrails::scan::hooks::{ScanGuard, scan_hooks};
@@ -175,9 +176,6 @@ impl Guardrail for Keywords {
 
 impl ScanGuard for Keywords {
     type Det = KeywordDetector;
-    fn guard_name(&self) -> &'static str {
-        self.scanner.det.name
-    }
     fn scanner(&self) -> &Scanner<KeywordDetector> {
         &self.scanner
     }
@@ -235,4 +233,38 @@ fn spellings(term: &str) -> Vec<String> {
     out.sort_unstable();
     out.dedup();
     out
+}
+
+/// `config` of "Keyword Filter" in a pipeline bundle.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct KeywordConfig {
+    keywords: Option<Vec<String>>,
+}
+
+impl Registered for KeywordConfig {
+    const NAME: &'static str = "Keyword Filter";
+    type Guard = Keywords;
+
+    fn build(self, cx: &Build<'_>) -> Result<Keywords, PipelineError> {
+        let words = cx.required(self.keywords, "keywords")?;
+        let built = Keywords::new(&words).map_err(|e| cx.bad("keywords", e))?;
+        Ok(built.action(KeywordAction::Block))
+    }
+}
+
+/// `config` of "Competitors" in a pipeline bundle: that of "Keyword Filter".
+#[derive(Debug, serde::Deserialize)]
+#[serde(transparent)]
+pub(crate) struct CompetitorsConfig(KeywordConfig);
+
+impl Registered for CompetitorsConfig {
+    const NAME: &'static str = "Competitors";
+    type Guard = Keywords;
+
+    fn build(self, cx: &Build<'_>) -> Result<Keywords, PipelineError> {
+        let words = cx.required(self.0.keywords, "keywords")?;
+        let built = Keywords::competitors(&words).map_err(|e| cx.bad("keywords", e))?;
+        Ok(built.action(KeywordAction::Block))
+    }
 }

@@ -25,6 +25,7 @@ use regex_automata::util::{start, syntax};
 use regex_automata::{Anchored, Input, MatchKind, PatternID};
 
 use crate::guardrails::error::GuardrailError;
+use crate::guardrails::pipeline::{Build, PipelineError, Registered};
 use crate::guardrails::scan::engine::{Detector, Finding, Hay, Scanner, Tally, Treatment};
 use crate::guardrails::scan::fold::Fold;
 use crate::guardrails::scan::hooks::{ScanGuard, scan_hooks};
@@ -235,9 +236,6 @@ impl Guardrail for Pii {
 
 impl ScanGuard for Pii {
     type Det = DfaDetector;
-    fn guard_name(&self) -> &'static str {
-        "pii"
-    }
     fn scanner(&self) -> &Scanner<DfaDetector> {
         &self.scanner
     }
@@ -247,6 +245,51 @@ impl ScanGuard for Pii {
 }
 
 scan_hooks!(Pii, PiiState, DfaCursor);
+
+/// `config` of "Contains PII" in a pipeline bundle.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PiiConfig {
+    entities: Option<Vec<String>>,
+    #[serde(default)]
+    block: bool,
+}
+
+impl Registered for PiiConfig {
+    const NAME: &'static str = "Contains PII";
+    type Guard = Pii;
+
+    fn build(self, cx: &Build<'_>) -> Result<Pii, PipelineError> {
+        let mut builder = Pii::builder();
+        if let Some(names) = self.entities {
+            let mut entities = Vec::new();
+            for (i, n) in names.iter().enumerate() {
+                let e = PiiEntity::ALL
+                    .into_iter()
+                    .find(|e| e.as_str() == n)
+                    .ok_or_else(|| {
+                        let known: Vec<&str> = PiiEntity::ALL.map(PiiEntity::as_str).to_vec();
+                        cx.bad(
+                            &format!("entities[{i}]"),
+                            format!("unsupported entity `{n}`; supported: {}", known.join(", ")),
+                        )
+                    })?;
+                entities.push(e);
+            }
+            if entities.is_empty() {
+                return Err(cx.bad("entities", "needs at least one entity"));
+            }
+            builder = builder.entities(entities);
+        }
+        let pii = builder.build().map_err(|e| cx.bad("entities", e))?;
+        let action = if self.block {
+            PiiAction::Block
+        } else {
+            PiiAction::Mask
+        };
+        Ok(pii.action(action))
+    }
+}
 
 #[cfg(test)]
 mod tests {

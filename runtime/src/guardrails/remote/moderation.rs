@@ -14,6 +14,7 @@ use super::texts::{input_texts, reply_texts};
 use crate::error::ClientError;
 use crate::guardrails::Guardrail;
 use crate::guardrails::error::{CheckError, GuardrailError};
+use crate::guardrails::pipeline::{Build, NoChunks, PipelineError, Registered, StageHooks};
 use crate::guardrails::result::GuardrailResult;
 use crate::hooks::{HookContext, HookError, PostResponse, PreRequest, Stage};
 use crate::types::{ChatRequest, ChatResponse};
@@ -330,6 +331,42 @@ impl PostResponse for Moderation {
     ) -> impl Future<Output = Result<(), HookError>> + Send {
         let texts = reply_texts(resp).into_iter().map(|(_, t)| t).collect();
         self.run(texts, Stage::PostResponse, cx)
+    }
+}
+
+impl StageHooks for Moderation {
+    type Chunks = NoChunks;
+    fn chunks(&self) -> Option<&NoChunks> {
+        None
+    }
+}
+
+/// `config` of "Moderation" in a pipeline bundle.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ModerationConfig {
+    categories: Option<Vec<String>>,
+}
+
+impl Registered for ModerationConfig {
+    const NAME: &'static str = "Moderation";
+    type Guard = Moderation;
+
+    fn build(self, cx: &Build<'_>) -> Result<Moderation, PipelineError> {
+        let mut m = Moderation::with_client(cx.moderation_client()?);
+        if let Some(categories) = self.categories {
+            m = m.categories(&categories).map_err(|e| {
+                let i = match &e {
+                    GuardrailError::UnknownCategory { name } => {
+                        categories.iter().position(|c| c == name)
+                    }
+                    _ => None,
+                };
+                let field = i.map_or("categories".to_owned(), |i| format!("categories[{i}]"));
+                cx.bad(&field, e)
+            })?;
+        }
+        Ok(m)
     }
 }
 

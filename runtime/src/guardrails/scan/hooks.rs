@@ -49,16 +49,16 @@ use async_openai::types::chat::{
 
 use super::channels::{Channel, chunk_choice_texts, reply_choice_texts, slot};
 use super::engine::{Blocked, Detector, FieldStream, Scanner, Tail, Tally};
+use crate::guardrails::Guardrail;
 use crate::guardrails::result::{GuardrailResult, record, record_shared};
 use crate::hooks::{ChunkAction, HookContext, HookError, Stage};
 use crate::limits::{MAX_CHOICES, MAX_HELD_BYTES, MAX_TOOL_CALLS};
 use crate::types::{ChatChunk, ChatRequest, ChatResponse, ChunkChoice};
 
-/// A guardrail built on a [`Scanner`].
-pub(crate) trait ScanGuard: Send + Sync {
+/// A guardrail built on a [`Scanner`]; its [`Guardrail::name`] names it in
+/// results and tripwires.
+pub(crate) trait ScanGuard: Guardrail {
     type Det: Detector;
-    /// The guardrail's name in results.
-    fn guard_name(&self) -> &'static str;
     fn scanner(&self) -> &Scanner<Self::Det>;
     /// Why it tripped, for people; must not quote a matched value.
     fn reason(&self, tally: &Tally) -> String;
@@ -101,13 +101,13 @@ fn limit_trip<G: ScanGuard>(g: &G, tally: &Tally, what: &'static str, limit: usi
 
 fn info<G: ScanGuard>(g: &G, tally: &Tally) -> serde_json::Value {
     let mut info = tally.info(g.scanner().treat);
-    info["guardrail"] = g.guard_name().into();
+    info["guardrail"] = g.name().into();
     info
 }
 
 fn result<G: ScanGuard>(g: &G, stage: Stage, tripped: bool, tally: &Tally) -> GuardrailResult {
     GuardrailResult {
-        guardrail: g.guard_name().into(),
+        guardrail: g.name().into(),
         stage,
         tripped,
         info: info(g, tally),
@@ -254,6 +254,13 @@ macro_rules! scan_hooks {
                 cx: &mut $crate::HookContext,
             ) -> Result<(), $crate::HookError> {
                 $crate::guardrails::scan::hooks::post_response(self, resp, cx)
+            }
+        }
+
+        impl $crate::guardrails::pipeline::StageHooks for $guard {
+            type Chunks = Self;
+            fn chunks(&self) -> Option<&Self> {
+                Some(self)
             }
         }
 

@@ -156,6 +156,7 @@ use unicode_security::{RestrictionLevel, RestrictionLevelDetection, skeleton};
 use url::{Host, Url};
 
 use crate::guardrails::error::GuardrailError;
+use crate::guardrails::pipeline::{Build, PipelineError, Registered};
 use crate::guardrails::scan::engine::{Finding, Scanner, Tally, Treatment};
 use crate::guardrails::scan::hooks::{ScanGuard, scan_hooks};
 use crate::guardrails::scan::runs::{RunCursor, RunDetector, RunRule, table};
@@ -308,9 +309,6 @@ impl Guardrail for UrlFilter {
 
 impl ScanGuard for UrlFilter {
     type Det = RunDetector<UrlRule>;
-    fn guard_name(&self) -> &'static str {
-        "url_filter"
-    }
     fn scanner(&self) -> &Scanner<RunDetector<UrlRule>> {
         &self.scanner
     }
@@ -323,3 +321,56 @@ impl ScanGuard for UrlFilter {
 }
 
 scan_hooks!(UrlFilter, UrlFilterState, RunCursor<UrlCarry>);
+
+/// `config` of "URL Filter" in a pipeline bundle.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UrlConfig {
+    #[serde(default)]
+    url_allow_list: Vec<String>,
+    allowed_schemes: Option<Vec<String>>,
+    block_userinfo: Option<bool>,
+    #[serde(default)]
+    allow_subdomains: bool,
+}
+
+impl Registered for UrlConfig {
+    const NAME: &'static str = "URL Filter";
+    type Guard = UrlFilter;
+
+    fn build(self, cx: &Build<'_>) -> Result<UrlFilter, PipelineError> {
+        let filter = UrlFilter::new(&self.url_allow_list).map_err(|e| {
+            let i = match &e {
+                GuardrailError::AllowEntry { entry } => {
+                    self.url_allow_list.iter().position(|x| x == entry)
+                }
+                _ => None,
+            };
+            let field = i.map_or("url_allow_list".to_owned(), |i| {
+                format!("url_allow_list[{i}]")
+            });
+            cx.bad(&field, e)
+        })?;
+        let mut filter = filter
+            .allow_subdomains(self.allow_subdomains)
+            .allow_userinfo(!self.block_userinfo.unwrap_or(true));
+        if let Some(schemes) = self.allowed_schemes {
+            // As openai-guardrails does: "https://", "HTTPS:" and
+            // " https " all mean `https`.
+            let cleaned: Vec<String> = schemes
+                .iter()
+                .map(|s| {
+                    let s = s.trim().to_ascii_lowercase();
+                    let s = s.strip_suffix("://").unwrap_or(&s);
+                    s.strip_suffix(':').unwrap_or(s).trim().to_owned()
+                })
+                .filter(|s| !s.is_empty())
+                .collect();
+            if cleaned.is_empty() {
+                return Err(cx.bad("allowed_schemes", "needs at least one scheme"));
+            }
+            filter = filter.schemes(cleaned);
+        }
+        Ok(filter)
+    }
+}
