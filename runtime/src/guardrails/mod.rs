@@ -184,6 +184,7 @@ pub use remote::moderation::{
 };
 pub use result::{GuardrailResult, GuardrailResults};
 pub use scan::engine::IGNORABLE_HOLD_CAP;
+pub use scan::hooks::ScanState;
 pub use secret_keys::{SECRET_TOKEN_CAP, SecretAction, SecretKeys, SecretKeysState, SecretPreset};
 pub use url_filter::{URL_LOOKAHEAD, URL_TOKEN_CAP, UrlAction, UrlFilter, UrlFilterState};
 

@@ -331,7 +331,7 @@ struct MatchCursor {
 
 /// Per-stream state of [`KeywordDetector`].
 #[derive(Debug)]
-pub(crate) struct KeywordCursor {
+pub struct KeywordCursor {
     fwd: MatchCursor,
     /// The reversed run being read, by its start, and the reversed
     /// patterns' state in it.

@@ -243,7 +243,7 @@ pub(super) static CLASS: [u8; 256] = {
 
 /// Per-stream state of [`DfaDetector`].
 #[derive(Debug)]
-pub(crate) struct DfaCursor {
+pub struct DfaCursor {
     pub(super) sid: regex_automata::util::primitives::StateID,
     /// Next absolute folded offset to read.
     pub(super) at: usize,

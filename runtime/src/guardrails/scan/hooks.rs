@@ -205,37 +205,51 @@ fn finish_whole<G: ScanGuard>(
     if tripped { Err(trip(g, tally)) } else { Ok(()) }
 }
 
+/// Per-stream state of a scanning guardrail as a chunk hook
+/// ([`PiiState`](crate::guardrails::PiiState),
+/// [`KeywordsState`](crate::guardrails::KeywordsState),
+/// [`SecretKeysState`](crate::guardrails::SecretKeysState),
+/// [`UrlFilterState`](crate::guardrails::UrlFilterState)): the text each
+/// choice and field holds back, and what was found so far. `C` is the
+/// guardrail's own scanning position, not named outside this crate.
+pub struct ScanState<C>(pub(crate) StreamState<C>);
+
+impl<C> Default for ScanState<C> {
+    fn default() -> Self {
+        Self(StreamState::default())
+    }
+}
+
+impl<C> std::fmt::Debug for ScanState<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScanState").finish_non_exhaustive()
+    }
+}
+
+impl<C: Send> ScanState<C> {
+    /// Bytes of streamed text this state holds back now, over every
+    /// choice and field: what the next chunks, the chunk that finishes a
+    /// choice, or `on_end` will release. Per field, at most four times the
+    /// guardrail's cap (caps count folded bytes, and a character that folds
+    /// to something takes at most four bytes per byte of its fold), plus at
+    /// most [`IGNORABLE_HOLD_CAP`](crate::guardrails::IGNORABLE_HOLD_CAP)
+    /// bytes of characters that fold to nothing. Over the stream, at most
+    /// [`MAX_HELD_BYTES`](crate::limits::MAX_HELD_BYTES): past it the
+    /// guardrail trips.
+    pub fn held_bytes(&self) -> usize {
+        self.0.held_bytes()
+    }
+}
+
 /// Implements [`PreRequest`](crate::PreRequest),
 /// [`PostResponse`](crate::PostResponse) and [`OnChunk`](crate::OnChunk) for
-/// a [`ScanGuard`], with `$state` as its opaque per-stream state.
+/// a [`ScanGuard`], with `$state` naming its [`ScanState`].
 macro_rules! scan_hooks {
     ($guard:ty, $state:ident, $cursor:ty) => {
-        /// Per-stream state of the guardrail as a chunk hook: the text each
-        /// choice and field holds back, and what was found so far.
-        #[derive(Default)]
-        pub struct $state($crate::guardrails::scan::hooks::StreamState<$cursor>);
-
-        impl $state {
-            /// Bytes of streamed text this state holds back now, over every
-            /// choice and field: what the next chunks, the chunk that
-            /// finishes a choice, or `on_end` will release. Per field, at
-            /// most four times the guardrail's cap (caps count folded
-            /// bytes, and a character that folds to something takes at most
-            /// four bytes per byte of its fold), plus at most
-            /// [`IGNORABLE_HOLD_CAP`](crate::guardrails::IGNORABLE_HOLD_CAP)
-            /// bytes of characters that fold to nothing. Over the stream, at
-            /// most [`MAX_HELD_BYTES`](crate::limits::MAX_HELD_BYTES): past
-            /// it the guardrail trips.
-            pub fn held_bytes(&self) -> usize {
-                self.0.held_bytes()
-            }
-        }
-
-        impl ::std::fmt::Debug for $state {
-            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                f.debug_struct(stringify!($state)).finish_non_exhaustive()
-            }
-        }
+        #[doc = concat!("Per-stream state of [`", stringify!($guard), "`] as a chunk hook.")]
+        ///
+        /// A [`ScanState`](crate::guardrails::ScanState).
+        pub type $state = $crate::guardrails::ScanState<$cursor>;
 
         impl $crate::PreRequest for $guard {
             async fn pre_request(

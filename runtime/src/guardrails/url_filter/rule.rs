@@ -157,7 +157,7 @@ pub(crate) struct Open {
 
 /// What [`UrlRule`] carries from one piece of a long token to the next.
 #[derive(Debug, Default)]
-pub(crate) struct UrlCarry {
+pub struct UrlCarry {
     /// The byte before the piece, when the piece does not start the token.
     pub(super) prev: Option<u8>,
     /// The piece starts inside a word whose start was given up.
