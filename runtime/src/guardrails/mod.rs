@@ -15,6 +15,28 @@
 //! hook and an [`OnChunk`](crate::OnChunk) hook. [`InputBudget`] is
 //! pre-request only.
 //!
+//! # Layers
+//!
+//! The module is built in layers; each uses only those below it.
+//!
+//! - **Guardrails**, one module each, with what only it needs:
+//!   `keywords/` (its term matcher and start filter), `pii/` (its patterns
+//!   and the DFA detector), `secret_keys`, `url_filter/` (finding URL
+//!   candidates, the allow-list, the verdict on a URL), `input_budget`,
+//!   `json_schema/`, and `remote/`, the checks that ask a model
+//!   ([`Moderation`], [`LlmJudge`]). All are re-exported here.
+//! - **[`pipeline`]**: guardrails configured from JSON, run in stages around
+//!   a client; each guardrail it knows is one entry of its registry.
+//! - **The scan engine** (`scan/`): how text is read (`bidi`, `look_alike`,
+//!   `fold`: folded text with a map back to the original), the detector
+//!   interface and the scanner that applies one to a whole text or to a
+//!   stream of pieces (`engine`), detectors over token runs (`runs`), which
+//!   fields of a request, reply or chunk are text (`channels`), and the
+//!   hook adapters that make a detector a pre-request, post-response and
+//!   chunk hook with per-stream state (`hooks`).
+//! - **Support**: `result` ([`GuardrailResult`], [`GuardrailResults`]) and
+//!   `error` ([`GuardrailError`], [`CheckError`]).
+//!
 //! # What a reply's text is
 //!
 //! Every guardrail that looks at a reply (the text guardrails, whole or
@@ -138,48 +160,38 @@
 //! extensions); a tripwire's `info` carries the same structured details.
 //! Neither ever contains a PII value or a secret.
 
-mod bidi;
-mod budget;
-pub(crate) mod channels;
-mod engine;
 mod error;
-mod fold;
+mod input_budget;
 mod json_schema;
-mod judge;
-mod keyword_scan;
 mod keywords;
-mod look_alike;
-mod moderation;
 mod pii;
-mod pii_patterns;
 pub mod pipeline;
+mod remote;
 mod result;
-mod runs;
-pub(crate) mod scan_hooks;
-mod secrets;
-mod texts;
+pub(crate) mod scan;
+mod secret_keys;
 mod url_filter;
-mod url_scan;
 
-pub use budget::InputBudget;
-pub use engine::IGNORABLE_HOLD_CAP;
 pub use error::{CheckError, GuardrailError};
+pub use input_budget::InputBudget;
 pub use json_schema::{JsonSchemaOutput, JsonSchemaState};
-pub use judge::{DEFAULT_JUDGE_THRESHOLD, DEFAULT_JUDGE_TURNS, LlmJudge, Verdict};
 pub use keywords::{KeywordAction, Keywords, KeywordsState};
-pub use moderation::{
+pub use pii::{PII_HOLD_CAP, Pii, PiiAction, PiiBuilder, PiiEntity, PiiState};
+pub use remote::judge::{DEFAULT_JUDGE_THRESHOLD, DEFAULT_JUDGE_TURNS, LlmJudge, Verdict};
+pub use remote::moderation::{
     DEFAULT_MODERATION_MODEL, MODERATION_CATEGORIES, Moderation, ModerationClient,
     ModerationResponse, ModerationResult, ModerationVerdict,
 };
-pub use pii::{PII_HOLD_CAP, Pii, PiiAction, PiiBuilder, PiiEntity, PiiState};
 pub use result::{GuardrailResult, GuardrailResults};
-pub use secrets::{SECRET_TOKEN_CAP, SecretAction, SecretKeys, SecretKeysState, SecretPreset};
+pub use scan::engine::IGNORABLE_HOLD_CAP;
+pub use scan::hooks::ScanState;
+pub use secret_keys::{SECRET_TOKEN_CAP, SecretAction, SecretKeys, SecretKeysState, SecretPreset};
 pub use url_filter::{URL_LOOKAHEAD, URL_TOKEN_CAP, UrlAction, UrlFilter, UrlFilterState};
 
 use serde_json::Value;
 
 use crate::hooks::Stage;
-use engine::{Detector, Scanner, Tally};
+use scan::engine::{Detector, Scanner, Tally};
 
 /// What every built-in guardrail has in common, for code that handles them
 /// by name (results, a pipeline configuration).

@@ -13,7 +13,7 @@ use crate::client::ChatClient;
 use crate::concurrent::race;
 use crate::error::ClientError;
 use crate::guardrails::GuardrailResults;
-use crate::guardrails::channels::{Gathered, delta_bytes};
+use crate::guardrails::scan::channels::{Gathered, delta_bytes};
 use crate::hooks::{HookContext, Stage};
 use crate::limits::{MAX_CHOICES, MAX_GATHERED_BYTES};
 use crate::stream::{ChatStream, hooked};

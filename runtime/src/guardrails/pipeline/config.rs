@@ -1,7 +1,6 @@
 //! Reading a pipeline bundle: its shape, each guardrail's configuration,
 //! and the errors that name where a bundle is wrong.
 
-use serde::Deserialize;
 use serde::de::{self, DeserializeOwned, Visitor};
 use serde_json::{Map, Value};
 
@@ -302,79 +301,11 @@ pub(crate) fn struct_fields<T: DeserializeOwned>() -> &'static [&'static str] {
     probe.0.unwrap_or(&[])
 }
 
-/// `config` of "Contains PII".
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct PiiConfig {
-    pub(crate) entities: Option<Vec<String>>,
-    #[serde(default)]
-    pub(crate) block: bool,
-}
-
-/// `config` of "Keyword Filter" and "Competitors".
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct KeywordConfig {
-    pub(crate) keywords: Option<Vec<String>>,
-}
-
-/// `config` of "Secret Keys".
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct SecretConfig {
-    pub(crate) threshold: Option<String>,
-    pub(crate) custom_regex: Option<Vec<String>>,
-}
-
-/// `config` of "URL Filter".
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct UrlConfig {
-    #[serde(default)]
-    pub(crate) url_allow_list: Vec<String>,
-    pub(crate) allowed_schemes: Option<Vec<String>>,
-    pub(crate) block_userinfo: Option<bool>,
-    #[serde(default)]
-    pub(crate) allow_subdomains: bool,
-}
-
-/// `config` of "Moderation".
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct ModerationConfig {
-    pub(crate) categories: Option<Vec<String>>,
-}
-
-/// `config` of "Jailbreak".
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct JailbreakConfig {
-    pub(crate) model: Option<String>,
-    pub(crate) confidence_threshold: Option<f64>,
-    pub(crate) max_turns: Option<usize>,
-    /// Accepted for compatibility; verdicts here never carry a reason.
-    #[serde(default)]
-    #[allow(dead_code)]
-    pub(crate) include_reasoning: bool,
-}
-
-/// `config` of "Custom Prompt Check".
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct CustomCheckConfig {
-    pub(crate) model: Option<String>,
-    pub(crate) confidence_threshold: Option<f64>,
-    pub(crate) max_turns: Option<usize>,
-    /// Accepted for compatibility; verdicts here never carry a reason.
-    #[serde(default)]
-    #[allow(dead_code)]
-    pub(crate) include_reasoning: bool,
-    pub(crate) system_prompt_details: Option<String>,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::guardrails::pii::PiiConfig;
+    use crate::guardrails::url_filter::UrlConfig;
 
     #[test]
     fn serde_lists_the_fields() {

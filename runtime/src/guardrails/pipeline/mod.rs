@@ -70,6 +70,8 @@
 mod client;
 mod config;
 mod entry;
+mod guard;
+mod registry;
 
 use std::sync::Arc;
 
@@ -78,14 +80,16 @@ use serde::Serialize;
 pub use client::{CallResults, GuardedClient};
 pub use config::{EntryAt, PipelineError, PipelineStage};
 
-use super::moderation::ModerationClient;
+use super::remote::moderation::ModerationClient;
 use super::result::GuardrailResult;
 use crate::client::{ChatClient, DynChatClient};
 use crate::hooks::FailurePolicy;
 use entry::Entry;
+pub(crate) use guard::{NoChunks, StageHooks};
+pub(crate) use registry::{Build, Registered};
 
 /// The guardrail names a bundle may use.
-pub const KNOWN_NAMES: [&str; 8] = entry::NAMES;
+pub const KNOWN_NAMES: [&str; registry::REGISTRY.len()] = registry::names();
 
 /// The clients the guardrails that call a model use: a chat client for
 /// `Jailbreak` and `Custom Prompt Check`, a moderation client for

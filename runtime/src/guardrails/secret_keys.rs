@@ -21,11 +21,12 @@ use std::sync::Arc;
 
 use regex_automata::{Anchored, Input, meta};
 
-use super::engine::{Finding, Scanner, Tally, Treatment};
-use super::error::GuardrailError;
-use super::runs::{RunCursor, RunDetector, RunRule, table};
-use super::scan_hooks::{ScanGuard, scan_hooks};
-use super::{Check, Guardrail, STAGES_ALL};
+use crate::guardrails::error::GuardrailError;
+use crate::guardrails::pipeline::{Build, PipelineError, Registered};
+use crate::guardrails::scan::engine::{Finding, Scanner, Tally, Treatment};
+use crate::guardrails::scan::hooks::{ScanGuard, scan_hooks};
+use crate::guardrails::scan::runs::{RunCursor, RunDetector, RunRule, table};
+use crate::guardrails::{Check, Guardrail, STAGES_ALL};
 use crate::hooks::Stage;
 
 /// The longest token judged in one piece, in bytes (a chunk hook holds back
@@ -352,9 +353,6 @@ impl Guardrail for SecretKeys {
 
 impl ScanGuard for SecretKeys {
     type Det = RunDetector<SecretRule>;
-    fn guard_name(&self) -> &'static str {
-        "secret_keys"
-    }
     fn scanner(&self) -> &Scanner<RunDetector<SecretRule>> {
         &self.scanner
     }
@@ -364,3 +362,37 @@ impl ScanGuard for SecretKeys {
 }
 
 scan_hooks!(SecretKeys, SecretKeysState, RunCursor);
+
+/// `config` of "Secret Keys" in a pipeline bundle.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SecretConfig {
+    threshold: Option<String>,
+    custom_regex: Option<Vec<String>>,
+}
+
+impl Registered for SecretConfig {
+    const NAME: &'static str = "Secret Keys";
+    type Guard = SecretKeys;
+
+    fn build(self, cx: &Build<'_>) -> Result<SecretKeys, PipelineError> {
+        let preset = match self.threshold.as_deref() {
+            None | Some("balanced") => SecretPreset::Balanced,
+            Some("strict") => SecretPreset::Strict,
+            Some("permissive") => SecretPreset::Permissive,
+            Some(other) => {
+                return Err(cx.bad(
+                    "threshold",
+                    format!("`{other}` is not strict, balanced or permissive"),
+                ));
+            }
+        };
+        let mut secrets = SecretKeys::preset(preset);
+        for (i, re) in self.custom_regex.unwrap_or_default().iter().enumerate() {
+            secrets = secrets
+                .pattern(format!("custom_regex[{i}]"), re)
+                .map_err(|e| cx.bad(&format!("custom_regex[{i}]"), e))?;
+        }
+        Ok(secrets)
+    }
+}

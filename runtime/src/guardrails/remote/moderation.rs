@@ -10,11 +10,12 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::Guardrail;
-use super::error::{CheckError, GuardrailError};
-use super::result::GuardrailResult;
 use super::texts::{input_texts, reply_texts};
 use crate::error::ClientError;
+use crate::guardrails::Guardrail;
+use crate::guardrails::error::{CheckError, GuardrailError};
+use crate::guardrails::pipeline::{Build, NoChunks, PipelineError, Registered, StageHooks};
+use crate::guardrails::result::GuardrailResult;
 use crate::hooks::{HookContext, HookError, PostResponse, PreRequest, Stage};
 use crate::types::{ChatRequest, ChatResponse};
 
@@ -156,7 +157,7 @@ impl ModerationVerdict {
 /// user message as one input; as a [`PostResponse`] hook, each choice's
 /// content and refusal. It makes one request per check, through any
 /// [`ModerationClient`]. It is not a chunk hook (a chunk hook cannot wait
-/// for a network call); the [pipeline](super::pipeline) checks a streamed
+/// for a network call); the [pipeline](crate::guardrails::pipeline) checks a streamed
 /// reply once when it ends.
 ///
 /// When the endpoint cannot be reached or returns nothing, the hook fails
@@ -277,7 +278,7 @@ impl Moderation {
         cx: &mut HookContext,
     ) -> impl Future<Output = Result<(), HookError>> + Send {
         let n = inputs.len();
-        let results = super::GuardrailResults::install(cx);
+        let results = crate::guardrails::GuardrailResults::install(cx);
         async move {
             if n == 0 {
                 return Ok(());
@@ -330,6 +331,42 @@ impl PostResponse for Moderation {
     ) -> impl Future<Output = Result<(), HookError>> + Send {
         let texts = reply_texts(resp).into_iter().map(|(_, t)| t).collect();
         self.run(texts, Stage::PostResponse, cx)
+    }
+}
+
+impl StageHooks for Moderation {
+    type Chunks = NoChunks;
+    fn chunks(&self) -> Option<&NoChunks> {
+        None
+    }
+}
+
+/// `config` of "Moderation" in a pipeline bundle.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ModerationConfig {
+    categories: Option<Vec<String>>,
+}
+
+impl Registered for ModerationConfig {
+    const NAME: &'static str = "Moderation";
+    type Guard = Moderation;
+
+    fn build(self, cx: &Build<'_>) -> Result<Moderation, PipelineError> {
+        let mut m = Moderation::with_client(cx.moderation_client()?);
+        if let Some(categories) = self.categories {
+            m = m.categories(&categories).map_err(|e| {
+                let i = match &e {
+                    GuardrailError::UnknownCategory { name } => {
+                        categories.iter().position(|c| c == name)
+                    }
+                    _ => None,
+                };
+                let field = i.map_or("categories".to_owned(), |i| format!("categories[{i}]"));
+                cx.bad(&field, e)
+            })?;
+        }
+        Ok(m)
     }
 }
 
@@ -448,7 +485,9 @@ mod tests {
                 "omni-x".to_owned()
             )
         );
-        let results = super::super::GuardrailResults::of(&cx).unwrap().snapshot();
+        let results = crate::guardrails::GuardrailResults::of(&cx)
+            .unwrap()
+            .snapshot();
         assert_eq!(
             results.iter().map(|r| r.tripped).collect::<Vec<_>>(),
             [false, true]

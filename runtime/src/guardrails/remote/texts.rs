@@ -2,8 +2,8 @@
 
 use async_openai::types::chat::ChatCompletionRequestMessage as Msg;
 
-use super::budget::each_text;
-use super::channels::reply_choice_texts;
+use crate::guardrails::input_budget::each_text;
+use crate::guardrails::scan::channels::reply_choice_texts;
 use crate::types::{ChatRequest, ChatResponse};
 
 /// The text of every system, developer and user message, in order (the
@@ -44,7 +44,7 @@ pub(crate) fn conversation(req: &ChatRequest, max_turns: usize) -> Vec<(&'static
 }
 
 /// Each choice's text, every channel of it (see
-/// [`channels`](super::channels): content, refusal, reasoning, tool calls,
+/// [`channels`](crate::guardrails::scan::channels): content, refusal, reasoning, tool calls,
 /// transcripts, strings in unknown fields) one after another, as
 /// `(choice index, text)`; choices with no text are left out.
 pub(crate) fn reply_texts(resp: &ChatResponse) -> Vec<(u32, String)> {

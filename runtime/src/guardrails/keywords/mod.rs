@@ -1,7 +1,7 @@
 //! `Keywords`: block or mask configured terms (and the competitor preset).
 //!
 //! Terms match case-insensitively, on word boundaries, in folded text (see
-//! [`fold`](super::fold), mode `Visual`): what a reader sees, whatever the
+//! [`fold`](crate::guardrails::scan::fold), mode `Visual`): what a reader sees, whatever the
 //! Unicode disguise. A boundary is required only at an edge of the term
 //! that is a word character, so `c++` matches in `I like c++.`. Trailing
 //! `.,!?;:` of a configured term are ignored (`"Acme."` is `acme`).
@@ -13,16 +13,19 @@
 //!
 //! How terms are matched in a stream is described in `keyword_scan`.
 
+mod matcher;
+
 use std::sync::Arc;
 
-use super::engine::{Scanner, Tally, Treatment};
-use super::error::GuardrailError;
-use super::fold::{Fold, fold_str};
-use super::keyword_scan::{KeywordCursor, KeywordDetector};
-use super::look_alike::single;
-use super::scan_hooks::{ScanGuard, scan_hooks};
-use super::{Guardrail, STAGES_ALL};
+use crate::guardrails::error::GuardrailError;
+use crate::guardrails::pipeline::{Build, PipelineError, Registered};
+use crate::guardrails::scan::engine::{Scanner, Tally, Treatment};
+use crate::guardrails::scan::fold::{Fold, fold_str};
+use crate::guardrails::scan::hooks::{ScanGuard, scan_hooks};
+use crate::guardrails::scan::look_alike::single;
+use crate::guardrails::{Guardrail, STAGES_ALL};
 use crate::hooks::Stage;
+use matcher::{KeywordCursor, KeywordDetector};
 
 /// What [`Keywords`] does with a match.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -157,8 +160,8 @@ impl Keywords {
     }
 
     /// Checks one text, as a pre-request or post-response hook would.
-    pub fn check(&self, text: &str) -> super::Check {
-        super::Check::run(&self.scanner, text)
+    pub fn check(&self, text: &str) -> crate::guardrails::Check {
+        crate::guardrails::Check::run(&self.scanner, text)
     }
 }
 
@@ -173,9 +176,6 @@ impl Guardrail for Keywords {
 
 impl ScanGuard for Keywords {
     type Det = KeywordDetector;
-    fn guard_name(&self) -> &'static str {
-        self.scanner.det.name
-    }
     fn scanner(&self) -> &Scanner<KeywordDetector> {
         &self.scanner
     }
@@ -233,4 +233,38 @@ fn spellings(term: &str) -> Vec<String> {
     out.sort_unstable();
     out.dedup();
     out
+}
+
+/// `config` of "Keyword Filter" in a pipeline bundle.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct KeywordConfig {
+    keywords: Option<Vec<String>>,
+}
+
+impl Registered for KeywordConfig {
+    const NAME: &'static str = "Keyword Filter";
+    type Guard = Keywords;
+
+    fn build(self, cx: &Build<'_>) -> Result<Keywords, PipelineError> {
+        let words = cx.required(self.keywords, "keywords")?;
+        let built = Keywords::new(&words).map_err(|e| cx.bad("keywords", e))?;
+        Ok(built.action(KeywordAction::Block))
+    }
+}
+
+/// `config` of "Competitors" in a pipeline bundle: that of "Keyword Filter".
+#[derive(Debug, serde::Deserialize)]
+#[serde(transparent)]
+pub(crate) struct CompetitorsConfig(KeywordConfig);
+
+impl Registered for CompetitorsConfig {
+    const NAME: &'static str = "Competitors";
+    type Guard = Keywords;
+
+    fn build(self, cx: &Build<'_>) -> Result<Keywords, PipelineError> {
+        let words = cx.required(self.0.keywords, "keywords")?;
+        let built = Keywords::competitors(&words).map_err(|e| cx.bad("keywords", e))?;
+        Ok(built.action(KeywordAction::Block))
+    }
 }

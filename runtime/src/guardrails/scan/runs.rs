@@ -73,7 +73,7 @@ pub(crate) struct RunDetector<R>(pub(crate) R);
 
 /// Per-stream state of a [`RunDetector`].
 #[derive(Debug, Default)]
-pub(crate) struct RunCursor<C = ()> {
+pub struct RunCursor<C = ()> {
     /// Next absolute folded offset to read.
     at: usize,
     /// Where the undecided rest of the run in progress starts.
@@ -341,7 +341,7 @@ impl<R: RunRule> Detector for RunDetector<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::guardrails::fold::Window;
+    use crate::guardrails::scan::fold::Window;
 
     /// Reports every run of letters judged, as it was judged.
     struct Letters;

@@ -28,7 +28,7 @@
 //!   look-alikes between two non-Latin scripts are not folded together.
 //!
 //! ASCII itself is never folded: `rn` does not read as `m`, `0` not as `O`,
-//! `1` not as `l` (see [`Keywords`](super::Keywords)).
+//! `1` not as `l` (see [`Keywords`](crate::guardrails::Keywords)).
 
 use std::collections::HashMap;
 use std::sync::LazyLock;

@@ -14,8 +14,8 @@ use async_openai::types::chat::{
 };
 use serde_json::json;
 
-use super::Guardrail;
-use super::result::{GuardrailResult, record};
+use crate::guardrails::Guardrail;
+use crate::guardrails::result::{GuardrailResult, record};
 use crate::hooks::{HookContext, HookError, PreRequest, Stage};
 use crate::types::ChatRequest;
 

@@ -1,0 +1,304 @@
+//! Running a scanner as a hook: over request messages, reply choices and
+//! streamed chunks.
+//!
+//! What is scanned:
+//! - pre-request: the text of system, developer and user messages (string
+//!   content and text parts); assistant history, tool results and images are
+//!   left alone;
+//! - post-response and streamed: every channel of every choice that
+//!   [`channels`](super::channels) names (content, refusal, reasoning, tool
+//!   call and legacy function call arguments and names, audio transcripts,
+//!   strings in unknown fields). Streamed channels are each their own stream
+//!   with its own held-back text, per choice index (`n > 1`) and, for tool
+//!   calls, per call index.
+//! - `logprobs` spell the text token by token, so they are removed from
+//!   every choice a text guardrail sees: masking the text would leave what
+//!   was masked in them.
+//!
+//! A choice's held-back text is released in the chunk that carries its
+//! `finish_reason` (so nothing of it follows its finish). Text that still
+//! comes for that choice after its finish goes on from where the text
+//! ended: the held tail is scanned again in front of it (never emitted
+//! twice), so a match split across the finish is still found, and as part
+//! of it was delivered, blocks. Whatever is still held when the upstream
+//! ends (a stream cut short, or one that stops with no finish reason) is
+//! judged as the end of its text and released by `on_end` as one last
+//! chunk.
+//!
+//! What a stream may make a scanning hook keep is bounded (see
+//! [`limits`](crate::limits)): more than [`MAX_CHOICES`] choice indices,
+//! more than [`MAX_TOOL_CALLS`] tool-call indices in one choice, or more
+//! than [`MAX_HELD_BYTES`] of text held back at once over every choice and
+//! field trips the guardrail (fail closed: the chunk that went past the
+//! limit is not delivered, nor anything after it), with the limit in the
+//! tripwire's `info["limit"]`.
+
+mod stream;
+pub(crate) use stream::StreamState;
+
+use std::collections::HashMap;
+
+use async_openai::types::chat::{
+    ChatCompletionRequestDeveloperMessageContent as DevContent,
+    ChatCompletionRequestDeveloperMessageContentPart as DevPart, ChatCompletionRequestMessage,
+    ChatCompletionRequestSystemMessageContent as SysContent,
+    ChatCompletionRequestSystemMessageContentPart as SysPart,
+    ChatCompletionRequestUserMessageContent as UserContent,
+    ChatCompletionRequestUserMessageContentPart as UserPart,
+};
+
+use super::channels::{Channel, chunk_choice_texts, reply_choice_texts, slot};
+use super::engine::{Blocked, Detector, FieldStream, Scanner, Tail, Tally};
+use crate::guardrails::Guardrail;
+use crate::guardrails::result::{GuardrailResult, record, record_shared};
+use crate::hooks::{ChunkAction, HookContext, HookError, Stage};
+use crate::limits::{MAX_CHOICES, MAX_HELD_BYTES, MAX_TOOL_CALLS};
+use crate::types::{ChatChunk, ChatRequest, ChatResponse, ChunkChoice};
+
+/// A guardrail built on a [`Scanner`]; its [`Guardrail::name`] names it in
+/// results and tripwires.
+pub(crate) trait ScanGuard: Guardrail {
+    type Det: Detector;
+    fn scanner(&self) -> &Scanner<Self::Det>;
+    /// Why it tripped, for people; must not quote a matched value.
+    fn reason(&self, tally: &Tally) -> String;
+}
+
+fn trip<G: ScanGuard>(g: &G, tally: &Tally) -> HookError {
+    HookError::tripwire(g.reason(tally)).with_info(info(g, tally))
+}
+
+/// Why a streamed chunk stops the stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// A finding blocked the text.
+    Blocked,
+    /// The stream went past a limit on what the hook keeps: fail closed.
+    Limit { what: &'static str, limit: usize },
+}
+
+impl From<Blocked> for Stop {
+    fn from(_: Blocked) -> Self {
+        Stop::Blocked
+    }
+}
+
+/// The `info["limit"]` of a tripwire for a limit.
+fn limit_info(what: &'static str, limit: usize) -> serde_json::Value {
+    serde_json::json!({"what": what, "limit": limit})
+}
+
+/// The tripwire for a stream that went past a limit: the guardrail cannot
+/// scan what it would have to keep, so nothing more passes.
+fn limit_trip<G: ScanGuard>(g: &G, tally: &Tally, what: &'static str, limit: usize) -> HookError {
+    let mut info = info(g, tally);
+    info["limit"] = limit_info(what, limit);
+    HookError::tripwire(format!(
+        "the reply went past a limit the guardrail keeps to: {what} ({limit})"
+    ))
+    .with_info(info)
+}
+
+fn info<G: ScanGuard>(g: &G, tally: &Tally) -> serde_json::Value {
+    let mut info = tally.info(g.scanner().treat);
+    info["guardrail"] = g.name().into();
+    info
+}
+
+fn result<G: ScanGuard>(g: &G, stage: Stage, tripped: bool, tally: &Tally) -> GuardrailResult {
+    GuardrailResult {
+        guardrail: g.name().into(),
+        stage,
+        tripped,
+        info: info(g, tally),
+    }
+}
+
+/// Scans one text in place.
+fn apply_text<G: ScanGuard>(g: &G, text: &mut String, tally: &mut Tally) -> Result<(), Blocked> {
+    if let Some(new) = g.scanner().apply(text, tally)? {
+        *text = new;
+    }
+    Ok(())
+}
+
+/// Calls `f` on the text of every system, developer and user message.
+pub(crate) fn for_each_input_text<E>(
+    req: &mut ChatRequest,
+    mut f: impl FnMut(&mut String) -> Result<(), E>,
+) -> Result<(), E> {
+    for msg in &mut req.messages {
+        match msg {
+            ChatCompletionRequestMessage::System(m) => match &mut m.content {
+                SysContent::Text(t) => f(t)?,
+                SysContent::Array(parts) => {
+                    for SysPart::Text(p) in parts {
+                        f(&mut p.text)?;
+                    }
+                }
+            },
+            ChatCompletionRequestMessage::Developer(m) => match &mut m.content {
+                DevContent::Text(t) => f(t)?,
+                DevContent::Array(parts) => {
+                    for DevPart::Text(p) in parts {
+                        f(&mut p.text)?;
+                    }
+                }
+            },
+            ChatCompletionRequestMessage::User(m) => match &mut m.content {
+                UserContent::Text(t) => f(t)?,
+                UserContent::Array(parts) => {
+                    for part in parts {
+                        if let UserPart::Text(p) = part {
+                            f(&mut p.text)?;
+                        }
+                    }
+                }
+            },
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The pre-request hook of a scanning guardrail.
+pub(crate) fn pre_request<G: ScanGuard>(
+    g: &G,
+    req: &mut ChatRequest,
+    cx: &mut HookContext,
+) -> Result<(), HookError> {
+    let mut tally = Tally::default();
+    let outcome = for_each_input_text(req, |t| apply_text(g, t, &mut tally));
+    finish_whole(g, Stage::PreRequest, outcome, &tally, cx)
+}
+
+/// The post-response hook of a scanning guardrail.
+pub(crate) fn post_response<G: ScanGuard>(
+    g: &G,
+    resp: &mut ChatResponse,
+    cx: &mut HookContext,
+) -> Result<(), HookError> {
+    let mut tally = Tally::default();
+    let scan_unknown = g.scanner().scan_unknown;
+    let outcome = resp.choices.iter_mut().try_for_each(|c| {
+        c.logprobs = None;
+        reply_choice_texts(c, scan_unknown, &mut |ch, t| {
+            let json = ch.is_json();
+            if let Some(new) = g.scanner().apply_as(t, json, &mut tally)? {
+                *t = new;
+            }
+            Ok(())
+        })
+    });
+    finish_whole(g, Stage::PostResponse, outcome, &tally, cx)
+}
+
+fn finish_whole<G: ScanGuard>(
+    g: &G,
+    stage: Stage,
+    outcome: Result<(), Blocked>,
+    tally: &Tally,
+    cx: &mut HookContext,
+) -> Result<(), HookError> {
+    let tripped = outcome.is_err();
+    record(cx, result(g, stage, tripped, tally));
+    if tripped { Err(trip(g, tally)) } else { Ok(()) }
+}
+
+/// Per-stream state of a scanning guardrail as a chunk hook
+/// ([`PiiState`](crate::guardrails::PiiState),
+/// [`KeywordsState`](crate::guardrails::KeywordsState),
+/// [`SecretKeysState`](crate::guardrails::SecretKeysState),
+/// [`UrlFilterState`](crate::guardrails::UrlFilterState)): the text each
+/// choice and field holds back, and what was found so far. `C` is the
+/// guardrail's own scanning position, not named outside this crate.
+pub struct ScanState<C>(pub(crate) StreamState<C>);
+
+impl<C> Default for ScanState<C> {
+    fn default() -> Self {
+        Self(StreamState::default())
+    }
+}
+
+impl<C> std::fmt::Debug for ScanState<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScanState").finish_non_exhaustive()
+    }
+}
+
+impl<C: Send> ScanState<C> {
+    /// Bytes of streamed text this state holds back now, over every
+    /// choice and field: what the next chunks, the chunk that finishes a
+    /// choice, or `on_end` will release. Per field, at most four times the
+    /// guardrail's cap (caps count folded bytes, and a character that folds
+    /// to something takes at most four bytes per byte of its fold), plus at
+    /// most [`IGNORABLE_HOLD_CAP`](crate::guardrails::IGNORABLE_HOLD_CAP)
+    /// bytes of characters that fold to nothing. Over the stream, at most
+    /// [`MAX_HELD_BYTES`](crate::limits::MAX_HELD_BYTES): past it the
+    /// guardrail trips.
+    pub fn held_bytes(&self) -> usize {
+        self.0.held_bytes()
+    }
+}
+
+/// Implements [`PreRequest`](crate::PreRequest),
+/// [`PostResponse`](crate::PostResponse) and [`OnChunk`](crate::OnChunk) for
+/// a [`ScanGuard`], with `$state` naming its [`ScanState`].
+macro_rules! scan_hooks {
+    ($guard:ty, $state:ident, $cursor:ty) => {
+        #[doc = concat!("Per-stream state of [`", stringify!($guard), "`] as a chunk hook.")]
+        ///
+        /// A [`ScanState`](crate::guardrails::ScanState).
+        pub type $state = $crate::guardrails::ScanState<$cursor>;
+
+        impl $crate::PreRequest for $guard {
+            async fn pre_request(
+                &self,
+                req: &mut $crate::ChatRequest,
+                cx: &mut $crate::HookContext,
+            ) -> Result<(), $crate::HookError> {
+                $crate::guardrails::scan::hooks::pre_request(self, req, cx)
+            }
+        }
+
+        impl $crate::PostResponse for $guard {
+            async fn post_response(
+                &self,
+                resp: &mut $crate::ChatResponse,
+                cx: &mut $crate::HookContext,
+            ) -> Result<(), $crate::HookError> {
+                $crate::guardrails::scan::hooks::post_response(self, resp, cx)
+            }
+        }
+
+        impl $crate::guardrails::pipeline::StageHooks for $guard {
+            type Chunks = Self;
+            fn chunks(&self) -> Option<&Self> {
+                Some(self)
+            }
+        }
+
+        impl $crate::OnChunk for $guard {
+            type State = $state;
+
+            fn on_chunk(
+                &self,
+                chunk: &mut $crate::ChatChunk,
+                state: &mut $state,
+                cx: &$crate::HookContext,
+            ) -> Result<$crate::ChunkAction, $crate::HookError> {
+                state.0.on_chunk(self, chunk, cx)
+            }
+
+            fn on_end(
+                &self,
+                state: &mut $state,
+                cx: &$crate::HookContext,
+            ) -> Result<Option<$crate::ChatChunk>, $crate::HookError> {
+                state.0.on_end(self, cx)
+            }
+        }
+    };
+}
+
+pub(crate) use scan_hooks;
