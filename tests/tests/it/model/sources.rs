@@ -889,9 +889,12 @@ fn client_args_default_to_openai_api_key_and_openai_base_url() {
         .unwrap()
         .as_nanos();
     let key = format!("sk-env-{}-{nanos}", std::process::id());
+    // The test's path in this binary, without the crate's name.
+    let module = module_path!().split_once("::").map_or("", |(_, m)| m);
+    let child_test = format!("{module}::client_args_defaults_child");
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
-            "client_args_defaults_child",
+            child_test.as_str(),
             "--exact",
             "--ignored",
             "--test-threads=1",
