@@ -1,9 +1,8 @@
 //! Test doubles for the generated-client tests: an inner client that
 //! answers from memory, and a hook of every kind that records its runs.
-#![allow(dead_code, unreachable_pub)]
 
-pub mod request;
-pub mod stream;
+pub(crate) mod request;
+pub(crate) mod stream;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

@@ -1,7 +1,7 @@
 //! The guardrails as hooks: pre-request, post-response, chunk hooks driven
 //! by hand and through the hooked stream, and the results they record.
 
-mod support;
+use crate::support;
 
 use openai_hooks::guardrails::{
     GuardrailResults, KeywordAction, Keywords, Pii, PiiAction, SecretAction, SecretKeys,

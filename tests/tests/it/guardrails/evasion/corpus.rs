@@ -17,7 +17,7 @@
 //! (https only), `Keywords::new(["acme", "project falcon"])`, `Pii` and
 //! `SecretKeys` blocking.
 
-mod support;
+use crate::support;
 
 use std::sync::Mutex;
 

@@ -307,9 +307,14 @@ async fn a_generated_client_is_injected_without_boxing_and_its_tripwire_passes_t
 
 /// A slow stream: enough time to shut a runtime down in the middle.
 fn slow_stream() -> Reply {
+    slow_stream_with_gap(Duration::from_millis(10))
+}
+
+/// A slow stream with `gap` between its chunks.
+fn slow_stream_with_gap(gap: Duration) -> Reply {
     Reply::text("a b c d e f g h i j k l")
         .chunks(12)
-        .chunk_delay(Duration::from_millis(10))
+        .chunk_delay(gap)
 }
 
 /// Runs `body` on a `current_thread` runtime of its own thread.
@@ -554,8 +559,13 @@ fn request() -> ChatRequest {
 /// running until told to stop; then runtime B streams, and A shuts down in
 /// the middle of B's stream. `a` is A's request; `b` is B's stream, which
 /// sends the stop signal after its third piece and returns how many pieces
-/// it got, or its error.
-fn cross_runtime_round<A, B, FB>(server: &LocalServer, a: A, b: B) -> Result<usize, String>
+/// it got, or its error. `gap` is the time between the stream's pieces.
+fn cross_runtime_round<A, B, FB>(
+    server: &LocalServer,
+    gap: Duration,
+    a: A,
+    b: B,
+) -> Result<usize, String>
 where
     A: Future<Output = ()> + Send + 'static,
     B: FnOnce(tokio::sync::oneshot::Sender<()>) -> FB + Send + 'static,
@@ -574,7 +584,7 @@ where
     opened_rx
         .recv_timeout(Duration::from_secs(10))
         .expect("A made its request");
-    server.push(slow_stream());
+    server.push(slow_stream_with_gap(gap));
     let runtime_b = std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -625,6 +635,10 @@ fn one_plain_client_across_runtimes_fails_when_the_first_runtime_shuts_down() {
         let for_a = shared.clone();
         let outcome = cross_runtime_round(
             &server,
+            // B must not get a fourth piece before A's runtime is gone:
+            // room for that on a loaded machine, where other tests of this
+            // binary run beside this one.
+            Duration::from_millis(100),
             async move {
                 for_a.create(request()).await.unwrap();
             },
@@ -730,6 +744,7 @@ fn per_runtime_never_fails_in_the_same_scenario() {
         let (for_a, for_b) = (model.clone(), model.clone());
         let outcome = cross_runtime_round(
             &server,
+            Duration::from_millis(10),
             async move {
                 let messages = [Message::user("x")];
                 let mut events = std::pin::pin!(for_a.stream(&messages, &[], None, None));
@@ -889,9 +904,12 @@ fn client_args_default_to_openai_api_key_and_openai_base_url() {
         .unwrap()
         .as_nanos();
     let key = format!("sk-env-{}-{nanos}", std::process::id());
+    // The test's path in this binary, without the crate's name.
+    let module = module_path!().split_once("::").map_or("", |(_, m)| m);
+    let child_test = format!("{module}::client_args_defaults_child");
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
-            "client_args_defaults_child",
+            child_test.as_str(),
             "--exact",
             "--ignored",
             "--test-threads=1",

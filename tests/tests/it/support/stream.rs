@@ -9,14 +9,14 @@ use openai_hooks::{
 
 /// Which delta field a test streams into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Field {
+pub(crate) enum Field {
     Content,
     Refusal,
     Reasoning,
 }
 
 /// A chunk carrying `text` in `field` of choice `index`.
-pub fn chunk(index: u32, field: Field, text: &str, finish: bool) -> ChatChunk {
+pub(crate) fn chunk(index: u32, field: Field, text: &str, finish: bool) -> ChatChunk {
     let mut delta = Delta::default();
     let t = Some(text.to_owned());
     match field {
@@ -39,7 +39,7 @@ pub fn chunk(index: u32, field: Field, text: &str, finish: bool) -> ChatChunk {
 }
 
 /// The text of `field` in a delta.
-pub fn text_of(delta: &Delta, field: Field) -> Option<&str> {
+pub(crate) fn text_of(delta: &Delta, field: Field) -> Option<&str> {
     match field {
         Field::Content => delta.content.as_deref(),
         Field::Refusal => delta.refusal.as_deref(),
@@ -48,7 +48,7 @@ pub fn text_of(delta: &Delta, field: Field) -> Option<&str> {
 }
 
 /// Splits `text` at the given cut points (moved to char boundaries).
-pub fn split(text: &str, cuts: &[usize]) -> Vec<String> {
+pub(crate) fn split(text: &str, cuts: &[usize]) -> Vec<String> {
     let mut points: Vec<usize> = cuts
         .iter()
         .map(|&c| {
@@ -70,7 +70,7 @@ pub fn split(text: &str, cuts: &[usize]) -> Vec<String> {
 }
 
 /// Reads `stream` to its end: the chunks, and the error that ended it.
-pub async fn drain(stream: &mut ChatStream<'_>) -> (Vec<ChatChunk>, Option<ClientError>) {
+pub(crate) async fn drain(stream: &mut ChatStream<'_>) -> (Vec<ChatChunk>, Option<ClientError>) {
     let mut chunks = Vec::new();
     while let Some(item) = futures::StreamExt::next(stream).await {
         match item {
@@ -83,7 +83,10 @@ pub async fn drain(stream: &mut ChatStream<'_>) -> (Vec<ChatChunk>, Option<Clien
 
 /// Feeds `chunks` through `hook` (then `on_end`) as the hooked stream
 /// does: the chunks the caller gets, and the error that stopped the stream.
-pub fn drive<H: OnChunk>(hook: &H, chunks: Vec<ChatChunk>) -> (Vec<ChatChunk>, Option<HookError>) {
+pub(crate) fn drive<H: OnChunk>(
+    hook: &H,
+    chunks: Vec<ChatChunk>,
+) -> (Vec<ChatChunk>, Option<HookError>) {
     let cx = HookContext::new("m");
     let mut state = H::State::default();
     let mut out = Vec::new();
@@ -104,19 +107,19 @@ pub fn drive<H: OnChunk>(hook: &H, chunks: Vec<ChatChunk>) -> (Vec<ChatChunk>, O
 
 /// What a caller saw of one stream.
 #[derive(Debug, Default)]
-pub struct Seen {
+pub(crate) struct Seen {
     /// Text of each emitted chunk, per choice index, in order.
-    pub chunks: Vec<(u32, String)>,
+    pub(crate) chunks: Vec<(u32, String)>,
     /// Whether a chunk with a finish reason was emitted, per choice, and
     /// whether text for that choice came after it.
-    pub text_after_finish: bool,
+    pub(crate) text_after_finish: bool,
     /// How the stream ended.
-    pub error: Option<HookError>,
+    pub(crate) error: Option<HookError>,
 }
 
 impl Seen {
     /// Everything emitted for choice `index`, concatenated.
-    pub fn text(&self, index: u32) -> String {
+    pub(crate) fn text(&self, index: u32) -> String {
         self.chunks
             .iter()
             .filter(|(i, _)| *i == index)
@@ -126,12 +129,12 @@ impl Seen {
 }
 
 /// Feeds `chunks` through `hook` (then `on_end`) as the hooked stream would.
-pub fn run<H: OnChunk>(hook: &H, chunks: Vec<ChatChunk>, field: Field) -> Seen {
+pub(crate) fn run<H: OnChunk>(hook: &H, chunks: Vec<ChatChunk>, field: Field) -> Seen {
     run_watching(hook, chunks, field, |_| {})
 }
 
 /// A guardrail's chunk-hook state that tells how much it holds back.
-pub trait Held {
+pub(crate) trait Held {
     fn held(&self) -> usize;
 }
 
@@ -148,7 +151,7 @@ held!(KeywordsState, PiiState, SecretKeysState, UrlFilterState);
 
 /// As [`stream_text`], and the most bytes the hook held back at once (as
 /// its state reports, after each chunk).
-pub fn stream_held<H: OnChunk<State: Held>>(
+pub(crate) fn stream_held<H: OnChunk<State: Held>>(
     hook: &H,
     pieces: &[String],
     field: Field,
@@ -207,7 +210,12 @@ fn run_watching<H: OnChunk>(
 
 /// Streams `text` in `pieces` as choice 0, the last piece carrying a finish
 /// reason when `finish`.
-pub fn stream_text<H: OnChunk>(hook: &H, pieces: &[String], field: Field, finish: bool) -> Seen {
+pub(crate) fn stream_text<H: OnChunk>(
+    hook: &H,
+    pieces: &[String],
+    field: Field,
+    finish: bool,
+) -> Seen {
     run(hook, chunks_of(pieces, field, finish), field)
 }
 
@@ -223,7 +231,7 @@ fn chunks_of(pieces: &[String], field: Field, finish: bool) -> Vec<ChatChunk> {
 }
 
 /// Unicode's default-ignorable code points (which fold to nothing).
-pub fn default_ignorable(c: char) -> bool {
+pub(crate) fn default_ignorable(c: char) -> bool {
     matches!(c as u32,
         0xAD | 0x34F | 0x61C | 0x115F..=0x1160 | 0x17B4..=0x17B5 | 0x180B..=0x180F
         | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x206F | 0x3164 | 0xFE00..=0xFE0F
@@ -233,7 +241,7 @@ pub fn default_ignorable(c: char) -> bool {
 
 /// The combining marks the keyword fold drops (generic diacritics): to
 /// `Keywords` they fold to nothing, like default-ignorable characters.
-pub fn folded_mark(c: char) -> bool {
+pub(crate) fn folded_mark(c: char) -> bool {
     matches!(c as u32,
         0x300..=0x36F | 0x483..=0x489 | 0x1AB0..=0x1AFF | 0x1DC0..=0x1DFF | 0x20D0..=0x20FF
         | 0xFE20..=0xFE2F)
@@ -246,13 +254,13 @@ fn folds_to_nothing(c: char) -> bool {
 }
 
 /// `s` without the characters that fold to nothing.
-pub fn visible(s: &str) -> String {
+pub(crate) fn visible(s: &str) -> String {
     s.chars().filter(|&c| !folds_to_nothing(c)).collect()
 }
 
 /// Whether `out` is a prefix of `text` with some characters that fold to
 /// nothing left out (and nothing else changed).
-pub fn prefix_less_ignorables(out: &str, text: &str) -> bool {
+pub(crate) fn prefix_less_ignorables(out: &str, text: &str) -> bool {
     let mut rest = text.chars();
     out.chars()
         .all(|c| rest.by_ref().find(|&t| !folds_to_nothing(t) || t == c) == Some(c))

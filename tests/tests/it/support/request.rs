@@ -8,7 +8,7 @@ use openai_hooks::async_openai::types::chat::{
 
 /// A request with a system message (`texts[0]`), a user message per other
 /// text, and an assistant reply `ok` at the end.
-pub fn request(texts: &[&str]) -> ChatRequest {
+pub(crate) fn request(texts: &[&str]) -> ChatRequest {
     let mut messages = vec![ChatCompletionRequestSystemMessage::from(texts[0]).into()];
     for t in &texts[1..] {
         messages.push(ChatCompletionRequestUserMessage::from(*t).into());

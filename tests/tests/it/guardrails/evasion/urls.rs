@@ -6,7 +6,7 @@
 //! only, unless a table says otherwise. A case that trips names the kind of
 //! finding it must report; one that passes must find nothing.
 
-mod support;
+use crate::support;
 
 use openai_hooks::guardrails::{URL_LOOKAHEAD, URL_TOKEN_CAP, UrlAction, UrlFilter};
 use support::stream::{Field, split, stream_text};

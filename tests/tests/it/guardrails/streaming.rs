@@ -17,7 +17,7 @@
 //! those of the whole text, the output differs from it only by some of
 //! those characters, and what a hook holds stays bounded.
 
-mod support;
+use crate::support;
 
 use std::sync::LazyLock;
 

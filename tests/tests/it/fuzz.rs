@@ -27,7 +27,7 @@
 //! `IGNORABLE_HOLD_CAP` for default-ignorable characters, which fold to
 //! nothing (see `zero_width_characters_are_held_within_a_bound`).
 
-mod support;
+use crate::support;
 
 use std::sync::LazyLock;
 use std::time::Duration;

@@ -58,9 +58,12 @@ impl<const ID: usize> OnChunk for Chunks<ID> {
     }
 }
 
-/// Something a hook leaves in the call's context for later hooks.
+/// Something a hook leaves in the call's context for later hooks (held,
+/// never read: its strong count is what the tests watch).
 #[derive(Clone)]
-struct Token(#[allow(dead_code)] Arc<()>);
+struct Token {
+    _held: Arc<()>,
+}
 
 /// Puts a clone of `token` in every call's context.
 struct Stamp {
@@ -73,7 +76,9 @@ impl PreRequest for Stamp {
         _: &mut ChatRequest,
         cx: &mut HookContext,
     ) -> Result<(), HookError> {
-        cx.extensions_mut().insert(Token(self.token.clone()));
+        cx.extensions_mut().insert(Token {
+            _held: self.token.clone(),
+        });
         Ok(())
     }
 }

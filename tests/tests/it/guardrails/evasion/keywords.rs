@@ -6,7 +6,7 @@
 //! input: huge runs of marks, overrides and nesting, unassigned code
 //! points, and bytes that are not UTF-8 on the wire.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

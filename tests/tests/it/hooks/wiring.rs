@@ -5,7 +5,7 @@
 //! what it received: these tests are about how the hooks are wired, not
 //! about HTTP (the local-server tests cover that).
 
-mod support;
+use crate::support;
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -5,7 +5,7 @@
 //! on with the choice's scanner; a stream that ends with no finish reason
 //! has its held tail judged as final, then ends with `Truncated`.
 
-mod support;
+use crate::support;
 
 use openai_hooks::async_openai::{Client, config::OpenAIConfig};
 use openai_hooks::guardrails::pipeline::{Pipeline, PipelineClients};

@@ -3,7 +3,7 @@
 //! (fullwidth and other compatibility forms, zero-width characters,
 //! combining marks, IDN hosts) and text cut at chunk boundaries.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 

@@ -1,0 +1,7 @@
+//! `ChatClient` on async-openai's client and on generated clients: what a
+//! dropped call releases, one client shared across runtimes, and keys kept
+//! out of errors and `Debug`.
+
+mod cancel;
+mod cross_runtime;
+mod key_leakage;

@@ -1,0 +1,4 @@
+//! The local server, over HTTP and HTTPS.
+
+mod http;
+mod tls;

@@ -1,0 +1,3 @@
+//! The retrying `Transport` and the `Timeout` layer under server faults.
+
+mod faults;
