@@ -260,7 +260,7 @@ impl TryFrom<SensitiveValue> for http::HeaderValue {
 /// per worker thread, per test, per job): when the runtime that opened a
 /// connection shuts down, a request another runtime is making on that
 /// connection fails part way (a stream ends with "error decoding response
-/// body"). Use [`PerRuntime`] there. `tests/tests/model_sources.rs`
+/// body"). Use [`PerRuntime`] there. `tests/tests/it/model/sources.rs`
 /// reproduces both.
 #[derive(Debug)]
 pub struct Fixed<C>(Arc<C>);

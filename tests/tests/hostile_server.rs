@@ -70,8 +70,8 @@ fn shrank(by: usize) {
 
 // `unsafe` only because `GlobalAlloc` is an unsafe trait: every method
 // forwards to `System` with the caller's arguments unchanged and only
-// counts sizes afterwards. This is the one place the test crate allows it
-// (see `tests/Cargo.toml`).
+// counts sizes afterwards. This is the one place the workspace allows it
+// (`unsafe_code` is denied there, not forbidden, for this).
 #[allow(unsafe_code)]
 // SAFETY: `System` upholds `GlobalAlloc`'s contract and each call is passed
 // through as received; the counters never touch the memory.
