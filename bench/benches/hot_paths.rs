@@ -139,7 +139,7 @@ fn request_formatting(c: &mut Criterion) {
 
 /// Per chunk: turning chunks into stream events.
 fn event_conversion(c: &mut Criterion) {
-    use openai_hooks::model::EventConverter;
+    use openai_hooks::model::parts::EventConverter;
     let chunks = InMemory::new(CHUNKS).chunks().to_vec();
     let mut group = c.benchmark_group("event conversion");
     group.throughput(Throughput::Elements(CHUNKS as u64));

@@ -18,6 +18,10 @@
 //! | [`DEFAULT_MAX_BODY_BYTES`] | 64 MiB | a reply body, streamed or not, through `Transport` | `LimitExceeded { what: "reply body bytes" }` (a stream ends at an event boundary) |
 //! | [`ERROR_BODY_BYTES`] | 64 KiB | an error response's body, through `Transport` | the rest is not read; the error keeps what was |
 //! | [`DEFAULT_ERROR_BODY_TIME`] | 10 s | reading an error response's body, through `Transport` | the error keeps what arrived in time |
+//! | [`PII_HOLD_CAP`] | 512 | folded bytes a [`Pii`](crate::guardrails::Pii) chunk hook holds back in one field | the candidate is given up (no e-mail is longer than 254) |
+//! | [`SECRET_TOKEN_CAP`] | 1 KiB | the longest token [`SecretKeys`](crate::guardrails::SecretKeys) judges in one piece | longer runs are judged in pieces |
+//! | [`URL_TOKEN_CAP`] | 2 KiB | the longest token [`UrlFilter`](crate::guardrails::UrlFilter) judges in one piece | longer tokens are judged in overlapping pieces (the `url_filter` docs say how) |
+//! | [`IGNORABLE_HOLD_CAP`] | 256 | bytes of characters that fold to nothing (zero-width, bidi controls) held in one field, beyond the caps above | the excess is dropped from the output, never the folded text |
 //!
 //! Where each is enforced:
 //!
@@ -30,7 +34,7 @@
 //!   that went past it not delivered;
 //! - a pipeline's stream with output checks that judge the whole reply:
 //!   [`MAX_CHOICES`], [`MAX_TOOL_CALLS`] and [`MAX_GATHERED_BYTES`];
-//! - [`EventConverter`](crate::model::EventConverter), which reads choice
+//! - [`EventConverter`](crate::model::parts::EventConverter), which reads choice
 //!   0 only: [`MAX_TOOL_CALLS`] and [`MAX_TOOL_ARGUMENT_BYTES`], as
 //!   [`ModelError::Client`](crate::model::ModelError::Client).
 //!
@@ -78,3 +82,36 @@ pub const ERROR_BODY_BYTES: usize = 64 << 10;
 /// Default time [`Transport`](crate::transport::Transport) spends reading
 /// an error response's body after its headers.
 pub const DEFAULT_ERROR_BODY_TIME: std::time::Duration = std::time::Duration::from_secs(10);
+
+// What a scanning guardrail holds back in one field of one choice, at most.
+
+/// The most a PII chunk hook holds back, in folded bytes: a candidate that
+/// has not completed within this many bytes is given up. Far above the
+/// longest built-in match (an e-mail address is at most 254 bytes).
+pub const PII_HOLD_CAP: usize = 512;
+
+/// The longest token judged in one piece, in bytes (a chunk hook holds back
+/// at most this much): longer runs are judged in pieces of this size. Above
+/// every key format listed here; long JWTs are judged by piece.
+pub const SECRET_TOKEN_CAP: usize = 1024;
+
+/// The longest token judged in one piece, in bytes (a chunk hook holds back
+/// at most this much).
+pub const URL_TOKEN_CAP: usize = 2048;
+
+/// The most original bytes of characters that fold to nothing
+/// (default-ignorable code points: zero-width spaces and joiners, BOM, soft
+/// hyphens, bidi controls, variation selectors, tags; for
+/// [`Keywords`](crate::guardrails::Keywords), the combining accents of Latin, Greek
+/// and Cyrillic too) that a chunk hook holds back in one stream (one field
+/// of one choice), on top of what its cap allows.
+///
+/// They fold to nothing, so they take no room in the folded text that caps
+/// are counted in. When more are held, those before everything held are
+/// released (no match can take them from there), and of those inside the
+/// held text (after the start of a candidate) bidi overrides closed with
+/// nothing shown inside them are dropped first, then the first
+/// `IGNORABLE_HOLD_CAP` bytes are kept and the others dropped from the
+/// output. Neither changes the folded text, so what is found, masked or
+/// blocked is what would be without them.
+pub const IGNORABLE_HOLD_CAP: usize = 256;

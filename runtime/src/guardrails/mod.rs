@@ -104,13 +104,13 @@
 //! How much is held back at most: keywords, the longest term (folded; in
 //! an RTL override the same, read backwards); PII, the
 //! current candidate (a word, a number) and never more than
-//! [`PII_HOLD_CAP`] bytes; secrets, the current token, at most
-//! [`SECRET_TOKEN_CAP`] bytes; URLs, the current token, at most
-//! [`URL_TOKEN_CAP`] bytes. A match longer than its cap is not guaranteed to
+//! [`PII_HOLD_CAP`](crate::limits::PII_HOLD_CAP) bytes; secrets, the current token, at most
+//! [`SECRET_TOKEN_CAP`](crate::limits::SECRET_TOKEN_CAP) bytes; URLs, the current token, at most
+//! [`URL_TOKEN_CAP`](crate::limits::URL_TOKEN_CAP) bytes. A match longer than its cap is not guaranteed to
 //! be found whole. Caps count folded bytes (below); a character that folds
 //! to something takes at most four original bytes per byte of its fold, so
 //! a field holds at most four times its cap in original bytes, plus at most
-//! [`IGNORABLE_HOLD_CAP`] bytes of characters that fold to nothing (for
+//! [`IGNORABLE_HOLD_CAP`](crate::limits::IGNORABLE_HOLD_CAP) bytes of characters that fold to nothing (for
 //! keywords this includes the combining accents they ignore). A
 //! state's `held_bytes` (e.g. [`KeywordsState::held_bytes`]) tells how much
 //! it holds now.
@@ -135,10 +135,10 @@
 //! Characters that fold to nothing take no room in folded text, so caps do
 //! not bound them: zero-width spaces streamed after `ac` (which could still
 //! become `acme`) would be held without end. When a field holds more than
-//! [`IGNORABLE_HOLD_CAP`] bytes of them, those before everything it holds
+//! [`IGNORABLE_HOLD_CAP`](crate::limits::IGNORABLE_HOLD_CAP) bytes of them, those before everything it holds
 //! are released (no candidate has begun there: they hold nothing a match
 //! needs), and of those inside the held text (after the first character of
-//! a candidate) the first [`IGNORABLE_HOLD_CAP`] bytes are kept and the rest
+//! a candidate) the first [`IGNORABLE_HOLD_CAP`](crate::limits::IGNORABLE_HOLD_CAP) bytes are kept and the rest
 //! are dropped from the output. Neither changes the folded text, so every
 //! finding, mask and tripwire is the one the whole text gives: the keyword
 //! `secret` written `se\u{200B}…\u{200B}cret`, with any number of zero-width
@@ -176,17 +176,16 @@ pub use error::{CheckError, GuardrailError};
 pub use input_budget::InputBudget;
 pub use json_schema::{JsonSchemaOutput, JsonSchemaState};
 pub use keywords::{KeywordAction, Keywords, KeywordsState};
-pub use pii::{PII_HOLD_CAP, Pii, PiiAction, PiiBuilder, PiiEntity, PiiState};
+pub use pii::{Pii, PiiAction, PiiBuilder, PiiEntity, PiiState};
 pub use remote::judge::{DEFAULT_JUDGE_THRESHOLD, DEFAULT_JUDGE_TURNS, LlmJudge, Verdict};
 pub use remote::moderation::{
     DEFAULT_MODERATION_MODEL, MODERATION_CATEGORIES, Moderation, ModerationClient,
     ModerationResponse, ModerationResult, ModerationVerdict,
 };
 pub use result::{GuardrailResult, GuardrailResults};
-pub use scan::engine::IGNORABLE_HOLD_CAP;
 pub use scan::hooks::ScanState;
-pub use secret_keys::{SECRET_TOKEN_CAP, SecretAction, SecretKeys, SecretKeysState, SecretPreset};
-pub use url_filter::{URL_LOOKAHEAD, URL_TOKEN_CAP, UrlAction, UrlFilter, UrlFilterState};
+pub use secret_keys::{SecretAction, SecretKeys, SecretKeysState, SecretPreset};
+pub use url_filter::{URL_LOOKAHEAD, UrlAction, UrlFilter, UrlFilterState};
 
 use serde_json::Value;
 

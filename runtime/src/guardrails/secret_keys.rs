@@ -28,11 +28,7 @@ use crate::guardrails::scan::hooks::{ScanGuard, scan_hooks};
 use crate::guardrails::scan::runs::{RunCursor, RunDetector, RunRule, table};
 use crate::guardrails::{Check, Guardrail, STAGES_ALL};
 use crate::hooks::Stage;
-
-/// The longest token judged in one piece, in bytes (a chunk hook holds back
-/// at most this much): longer runs are judged in pieces of this size. Above
-/// every key format listed here; long JWTs are judged by piece.
-pub const SECRET_TOKEN_CAP: usize = 1024;
+use crate::limits::SECRET_TOKEN_CAP;
 
 /// Sensitivity of the entropy rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

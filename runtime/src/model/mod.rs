@@ -56,16 +56,24 @@ pub use content::{
     ToolResult, ToolResultContent, ToolSpec, ToolStatus, ToolUse,
 };
 pub use error::{ModelError, StructuredFailure};
-pub use events::{
-    BlockDelta, BlockStart, EventConverter, Metrics, StopReason, StreamEvent, TokenUsage,
-    response_events,
-};
-pub use format::{
-    RequestParts, messages as format_messages, request as format_request, request_json,
-};
-pub use structured::{parse as parse_structured, response_format, strict as strict_schema};
+pub use events::{BlockDelta, BlockStart, Metrics, StopReason, StreamEvent, TokenUsage};
+
+/// The building blocks `OpenAIModel` is made of, for an agent loop of your
+/// own that sends requests some other way: formatting a conversation into a
+/// request, turning a reply or a stream of chunks into [`StreamEvent`]s, and
+/// the strict JSON schema and parsing of structured output.
+pub mod parts {
+    pub use super::events::{EventConverter, response_events};
+    pub use super::format::{
+        RequestParts, messages as format_messages, request as format_request, request_json,
+    };
+    pub use super::structured::{
+        parse as parse_structured, response_format, strict as strict_schema,
+    };
+}
 
 use crate::client::ChatClient;
+use parts::{EventConverter, RequestParts, response_events, response_format};
 
 /// A model's settings: which model, extra request fields, streaming.
 #[derive(Debug, Clone, PartialEq)]

@@ -35,11 +35,12 @@ use std::time::Duration;
 use futures::StreamExt;
 use openai_hooks::async_openai::{Client, config::OpenAIConfig};
 use openai_hooks::guardrails::{
-    IGNORABLE_HOLD_CAP, InputBudget, JsonSchemaOutput, JsonSchemaState, Keywords, PII_HOLD_CAP,
-    Pii, PiiAction, SECRET_TOKEN_CAP, SecretKeys, URL_TOKEN_CAP, UrlFilter,
+    InputBudget, JsonSchemaOutput, JsonSchemaState, Keywords, Pii, PiiAction, SecretKeys, UrlFilter,
 };
+use openai_hooks::limits::{IGNORABLE_HOLD_CAP, PII_HOLD_CAP, SECRET_TOKEN_CAP, URL_TOKEN_CAP};
+use openai_hooks::model::parts::EventConverter;
 use openai_hooks::model::{
-    BlockDelta, BlockStart, EventConverter, ModelError, StopReason, StreamEvent, TokenUsage,
+    BlockDelta, BlockStart, ModelError, StopReason, StreamEvent, TokenUsage,
 };
 use openai_hooks::server::{LocalServer, Reply};
 use openai_hooks::{

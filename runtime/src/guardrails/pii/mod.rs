@@ -31,12 +31,8 @@ use crate::guardrails::scan::fold::Fold;
 use crate::guardrails::scan::hooks::{ScanGuard, scan_hooks};
 use crate::guardrails::{Check, Guardrail, STAGES_ALL};
 use crate::hooks::Stage;
+use crate::limits::PII_HOLD_CAP;
 use patterns::{Validator, any, builtins};
-
-/// The most a PII chunk hook holds back, in folded bytes: a candidate that
-/// has not completed within this many bytes is given up. Far above the
-/// longest built-in match (an e-mail address is at most 254 bytes).
-pub const PII_HOLD_CAP: usize = 512;
 
 /// How long a match found waits for a longer one, in folded bytes: the
 /// search settles it at the latest this far past its end. Half the hold

@@ -23,6 +23,7 @@ use sha2::{Digest, Sha256};
 
 use super::bidi;
 use super::fold::{Fold, JsonLex, Run, Window};
+use crate::limits::IGNORABLE_HOLD_CAP;
 
 /// Folded bytes a detector scans: the window's folded text, addressed by
 /// absolute offsets.
@@ -277,23 +278,6 @@ impl Tally {
         info
     }
 }
-
-/// The most original bytes of characters that fold to nothing
-/// (default-ignorable code points: zero-width spaces and joiners, BOM, soft
-/// hyphens, bidi controls, variation selectors, tags; for
-/// [`Keywords`](crate::guardrails::Keywords), the combining accents of Latin, Greek
-/// and Cyrillic too) that a chunk hook holds back in one stream (one field
-/// of one choice), on top of what its cap allows.
-///
-/// They fold to nothing, so they take no room in the folded text that caps
-/// are counted in. When more are held, those before everything held are
-/// released (no match can take them from there), and of those inside the
-/// held text (after the start of a candidate) bidi overrides closed with
-/// nothing shown inside them are dropped first, then the first
-/// `IGNORABLE_HOLD_CAP` bytes are kept and the others dropped from the
-/// output. Neither changes the folded text, so what is found, masked or
-/// blocked is what would be without them.
-pub const IGNORABLE_HOLD_CAP: usize = 256;
 
 /// Writes the replacement for a finding whose folded text is `value`.
 fn replace<D: Detector>(sc: &Scanner<D>, kind: u32, value: &[u8], out: &mut String) {

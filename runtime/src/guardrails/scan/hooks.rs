@@ -232,7 +232,7 @@ impl<C: Send> ScanState<C> {
     /// choice, or `on_end` will release. Per field, at most four times the
     /// guardrail's cap (caps count folded bytes, and a character that folds
     /// to something takes at most four bytes per byte of its fold), plus at
-    /// most [`IGNORABLE_HOLD_CAP`](crate::guardrails::IGNORABLE_HOLD_CAP)
+    /// most [`IGNORABLE_HOLD_CAP`](crate::limits::IGNORABLE_HOLD_CAP)
     /// bytes of characters that fold to nothing. Over the stream, at most
     /// [`MAX_HELD_BYTES`](crate::limits::MAX_HELD_BYTES): past it the
     /// guardrail trips.

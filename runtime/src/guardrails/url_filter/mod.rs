@@ -162,13 +162,10 @@ use crate::guardrails::scan::hooks::{ScanGuard, scan_hooks};
 use crate::guardrails::scan::runs::{RunCursor, RunDetector, RunRule, table};
 use crate::guardrails::{Check, Guardrail, STAGES_ALL};
 use crate::hooks::Stage;
+use crate::limits::URL_TOKEN_CAP;
 use candidates::{
     Candidate, End, Flow, How, View, autolink_end, breaks, extent, is_scheme_byte, may_hold, walk,
 };
-
-/// The longest token judged in one piece, in bytes (a chunk hook holds back
-/// at most this much).
-pub const URL_TOKEN_CAP: usize = 2048;
 
 /// Of a piece of a token longer than [`URL_TOKEN_CAP`], the bytes at its end
 /// where no candidate begins: one that begins there is judged from the next

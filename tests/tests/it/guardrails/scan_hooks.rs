@@ -4,9 +4,10 @@
 use crate::support;
 
 use openai_hooks::guardrails::{
-    GuardrailResults, KeywordAction, Keywords, Pii, PiiAction, SecretAction, SecretKeys,
-    URL_TOKEN_CAP, UrlFilter, UrlFilterState,
+    GuardrailResults, KeywordAction, Keywords, Pii, PiiAction, SecretAction, SecretKeys, UrlFilter,
+    UrlFilterState,
 };
+use openai_hooks::limits::URL_TOKEN_CAP;
 use openai_hooks::limits::{MAX_CHOICES, MAX_HELD_BYTES, MAX_TOOL_CALLS};
 use openai_hooks::types::{Choice, ResponseMessage};
 use openai_hooks::{

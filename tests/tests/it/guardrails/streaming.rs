@@ -23,9 +23,9 @@ use std::sync::LazyLock;
 
 use openai_hooks::OnChunk;
 use openai_hooks::guardrails::{
-    Check, IGNORABLE_HOLD_CAP, KeywordAction, Keywords, PII_HOLD_CAP, Pii, PiiAction,
-    SECRET_TOKEN_CAP, SecretAction, SecretKeys, URL_TOKEN_CAP, UrlAction, UrlFilter,
+    Check, KeywordAction, Keywords, Pii, PiiAction, SecretAction, SecretKeys, UrlAction, UrlFilter,
 };
+use openai_hooks::limits::{IGNORABLE_HOLD_CAP, PII_HOLD_CAP, SECRET_TOKEN_CAP, URL_TOKEN_CAP};
 use proptest::prelude::*;
 use support::stream::{
     Field, Held, Seen, chunk, prefix_less_ignorables, run, split, stream_held, stream_text, visible,

@@ -659,7 +659,7 @@ async fn context_overflow_and_throttling_with_retry_after() {
 #[test]
 fn a_new_tool_call_id_at_the_same_index_is_a_new_call() {
     // Some servers number every parallel call 0; only the id differs.
-    let mut conv = openai_hooks::model::EventConverter::new(std::time::Instant::now());
+    let mut conv = openai_hooks::model::parts::EventConverter::new(std::time::Instant::now());
     let mut out = Vec::new();
     for c in [
         serde_json::json!({"choices": [{"index": 0, "delta": {"tool_calls": [
@@ -742,7 +742,7 @@ async fn a_failure_after_the_finish_reason_still_delivers_the_stop() {
 
 /// Runs `chunks` through an `EventConverter` to its end.
 fn convert(chunks: Vec<Value>) -> (Vec<StreamEvent>, Result<(), ModelError>) {
-    let mut conv = openai_hooks::model::EventConverter::new(std::time::Instant::now());
+    let mut conv = openai_hooks::model::parts::EventConverter::new(std::time::Instant::now());
     let mut out = Vec::new();
     for c in chunks {
         let chunk: openai_hooks::ChatChunk = serde_json::from_value(c).unwrap();

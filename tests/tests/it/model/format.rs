@@ -4,10 +4,10 @@
 use std::sync::LazyLock;
 
 use openai_hooks::ChatRequest;
+use openai_hooks::model::parts::{RequestParts, format_request, request_json};
 use openai_hooks::model::{
-    ContentBlock, Document, Image, ImageFormat, Message, OpenAIModel, RequestParts, Role,
-    SystemPrompt, ToolChoice, ToolResult, ToolResultContent, ToolSpec, ToolStatus, ToolUse,
-    format_request, request_json,
+    ContentBlock, Document, Image, ImageFormat, Message, OpenAIModel, Role, SystemPrompt,
+    ToolChoice, ToolResult, ToolResultContent, ToolSpec, ToolStatus, ToolUse,
 };
 use serde_json::{Map, Value, json};
 
@@ -446,7 +446,7 @@ fn tool_only_assistant_messages_and_mixed_user_messages_stay_valid_once_typed() 
     ];
     let no_params = Map::new();
     // The typed request, as it goes on the wire.
-    let typed = openai_hooks::model::format_request(parts(&messages, &no_params)).unwrap();
+    let typed = openai_hooks::model::parts::format_request(parts(&messages, &no_params)).unwrap();
     let req = serde_json::to_value(typed).unwrap();
     let errors: Vec<String> = SCHEMA.iter_errors(&req).map(|e| e.to_string()).collect();
     assert!(errors.is_empty(), "{errors:#?}\n{req:#}");
@@ -465,7 +465,7 @@ fn a_param_that_is_no_request_field_is_an_error_not_dropped() {
     let mut params = Map::new();
     params.insert("top_k".into(), json!(40));
     let messages = [Message::user("Hi")];
-    let err = openai_hooks::model::format_request(parts(&messages, &params)).unwrap_err();
+    let err = openai_hooks::model::parts::format_request(parts(&messages, &params)).unwrap_err();
     assert!(err.to_string().contains("top_k"), "{err}");
 }
 

@@ -3,7 +3,8 @@
 
 use openai_hooks::async_openai::Client;
 use openai_hooks::async_openai::config::OpenAIConfig;
-use openai_hooks::model::{Message, ModelError, OpenAIModel, StructuredFailure, response_format};
+use openai_hooks::model::parts::response_format;
+use openai_hooks::model::{Message, ModelError, OpenAIModel, StructuredFailure};
 use openai_hooks::server::{LocalServer, Reply};
 use schemars::JsonSchema;
 use serde::Deserialize;

@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use openai_hooks::async_openai::{Client, config::OpenAIConfig};
-use openai_hooks::guardrails::{IGNORABLE_HOLD_CAP, KeywordAction, Keywords};
+use openai_hooks::guardrails::{KeywordAction, Keywords};
+use openai_hooks::limits::IGNORABLE_HOLD_CAP;
 use openai_hooks::server::{LocalServer, Reply};
 use openai_hooks::{ChatClient, ChatRequest, ClientError, openai_client};
 use serde_json::json;

@@ -8,7 +8,8 @@
 
 use crate::support;
 
-use openai_hooks::guardrails::{URL_LOOKAHEAD, URL_TOKEN_CAP, UrlAction, UrlFilter};
+use openai_hooks::guardrails::{URL_LOOKAHEAD, UrlAction, UrlFilter};
+use openai_hooks::limits::URL_TOKEN_CAP;
 use support::stream::{Field, split, stream_text};
 
 const SCHEME: Option<&str> = Some("scheme_not_allowed");
