@@ -59,9 +59,11 @@ fn seen_by_request_texts_mut(req: &mut ChatRequest) -> Vec<String> {
 
 fn seen_by_input_budget(req: &ChatRequest) -> Vec<String> {
     let mut out = Vec::new();
-    for msg in &req.messages {
-        super::input_budget::each_text(msg, &mut |t| out.push(t.to_owned()));
-    }
+    crate::text::walk_request(req, |piece, t| {
+        if super::input_budget::counts(piece) {
+            out.push(t.to_owned());
+        }
+    });
     out
 }
 
@@ -186,5 +188,42 @@ fn each_caller_reads_the_texts_it_always_read() {
     assert_eq!(
         conversation(&req, 1),
         [("assistant", "asst.0\nasst.1".to_owned())]
+    );
+}
+
+#[test]
+fn each_piece_says_where_it_came_from() {
+    use crate::text::{Author, Place, walk_request};
+    let req = every_kind();
+    let mut pieces = Vec::new();
+    walk_request(&req, |piece, t| {
+        pieces.push((piece.author, piece.message, piece.place, t.to_owned()))
+    });
+    let at = |a, m, p, t: &str| (a, m, p, t.to_owned());
+    use Author::*;
+    use Place::*;
+    assert_eq!(
+        pieces,
+        [
+            at(Developer, 0, Content, "dev"),
+            at(Developer, 1, Part(0), "dev.0"),
+            at(Developer, 1, Part(1), "dev.1"),
+            at(System, 2, Content, "sys"),
+            at(System, 3, Part(0), "sys.0"),
+            at(User, 4, Content, "user"),
+            at(User, 5, Part(0), "user.0"),
+            at(User, 5, Part(4), "user.4"),
+            at(Assistant, 6, Content, "asst"),
+            at(Assistant, 6, Refusal, "asst.refusal"),
+            at(Assistant, 6, ToolArguments(0), "{\"a\":1}"),
+            at(Assistant, 6, ToolArguments(1), "{\"b\":2}"),
+            at(Assistant, 7, Part(0), "asst.0"),
+            at(Assistant, 7, Part(1), "asst.1"),
+            at(Assistant, 8, ToolArguments(0), "{}"),
+            at(Tool, 9, Content, "tool"),
+            at(Tool, 10, Part(0), "tool.0"),
+            at(Function, 11, Content, "func"),
+            at(User, 13, Content, "   "),
+        ]
     );
 }
