@@ -40,8 +40,8 @@ impl PreRequest for MaskEmails {
         cx: &mut HookContext,
     ) -> Result<(), HookError> {
         let mut masked = 0;
-        for (role, text) in request_texts_mut(req) {
-            if role.is_untrusted() {
+        for (author, text) in request_texts_mut(req) {
+            if author.is_untrusted() {
                 masked += mask_emails(text);
             }
         }

@@ -1,22 +1,11 @@
 //! `InputBudget`: stop requests that are too big before they are sent.
 
-use async_openai::types::chat::{
-    ChatCompletionRequestAssistantMessageContent as AsstContent,
-    ChatCompletionRequestAssistantMessageContentPart as AsstPart,
-    ChatCompletionRequestDeveloperMessageContent as DevContent,
-    ChatCompletionRequestDeveloperMessageContentPart as DevPart, ChatCompletionRequestMessage,
-    ChatCompletionRequestSystemMessageContent as SysContent,
-    ChatCompletionRequestSystemMessageContentPart as SysPart,
-    ChatCompletionRequestToolMessageContent as ToolContent,
-    ChatCompletionRequestToolMessageContentPart as ToolPart,
-    ChatCompletionRequestUserMessageContent as UserContent,
-    ChatCompletionRequestUserMessageContentPart as UserPart,
-};
 use serde_json::json;
 
 use crate::guardrails::Guardrail;
 use crate::guardrails::result::{GuardrailResult, record};
 use crate::hooks::{HookContext, HookError, PreRequest, Stage};
+use crate::text::{Piece, walk_request};
 use crate::types::ChatRequest;
 
 /// Stops a request whose messages exceed a budget, before it is sent.
@@ -72,50 +61,19 @@ impl InputBudget {
     /// Measures `req`: `(messages, characters, estimated tokens)`.
     pub fn measure(req: &ChatRequest) -> (usize, usize, usize) {
         let mut chars = 0;
-        for msg in &req.messages {
-            each_text(msg, &mut |t| chars += t.chars().count());
-        }
+        walk_request(req, |piece, t| {
+            if counts(piece) {
+                chars += t.chars().count();
+            }
+        });
         (req.messages.len(), chars, chars.div_ceil(4))
     }
 }
 
-/// Calls `f` on every text of `msg`.
-pub(crate) fn each_text(msg: &ChatCompletionRequestMessage, f: &mut impl FnMut(&str)) {
-    match msg {
-        ChatCompletionRequestMessage::System(m) => match &m.content {
-            SysContent::Text(t) => f(t),
-            SysContent::Array(parts) => parts.iter().for_each(|SysPart::Text(p)| f(&p.text)),
-        },
-        ChatCompletionRequestMessage::Developer(m) => match &m.content {
-            DevContent::Text(t) => f(t),
-            DevContent::Array(parts) => parts.iter().for_each(|DevPart::Text(p)| f(&p.text)),
-        },
-        ChatCompletionRequestMessage::User(m) => match &m.content {
-            UserContent::Text(t) => f(t),
-            UserContent::Array(parts) => parts.iter().for_each(|p| {
-                if let UserPart::Text(p) = p {
-                    f(&p.text);
-                }
-            }),
-        },
-        ChatCompletionRequestMessage::Assistant(m) => match &m.content {
-            Some(AsstContent::Text(t)) => f(t),
-            Some(AsstContent::Array(parts)) => parts.iter().for_each(|p| match p {
-                AsstPart::Text(p) => f(&p.text),
-                AsstPart::Refusal(p) => f(&p.refusal),
-            }),
-            None => {}
-        },
-        ChatCompletionRequestMessage::Tool(m) => match &m.content {
-            ToolContent::Text(t) => f(t),
-            ToolContent::Array(parts) => parts.iter().for_each(|ToolPart::Text(p)| f(&p.text)),
-        },
-        ChatCompletionRequestMessage::Function(m) => {
-            if let Some(t) = &m.content {
-                f(t);
-            }
-        }
-    }
+/// Whether the budget counts `piece`: the content of every message, string
+/// or parts, not an assistant's refusal field nor its tool-call arguments.
+pub(crate) fn counts(piece: Piece) -> bool {
+    piece.place.is_content()
 }
 
 impl Guardrail for InputBudget {

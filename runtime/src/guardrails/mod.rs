@@ -171,6 +171,8 @@ mod result;
 pub(crate) mod scan;
 mod secret_keys;
 mod url_filter;
+#[cfg(test)]
+mod walk_tests;
 
 pub use error::{CheckError, GuardrailError};
 pub use input_budget::InputBudget;

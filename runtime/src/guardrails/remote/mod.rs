@@ -4,4 +4,4 @@
 
 pub(crate) mod judge;
 pub(crate) mod moderation;
-mod texts;
+pub(super) mod texts;

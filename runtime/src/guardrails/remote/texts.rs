@@ -1,46 +1,65 @@
 //! The texts that model-backed checks (moderation, LLM judges) look at.
 
-use async_openai::types::chat::ChatCompletionRequestMessage as Msg;
-
-use crate::guardrails::input_budget::each_text;
 use crate::guardrails::scan::channels::reply_choice_texts;
+use crate::text::{Author, Piece, walk_request};
 use crate::types::{ChatRequest, ChatResponse};
 
 /// The text of every system, developer and user message, in order (the
 /// input a person or an application wrote; assistant history and tool
 /// results are the model's own or the tools').
 pub(crate) fn input_texts(req: &ChatRequest) -> Vec<String> {
-    let mut out = Vec::new();
-    for msg in &req.messages {
-        if matches!(msg, Msg::System(_) | Msg::Developer(_) | Msg::User(_)) {
-            let mut text = String::new();
-            each_text(msg, &mut |t| push_part(&mut text, t));
-            if !text.trim().is_empty() {
-                out.push(text);
-            }
-        }
-    }
-    out
+    by_message(req, |piece| piece.author.wrote_input())
+        .into_iter()
+        .map(|(_, text)| text)
+        .collect()
 }
 
 /// The last `max_turns` user and assistant messages with text, oldest
-/// first, as `(role, text)`.
+/// first, as `(role, text)`: their content (string or parts), not an
+/// assistant's refusal field nor its tool-call arguments.
 pub(crate) fn conversation(req: &ChatRequest, max_turns: usize) -> Vec<(&'static str, String)> {
-    let mut turns = Vec::new();
-    for msg in &req.messages {
-        let role = match msg {
-            Msg::User(_) => "user",
-            Msg::Assistant(_) => "assistant",
-            _ => continue,
+    let mut turns: Vec<_> = by_message(req, |piece| {
+        matches!(piece.author, Author::User | Author::Assistant) && piece.place.is_content()
+    })
+    .into_iter()
+    .map(|(author, text)| {
+        let role = if author == Author::User {
+            "user"
+        } else {
+            "assistant"
         };
-        let mut text = String::new();
-        each_text(msg, &mut |t| push_part(&mut text, t));
-        if !text.trim().is_empty() {
-            turns.push((role, text));
-        }
-    }
+        (role, text)
+    })
+    .collect();
     let skip = turns.len().saturating_sub(max_turns.max(1));
     turns.split_off(skip)
+}
+
+/// The pieces `keep` keeps, joined per message (one line each), with the
+/// message's author; messages with no text but whitespace are left out.
+fn by_message(req: &ChatRequest, keep: impl Fn(Piece) -> bool) -> Vec<(Author, String)> {
+    let mut out = Vec::new();
+    let mut current: Option<(usize, Author, String)> = None;
+    let mut flush = |current: Option<(usize, Author, String)>| {
+        if let Some((_, author, text)) = current
+            && !text.trim().is_empty()
+        {
+            out.push((author, text));
+        }
+    };
+    walk_request(req, |piece, t| {
+        if !keep(piece) {
+            return;
+        }
+        if current.as_ref().is_none_or(|(m, ..)| *m != piece.message) {
+            flush(current.replace((piece.message, piece.author, String::new())));
+        }
+        if let Some((_, _, text)) = &mut current {
+            push_part(text, t);
+        }
+    });
+    flush(current);
+    out
 }
 
 /// Each choice's text, every channel of it (see

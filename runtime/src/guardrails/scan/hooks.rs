@@ -38,21 +38,13 @@ pub(crate) use stream::StreamState;
 
 use std::collections::HashMap;
 
-use async_openai::types::chat::{
-    ChatCompletionRequestDeveloperMessageContent as DevContent,
-    ChatCompletionRequestDeveloperMessageContentPart as DevPart, ChatCompletionRequestMessage,
-    ChatCompletionRequestSystemMessageContent as SysContent,
-    ChatCompletionRequestSystemMessageContentPart as SysPart,
-    ChatCompletionRequestUserMessageContent as UserContent,
-    ChatCompletionRequestUserMessageContentPart as UserPart,
-};
-
 use super::channels::{Channel, chunk_choice_texts, reply_choice_texts, slot};
 use super::engine::{Blocked, Detector, FieldStream, Scanner, Tail, Tally};
 use crate::guardrails::Guardrail;
 use crate::guardrails::result::{GuardrailResult, record, record_shared};
 use crate::hooks::{ChunkAction, HookContext, HookError, Stage};
 use crate::limits::{MAX_CHOICES, MAX_HELD_BYTES, MAX_TOOL_CALLS};
+use crate::text::walk_request_mut;
 use crate::types::{ChatChunk, ChatRequest, ChatResponse, ChunkChoice};
 
 /// A guardrail built on a [`Scanner`]; its [`Guardrail::name`] names it in
@@ -122,43 +114,19 @@ fn apply_text<G: ScanGuard>(g: &G, text: &mut String, tally: &mut Tally) -> Resu
     Ok(())
 }
 
-/// Calls `f` on the text of every system, developer and user message.
+/// Calls `f` on the text of every system, developer and user message (string
+/// content and text parts), in order, until it returns an error.
 pub(crate) fn for_each_input_text<E>(
     req: &mut ChatRequest,
     mut f: impl FnMut(&mut String) -> Result<(), E>,
 ) -> Result<(), E> {
-    for msg in &mut req.messages {
-        match msg {
-            ChatCompletionRequestMessage::System(m) => match &mut m.content {
-                SysContent::Text(t) => f(t)?,
-                SysContent::Array(parts) => {
-                    for SysPart::Text(p) in parts {
-                        f(&mut p.text)?;
-                    }
-                }
-            },
-            ChatCompletionRequestMessage::Developer(m) => match &mut m.content {
-                DevContent::Text(t) => f(t)?,
-                DevContent::Array(parts) => {
-                    for DevPart::Text(p) in parts {
-                        f(&mut p.text)?;
-                    }
-                }
-            },
-            ChatCompletionRequestMessage::User(m) => match &mut m.content {
-                UserContent::Text(t) => f(t)?,
-                UserContent::Array(parts) => {
-                    for part in parts {
-                        if let UserPart::Text(p) = part {
-                            f(&mut p.text)?;
-                        }
-                    }
-                }
-            },
-            _ => {}
+    walk_request_mut(req, |piece, t| {
+        if piece.author.wrote_input() {
+            f(t)
+        } else {
+            Ok(())
         }
-    }
-    Ok(())
+    })
 }
 
 /// The pre-request hook of a scanning guardrail.
