@@ -17,7 +17,7 @@
 use std::borrow::Cow;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{LazyLock, OnceLock};
+use std::sync::{LazyLock, Mutex, OnceLock, PoisonError};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
@@ -225,6 +225,8 @@ pub struct HookContext {
     streaming: bool,
     started: Instant,
     extensions: http::Extensions,
+    /// Values shared through `&self` (see [`HookContext::shared`]).
+    shared: Mutex<http::Extensions>,
 }
 
 impl std::fmt::Debug for HookContext {
@@ -236,6 +238,7 @@ impl std::fmt::Debug for HookContext {
             .field("streaming", &self.streaming)
             .field("started", &self.started)
             .field("extensions", &self.extensions)
+            .field("shared", &self.shared)
             .finish()
     }
 }
@@ -265,6 +268,7 @@ impl HookContext {
             streaming: false,
             started: Instant::now(),
             extensions: http::Extensions::new(),
+            shared: Mutex::new(http::Extensions::new()),
         }
     }
 
@@ -318,6 +322,51 @@ impl HookContext {
     /// Typed data hooks hand to each other, mutable.
     pub fn extensions_mut(&mut self) -> &mut http::Extensions {
         &mut self.extensions
+    }
+
+    /// The call's shared value of type `T`, made with `T::default()` the
+    /// first time it is asked for.
+    ///
+    /// Chunk hooks see the context only by `&`; what they record for the
+    /// rest of the call (a guardrail's results, a counter) lives here. `T`
+    /// is meant to be a handle (an `Arc` inside), so what one hook adds,
+    /// later hooks and the code that made the context see.
+    ///
+    /// ```
+    /// use std::sync::{Arc, atomic::{AtomicUsize, Ordering}};
+    /// use openai_hooks::HookContext;
+    ///
+    /// #[derive(Clone, Default)]
+    /// struct Seen(Arc<AtomicUsize>);
+    ///
+    /// let cx = HookContext::new("gpt-4o-mini");
+    /// cx.shared::<Seen>().0.fetch_add(1, Ordering::Relaxed);
+    /// assert_eq!(cx.shared::<Seen>().0.load(Ordering::Relaxed), 1);
+    /// ```
+    pub fn shared<T: Clone + Default + Send + Sync + 'static>(&self) -> T {
+        self.shared
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_or_insert_default::<T>()
+            .clone()
+    }
+
+    /// The call's shared value of type `T`, if one was made or set.
+    pub fn shared_if_set<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
+        self.shared
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get::<T>()
+            .cloned()
+    }
+
+    /// Sets the call's shared value of type `T` (a handle the code that
+    /// makes the context keeps, to read what hooks recorded).
+    pub fn set_shared<T: Clone + Send + Sync + 'static>(&self, value: T) {
+        self.shared
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(value);
     }
 
     pub(crate) fn set_stage(&mut self, stage: Stage) {

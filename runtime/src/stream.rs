@@ -277,9 +277,6 @@ pub fn hooked<'a, K: ChunkChain + 'a>(
     mut cx: HookContext,
 ) -> ChatStream<'a> {
     cx.set_stage(Stage::Chunk);
-    // Chunk hooks see the context only by `&`: give guardrails a shared
-    // list to record their results in.
-    crate::guardrails::GuardrailResults::install(&mut cx);
     Box::pin(Hooked {
         upstream: Some(upstream),
         chain: Box::new(chain),

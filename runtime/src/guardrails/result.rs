@@ -32,12 +32,11 @@ fn stage_name<S: serde::Serializer>(stage: &Stage, s: S) -> Result<S::Ok, S::Err
 }
 
 /// The results of every guardrail check of one call, shared through the
-/// call's [`HookContext`] extensions.
+/// call's [`HookContext`], as its [shared](HookContext::shared) value.
 ///
-/// A cheap handle: clones share one list. Pre-request and post-response
-/// guardrails insert it when it is missing; the hooked stream inserts one
-/// before the first chunk, so chunk guardrails (which see the context only
-/// by `&`) push into the same list. Chunk guardrails push one result per
+/// A cheap handle: clones share one list. Every guardrail, pre-request,
+/// post-response or chunk (which sees the context only by `&`), pushes
+/// into the same list. Chunk guardrails push one result per
 /// stream, when it ends or when they trip. A hook that runs later in the
 /// call (audit, telemetry) reads them with [`GuardrailResults::of`].
 ///
@@ -45,24 +44,23 @@ fn stage_name<S: serde::Serializer>(stage: &Stage, s: S) -> Result<S::Ok, S::Err
 /// use openai_hooks::HookContext;
 /// use openai_hooks::guardrails::GuardrailResults;
 ///
-/// let mut cx = HookContext::new("gpt-4o-mini");
-/// let results = GuardrailResults::install(&mut cx);
+/// let cx = HookContext::new("gpt-4o-mini");
+/// let results = GuardrailResults::install(&cx);
 /// assert!(results.snapshot().is_empty());
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct GuardrailResults(Arc<Mutex<Vec<GuardrailResult>>>);
 
 impl GuardrailResults {
-    /// The handle in `cx`, inserting a new one when there is none.
-    pub fn install(cx: &mut HookContext) -> Self {
-        cx.extensions_mut()
-            .get_or_insert_default::<GuardrailResults>()
-            .clone()
+    /// The handle of `cx`'s call ([`HookContext::shared`]), made when
+    /// there is none.
+    pub fn install(cx: &HookContext) -> Self {
+        cx.shared::<GuardrailResults>()
     }
 
-    /// The handle in `cx`, if one was installed.
-    pub fn of(cx: &HookContext) -> Option<&Self> {
-        cx.extensions().get::<GuardrailResults>()
+    /// The handle of `cx`'s call, if one was made.
+    pub fn of(cx: &HookContext) -> Option<Self> {
+        cx.shared_if_set::<GuardrailResults>()
     }
 
     /// Adds a result.
@@ -98,9 +96,7 @@ pub(crate) fn record(cx: &mut HookContext, result: GuardrailResult) {
     GuardrailResults::install(cx).push(result);
 }
 
-/// Records `result` from a chunk hook, when the runner installed a handle.
+/// Records `result` from a chunk hook (which sees the context by `&`).
 pub(crate) fn record_shared(cx: &HookContext, result: GuardrailResult) {
-    if let Some(results) = GuardrailResults::of(cx) {
-        results.push(result);
-    }
+    GuardrailResults::install(cx).push(result);
 }

@@ -156,8 +156,8 @@ async fn post_response_over_the_cap_is_a_tripwire_naming_the_cap() {
 #[test]
 fn a_stream_over_the_cap_trips_at_the_chunk_that_crosses_it() {
     let s = schema().max_text_bytes(10);
-    let mut cx = HookContext::new("m");
-    let results = crate::guardrails::GuardrailResults::install(&mut cx);
+    let cx = HookContext::new("m");
+    let results = crate::guardrails::GuardrailResults::install(&cx);
     let mut state = JsonSchemaState::default();
     for text in [r#"{"name""#, ": "] {
         let mut c = piece(text, false);

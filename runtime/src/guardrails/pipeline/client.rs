@@ -157,8 +157,8 @@ fn finish(results: &CallResults, notify: Option<&Notify>) {
 }
 
 fn context(model: &str, results: &CallResults, stage: PipelineStage) -> HookContext {
-    let mut cx = HookContext::new(model);
-    cx.extensions_mut().insert(results.handle(stage).clone());
+    let cx = HookContext::new(model);
+    cx.set_shared(results.handle(stage).clone());
     cx
 }
 

@@ -91,8 +91,7 @@ fn held_text_leaves_with_the_finish_chunk() {
 fn on_end_flushes_a_stream_cut_short_and_records_once() {
     let pii = Pii::new();
     let cx = HookContext::new("m");
-    let mut cx = cx;
-    let results = GuardrailResults::install(&mut cx);
+    let results = GuardrailResults::install(&cx);
     let mut state = <Pii as openai_hooks::OnChunk>::State::default();
     let mut c = chunk(2, Field::Refusal, "mail jane@example.c", false);
     openai_hooks::OnChunk::on_chunk(&pii, &mut c, &mut state, &cx).unwrap();
@@ -145,8 +144,8 @@ async fn hooked_stream_records_results_and_flushes() {
         FailurePolicy::FailClosed,
         Link::new(&pii, "pii", FailurePolicy::FailClosed, ()),
     );
-    let mut cx = HookContext::new("m");
-    let results = GuardrailResults::install(&mut cx);
+    let cx = HookContext::new("m");
+    let results = GuardrailResults::install(&cx);
     let out: Vec<_> = hooked(upstream, chain, cx).collect().await;
     let text: String = out
         .iter()
@@ -170,8 +169,8 @@ async fn hooked_stream_records_results_and_flushes() {
         Ok(chunk(0, Field::Content, "ssn 123-45-6789 ", false)),
         Ok(chunk(0, Field::Content, "more", true)),
     ]));
-    let mut cx = HookContext::new("m");
-    let results = GuardrailResults::install(&mut cx);
+    let cx = HookContext::new("m");
+    let results = GuardrailResults::install(&cx);
     let chain = Link::new(&strict, "strict", FailurePolicy::FailClosed, ());
     let out: Vec<_> = hooked(upstream, chain, cx).collect().await;
     assert_eq!(out[0].as_ref().unwrap().content(), Some("ok then, "));
