@@ -36,7 +36,14 @@
 //!   [`MAX_CHOICES`], [`MAX_TOOL_CALLS`] and [`MAX_GATHERED_BYTES`];
 //! - [`EventConverter`](crate::model::parts::EventConverter), which reads choice
 //!   0 only: [`MAX_TOOL_CALLS`] and [`MAX_TOOL_ARGUMENT_BYTES`], as
-//!   [`ModelError::Client`](crate::model::ModelError::Client).
+//!   [`ModelError::Client`](crate::model::ModelError::Client);
+//! - a scanning guardrail, in each field it holds text back from:
+//!   [`PII_HOLD_CAP`], [`SECRET_TOKEN_CAP`], [`URL_TOKEN_CAP`] and
+//!   [`IGNORABLE_HOLD_CAP`];
+//! - [`Transport`](crate::transport::Transport), on every response:
+//!   [`DEFAULT_MAX_EVENT_BYTES`], [`DEFAULT_MAX_BODY_BYTES`],
+//!   [`ERROR_BODY_BYTES`] and [`DEFAULT_ERROR_BODY_TIME`] (the defaults of
+//!   its `max_event_bytes`, `max_body_bytes` and `error_body_time`).
 //!
 //! The transport limits apply to clients built with
 //! [`Transport`](crate::transport::Transport) (as
@@ -85,18 +92,20 @@ pub const DEFAULT_ERROR_BODY_TIME: std::time::Duration = std::time::Duration::fr
 
 // What a scanning guardrail holds back in one field of one choice, at most.
 
-/// The most a PII chunk hook holds back, in folded bytes: a candidate that
+/// The most a [`Pii`](crate::guardrails::Pii) chunk hook holds back in one
+/// field, in folded bytes: a candidate that
 /// has not completed within this many bytes is given up. Far above the
 /// longest built-in match (an e-mail address is at most 254 bytes).
 pub const PII_HOLD_CAP: usize = 512;
 
-/// The longest token judged in one piece, in bytes (a chunk hook holds back
-/// at most this much): longer runs are judged in pieces of this size. Above
-/// every key format listed here; long JWTs are judged by piece.
+/// The longest token [`SecretKeys`](crate::guardrails::SecretKeys) judges
+/// in one piece, in bytes (its chunk hook holds back at most this much):
+/// longer runs are judged in pieces of this size. Above every key format it
+/// knows; long JWTs are judged by piece.
 pub const SECRET_TOKEN_CAP: usize = 1024;
 
-/// The longest token judged in one piece, in bytes (a chunk hook holds back
-/// at most this much).
+/// The longest token [`UrlFilter`](crate::guardrails::UrlFilter) judges in
+/// one piece, in bytes (its chunk hook holds back at most this much).
 pub const URL_TOKEN_CAP: usize = 2048;
 
 /// The most original bytes of characters that fold to nothing
