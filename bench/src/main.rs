@@ -83,7 +83,7 @@ fn command() -> Command {
                 .long("subjects")
                 .value_parser(subjects::KEYS)
                 .value_delimiter(',')
-                .default_value("raw,hooked,fixed,per-runtime,factory,ephemeral,per-request")
+                .default_value("raw,transport,hooked,fixed,per-runtime,factory,ephemeral,per-request")
                 .help("Subjects to measure, comma-separated (the shared raw client, the baseline, always runs)"),
         )
         .arg(
@@ -177,6 +177,7 @@ fn subjects(
 ) -> Result<Vec<Arc<Subject>>, Box<dyn Error>> {
     let mut all = vec![
         Subject::RawShared(endpoint.client()?),
+        Subject::TransportShared(endpoint.transport_client()?),
         Subject::Hooked(Box::new(Hooked::new(endpoint.client()?))),
     ];
     all.extend(subjects::models(endpoint, pem, stream)?);

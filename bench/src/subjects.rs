@@ -9,6 +9,7 @@ use openai_hooks::model::{
     ClientArgs, ClientSource, Ephemeral, Factory, Fixed, Message, ModelError, OpenAIModel,
     PerRuntime, SystemPrompt,
 };
+use openai_hooks::transport::Transport;
 use openai_hooks::{ChatClient, ChatRequest, ClientError};
 use openai_hooks_bench::hooks::Hooked;
 
@@ -33,6 +34,19 @@ impl Endpoint {
         b.build().map_err(|e| ClientError::Transport {
             message: format!("building the HTTP client: {e}"),
         })
+    }
+
+    /// An async-openai client on a [`Transport`] (retry table, bounded
+    /// bodies and events, streams read as they are polled), with its own
+    /// pool.
+    pub(crate) fn transport_client(&self) -> Result<Raw, ClientError> {
+        let config = OpenAIConfig::new()
+            .with_api_base(&self.base_url)
+            .with_api_key("bench-key");
+        Ok(Transport::builder()
+            .http_client(self.http()?)
+            .build()?
+            .client(config))
     }
 
     /// A new async-openai client with its own pool.
@@ -95,6 +109,8 @@ pub(crate) fn models(
 pub(crate) enum Subject {
     /// One `async_openai::Client` shared by every request: the baseline.
     RawShared(Client<OpenAIConfig>),
+    /// One `async_openai::Client` on a `Transport`, shared.
+    TransportShared(Client<OpenAIConfig>),
     /// A new `async_openai::Client` for every request.
     RawPerRequest(Endpoint),
     /// The generated client, three pass-through hooks of each kind, around
@@ -111,8 +127,9 @@ pub(crate) enum Subject {
 }
 
 /// The subjects' short names, for `--subjects`, in report order.
-pub(crate) const KEYS: [&str; 7] = [
+pub(crate) const KEYS: [&str; 8] = [
     "raw",
+    "transport",
     "hooked",
     "fixed",
     "per-runtime",
@@ -126,6 +143,7 @@ impl Subject {
     pub(crate) fn key(&self) -> &'static str {
         match self {
             Subject::RawShared(_) => "raw",
+            Subject::TransportShared(_) => "transport",
             Subject::Hooked(_) => "hooked",
             Subject::ModelFixed(_) => "fixed",
             Subject::ModelPerRuntime(_) => "per-runtime",
@@ -139,6 +157,7 @@ impl Subject {
     pub(crate) fn name(&self) -> &'static str {
         match self {
             Subject::RawShared(_) => "raw client, shared",
+            Subject::TransportShared(_) => "raw client on a Transport, shared",
             Subject::RawPerRequest(_) => "raw client, new per request",
             Subject::Hooked(_) => "generated client, 3 hooks of each kind",
             Subject::ModelFixed(_) => "OpenAIModel, fixed (injected)",
@@ -154,7 +173,9 @@ impl Subject {
     /// caller holds its messages.
     pub(crate) async fn call(&self, req: &ChatRequest, stream: bool) -> Result<u64, ClientError> {
         match self {
-            Subject::RawShared(c) => drive(c, req.clone(), stream).await,
+            Subject::RawShared(c) | Subject::TransportShared(c) => {
+                drive(c, req.clone(), stream).await
+            }
             Subject::RawPerRequest(endpoint) => {
                 drive(&endpoint.client()?, req.clone(), stream).await
             }
