@@ -1,6 +1,6 @@
 //! Streams of chunks: the checked upstream and the hooked stream.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -31,7 +31,7 @@ pub fn checked(upstream: ChatStream<'_>) -> ChatStream<'_> {
     Box::pin(Checked {
         upstream: Some(upstream),
         chunks: 0,
-        choices: HashMap::new(),
+        choices: Vec::new(),
         open: 0,
         pending: None,
     })
@@ -42,8 +42,9 @@ struct Checked<'a> {
     upstream: Option<ChatStream<'a>>,
     chunks: u64,
     /// Each choice index seen, and whether it finished; at most
-    /// [`MAX_CHOICES`].
-    choices: HashMap<u32, bool>,
+    /// [`MAX_CHOICES`], so a linear search is cheap (most streams have one
+    /// choice, found at once with no hashing).
+    choices: Vec<(u32, bool)>,
     /// How many of `choices` have not finished.
     open: usize,
     /// An error to yield after the chunk that carried it.
@@ -59,8 +60,8 @@ impl Checked<'_> {
         for choice in &chunk.choices {
             let finishing = choice.finish_reason.is_some();
             let full = self.choices.len() == MAX_CHOICES;
-            match self.choices.get_mut(&choice.index) {
-                Some(finished) => {
+            match self.choices.iter_mut().find(|(i, _)| *i == choice.index) {
+                Some((_, finished)) => {
                     if finishing && !*finished {
                         *finished = true;
                         self.open -= 1;
@@ -73,7 +74,7 @@ impl Checked<'_> {
                     });
                 }
                 None => {
-                    self.choices.insert(choice.index, finishing);
+                    self.choices.push((choice.index, finishing));
                     if !finishing {
                         self.open += 1;
                     }

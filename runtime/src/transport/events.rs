@@ -41,22 +41,15 @@ impl Handoff {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 
-    /// Whether the current call is a stream's whose caller waits for the
-    /// response.
-    pub(super) fn waiting() -> bool {
-        HANDOFF.try_with(|_| ()).is_ok()
+    /// The handoff of the current call, when it is a stream whose caller
+    /// waits for the response.
+    pub(super) fn current() -> Option<Handoff> {
+        HANDOFF.try_with(Handoff::clone).ok()
     }
 
-    /// Leaves `response` for the caller, when a caller is waiting for it;
-    /// gives it back otherwise.
-    pub(super) fn offer(response: Response) -> Option<Response> {
-        match HANDOFF.try_with(Handoff::clone) {
-            Ok(h) => {
-                *h.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(response);
-                None
-            }
-            Err(_) => Some(response),
-        }
+    /// Leaves `response` for the caller.
+    pub(super) fn put(&self, response: Response) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(response);
     }
 }
 

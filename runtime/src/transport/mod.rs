@@ -255,12 +255,22 @@ impl Transport {
                         body: self.error_body(response).await,
                     }))),
                     None => {
-                        let stream = Handoff::waiting();
-                        let limited =
-                            body::limit(response, self.limits.body, self.limits.event, stream);
+                        let handoff = Handoff::current();
+                        let limited = body::limit(
+                            response,
+                            self.limits.body,
+                            self.limits.event,
+                            handoff.is_some(),
+                        );
                         // A stream's caller reads the events itself, as it
                         // polls (see `events`).
-                        Ok(Handoff::offer(limited).unwrap_or_else(events::empty_stream))
+                        match handoff {
+                            Some(handoff) => {
+                                handoff.put(limited);
+                                Ok(events::empty_stream())
+                            }
+                            None => Ok(limited),
+                        }
                     }
                 };
             }
