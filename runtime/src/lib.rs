@@ -1,31 +1,31 @@
 //! Guardrails, observability and connection reuse for OpenAI-compatible
 //! chat clients.
 //!
-//! - [`ChatClient`]: one trait for async-openai's client, generated clients
-//!   and your own.
-//! - [`#[openai_client]`](openai_client): turns a struct of hooks around an
-//!   inner client into a typed client, checked at compile time.
-//! - [`PreRequest`], [`PostResponse`], [`OnChunk`]: the hooks.
-//! - [`guardrails`]: built-in hooks that find PII, keywords, secrets, URLs
-//!   and oversized input, streaming-safe.
+//! | where | what |
+//! |---|---|
+//! | [`ChatClient`] ([`client`]) | one trait for async-openai's client, generated clients and your own; [`ClientError`] for every way a call ends |
+//! | [`#[openai_client]`](openai_client) | turns a struct of hooks around an inner client into a typed client, checked at compile time |
+//! | [`hooks`] | [`PreRequest`], [`PostResponse`], [`OnChunk`], the [`HookContext`] they share, [`HookError`], a time limit on a hook |
+//! | [`middleware`] | clients that wrap a client: [`Timeout`](middleware::Timeout), [`Concurrently`](middleware::Concurrently); every time limit in one table |
+//! | [`transport`] | the HTTP layer under async-openai: retries, bounded bodies and events |
+//! | [`guardrails`] | built-in hooks that find PII, keywords, secrets, URLs and oversized input, streaming-safe; model-backed checks; JSON bundles in stages |
+//! | [`model`] | [`OpenAIModel`]: Strands-style events and structured output over an injected, per-runtime, factory or per-request client |
+//! | [`telemetry`] | a hook that traces calls with OpenTelemetry GenAI names |
+//! | [`types`], [`text`], [`limits`] | lenient wire types; the walk over a request's text; what a server can make the client hold |
+//! | `server` (feature `server`) | a local OpenAI-compatible server for tests, examples and benchmarks |
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod client;
-pub mod concurrent;
-mod error;
+pub mod client;
 pub mod guardrails;
-mod hooks;
+pub mod hooks;
 pub mod limits;
-mod method;
+pub mod middleware;
 pub mod model;
 mod redact;
-mod source;
-mod stream;
 pub mod telemetry;
 pub mod text;
-pub mod timeout;
 pub mod transport;
 pub mod types;
 
@@ -36,16 +36,12 @@ pub mod server;
 #[path = "private.rs"]
 pub mod __private;
 
-pub(crate) use __private as private;
-
-pub use client::{ChatClient, DynChatClient};
-pub use error::{ApiError, ClientError};
+pub use client::{ApiError, ChatClient, ChatStream, ClientError, DynChatClient};
 pub use hooks::{
     BoxError, ChunkAction, FailurePolicy, HookContext, HookError, OnChunk, PostResponse,
     PreRequest, Stage, Tripwire,
 };
 pub use model::{Model, OpenAIModel};
-pub use stream::{ChatStream, checked};
 pub use types::{ChatChunk, ChatRequest, ChatResponse, FinishReason, Usage};
 
 #[doc = include_str!("openai_client.md")]

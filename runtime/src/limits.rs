@@ -25,7 +25,7 @@
 //!
 //! Where each is enforced:
 //!
-//! - [`checked`](crate::checked), around every stream: [`MAX_CHOICES`];
+//! - [`checked`](crate::client::checked), around every stream: [`MAX_CHOICES`];
 //! - a scanning guardrail as a chunk hook ([`Keywords`](crate::guardrails::Keywords),
 //!   [`Pii`](crate::guardrails::Pii), [`SecretKeys`](crate::guardrails::SecretKeys),
 //!   [`UrlFilter`](crate::guardrails::UrlFilter)): [`MAX_CHOICES`],

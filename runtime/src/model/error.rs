@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::error::{ApiError, ClientError};
+use crate::client::{ApiError, ClientError};
 use crate::hooks::HookError;
 
 /// Why structured output could not be produced.

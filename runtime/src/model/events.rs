@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use super::content::Role;
 use super::error::ModelError;
-use crate::error::{ApiError, ClientError};
+use crate::client::{ApiError, ClientError};
 use crate::limits::{MAX_TOOL_ARGUMENT_BYTES, MAX_TOOL_CALLS};
 use crate::types::{ChatChunk, ChatResponse, FinishReason, Usage};
 

@@ -40,6 +40,7 @@ mod content;
 mod error;
 mod events;
 mod format;
+mod source;
 mod structured;
 
 use std::sync::{Arc, RwLock};
@@ -50,13 +51,13 @@ use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-pub use crate::source::{ClientArgs, ClientSource, Ephemeral, Factory, Fixed, PerRuntime};
 pub use content::{
     ContentBlock, Document, Image, ImageFormat, Message, Role, SystemPrompt, ToolChoice,
     ToolResult, ToolResultContent, ToolSpec, ToolStatus, ToolUse,
 };
 pub use error::{ModelError, StructuredFailure};
 pub use events::{BlockDelta, BlockStart, Metrics, StopReason, StreamEvent, TokenUsage};
+pub use source::{ClientArgs, ClientSource, Ephemeral, Factory, Fixed, PerRuntime};
 
 /// The building blocks `OpenAIModel` is made of, for an agent loop of your
 /// own that sends requests some other way: formatting a conversation into a

@@ -41,7 +41,6 @@ mod reply;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -309,9 +308,4 @@ fn tls_acceptor() -> std::io::Result<(TlsAcceptor, String)> {
         .with_single_cert(vec![certified.cert.der().clone()], key)
         .map_err(|e| invalid(&e))?;
     Ok((TlsAcceptor::from(Arc::new(config)), pem))
-}
-
-/// `tests/fixtures` of this repository.
-pub fn fixtures_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
 }

@@ -171,15 +171,6 @@ impl Reply {
         Self::new(Body::Fixture(path.as_ref().to_owned()))
     }
 
-    /// Replays `tests/fixtures/stream/<name>.sse` of this repository.
-    pub fn fixture_named(name: &str) -> Self {
-        Self::fixture(
-            super::fixtures_dir()
-                .join("stream")
-                .join(format!("{name}.sse")),
-        )
-    }
-
     /// Streams the text (or each tool call's arguments) in `n` pieces.
     pub fn chunks(mut self, n: usize) -> Self {
         self.chunks = n.max(1);

@@ -1,7 +1,7 @@
 //! An HTTP transport for async-openai clients: a retry policy you choose,
 //! `Retry-After` kept in the final error, and a limit on waiting for the
 //! response headers. (Silence inside a stream is limited one level up, by
-//! [`Timeout`](crate::timeout::Timeout), where the error can say so.)
+//! [`Timeout`](crate::middleware::Timeout), where the error can say so.)
 //!
 //! async-openai's default client retries `429` and `5xx` on its own terms and
 //! drops the response headers before it reports an error, so a caller never
@@ -52,7 +52,7 @@ pub(crate) use self::body::{BodyLimit, limit_of_event};
 pub(crate) use self::events::{Handoff, chunks};
 pub use self::retry::RetryPolicy;
 use self::retry::retry_after;
-use crate::error::ClientError;
+use crate::client::ClientError;
 use crate::limits::{
     DEFAULT_ERROR_BODY_TIME, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_EVENT_BYTES, ERROR_BODY_BYTES,
 };

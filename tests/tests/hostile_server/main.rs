@@ -51,8 +51,8 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use openai_hooks::async_openai::{Client, config::OpenAIConfig};
+use openai_hooks::middleware::Timeout;
 use openai_hooks::server::{LocalServer, Reply};
-use openai_hooks::timeout::Timeout;
 use openai_hooks::transport::{RetryPolicy, Transport};
 use openai_hooks::{ChatClient, ClientError};
 

@@ -37,13 +37,12 @@
 //!   to their module and used only by its tests.
 
 mod client;
-mod concurrent;
 mod fuzz;
 mod guardrails;
 mod hooks;
+mod middleware;
 mod model;
 mod server;
-mod stream;
 mod support;
 mod telemetry;
 mod transport;

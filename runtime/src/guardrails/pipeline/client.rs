@@ -10,13 +10,14 @@ use futures::StreamExt;
 use super::entry::{Entry, EntryChain};
 use super::{Pipeline, PipelineResults, PipelineStage};
 use crate::client::ChatClient;
-use crate::concurrent::race;
-use crate::error::ClientError;
+use crate::client::ChatStream;
+use crate::client::ClientError;
 use crate::guardrails::GuardrailResults;
 use crate::guardrails::scan::channels::{Gathered, delta_bytes};
+use crate::hooks::hooked;
 use crate::hooks::{HookContext, Stage};
 use crate::limits::{MAX_CHOICES, MAX_GATHERED_BYTES};
-use crate::stream::{ChatStream, hooked};
+use crate::middleware::race;
 use crate::types::{ChatChunk, ChatRequest, ChatResponse};
 
 type Notify = Arc<dyn Fn(&PipelineResults) + Send + Sync>;
@@ -419,7 +420,7 @@ impl Tail<'_> {
                 .collect(),
             ..ChatResponse::default()
         };
-        crate::private::enter(&mut self.cx, Stage::PostResponse);
+        crate::hooks::enter(&mut self.cx, Stage::PostResponse);
         for e in &self.judged {
             e.post_response(&mut resp, &mut self.cx).await?;
         }

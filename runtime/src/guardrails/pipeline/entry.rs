@@ -9,10 +9,10 @@ use super::PipelineClients;
 use super::config::{PipelineError, RawEntry};
 use super::guard::{DynGuard, StreamGuard};
 use super::registry::REGISTRY;
-use crate::error::ClientError;
+use crate::client::ClientError;
+use crate::hooks::ChunkChain;
 use crate::hooks::{ChunkAction, FailurePolicy, HookContext, HookError, Stage};
-use crate::private::{guard, outcome};
-use crate::stream::ChunkChain;
+use crate::hooks::{guard, outcome};
 use crate::types::{ChatChunk, ChatRequest, ChatResponse};
 
 /// One configured guardrail of a stage.

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::texts::{input_texts, reply_texts};
-use crate::error::ClientError;
+use crate::client::ClientError;
 use crate::guardrails::Guardrail;
 use crate::guardrails::error::{CheckError, GuardrailError};
 use crate::guardrails::pipeline::{Build, NoChunks, PipelineError, Registered, StageHooks};

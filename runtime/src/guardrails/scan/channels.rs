@@ -21,7 +21,7 @@
 
 use serde_json::Value;
 
-use crate::error::ClientError;
+use crate::client::ClientError;
 use crate::limits::MAX_TOOL_CALLS;
 
 use crate::types::{

@@ -9,12 +9,12 @@ use futures::StreamExt;
 use openai_hooks::async_openai::{Client, config::OpenAIConfig};
 use openai_hooks::guardrails::pipeline::{Pipeline, PipelineClients};
 use openai_hooks::guardrails::{LlmJudge, Moderation, SecretKeys};
+use openai_hooks::middleware::Timeout;
 use openai_hooks::model::{
     ClientArgs, ClientSource, Ephemeral, Factory, Fixed, Message, ModelError, OpenAIModel,
     PerRuntime,
 };
 use openai_hooks::server::{Fault, LocalServer, Reply};
-use openai_hooks::timeout::Timeout;
 use openai_hooks::transport::{RetryPolicy, Transport};
 use openai_hooks::{ChatClient, ChatRequest, ClientError, openai_client};
 use serde_json::json;

@@ -1,7 +1,8 @@
 //! `ChatClient` on async-openai's client and on generated clients: what a
 //! dropped call releases, one client shared across runtimes, and keys kept
-//! out of errors and `Debug`.
+//! out of errors and `Debug`, and the checks every stream gets.
 
 mod cancel;
 mod cross_runtime;
 mod key_leakage;
+mod stream;

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use openai_hooks::async_openai::{Client, config::OpenAIConfig};
+use openai_hooks::hooks::{HookTimedOut, HookTimeout};
 use openai_hooks::server::{LocalServer, Reply};
-use openai_hooks::timeout::{HookTimedOut, HookTimeout};
 use openai_hooks::{
     ChatChunk, ChatClient, ChatRequest, ChatResponse, ChunkAction, ClientError, HookContext,
     HookError, OnChunk, PostResponse, PreRequest, Stage, openai_client,

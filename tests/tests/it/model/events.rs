@@ -11,9 +11,11 @@ use openai_hooks::model::{
     BlockDelta, BlockStart, ConfigUpdate, Fixed, Message, ModelError, OpenAIModel, StopReason,
     StreamEvent, TokenUsage,
 };
-use openai_hooks::server::{Fault, LocalServer, Reply, fixtures_dir};
+use openai_hooks::server::{Fault, LocalServer, Reply};
 use openai_hooks::transport::{RetryPolicy, Transport};
 use serde_json::Value;
+
+use crate::support::fixtures_dir;
 
 type Client = openai_hooks::async_openai::Client<OpenAIConfig>;
 

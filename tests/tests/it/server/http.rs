@@ -4,11 +4,13 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use openai_hooks::async_openai::{Client, config::OpenAIConfig};
-use openai_hooks::server::{Fault, LocalServer, Reply, ToolCallSpec, fixtures_dir};
-use openai_hooks::timeout::Timeout;
+use openai_hooks::middleware::Timeout;
+use openai_hooks::server::{Fault, LocalServer, Reply, ToolCallSpec};
 use openai_hooks::transport::{RetryPolicy, Transport};
 use openai_hooks::{ChatChunk, ChatClient, ChatRequest, ClientError, FinishReason};
 use serde_json::{Value, json};
+
+use crate::support::fixtures_dir;
 
 fn request(stream_usage: bool) -> ChatRequest {
     let mut v =

@@ -1,9 +1,11 @@
 //! Test doubles for the generated-client tests: an inner client that
-//! answers from memory, and a hook of every kind that records its runs.
+//! answers from memory, and a hook of every kind that records its runs;
+//! and where the recorded fixtures are.
 
 pub(crate) mod request;
 pub(crate) mod stream;
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -13,6 +15,11 @@ use openai_hooks::{
     HookContext, HookError, OnChunk, PostResponse, PreRequest,
 };
 use serde_json::json;
+
+/// `tests/fixtures`: recorded replies and streams (see its README).
+pub(crate) fn fixtures_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
 
 /// A shared, ordered record of what ran.
 #[derive(Clone, Default)]

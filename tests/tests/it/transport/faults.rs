@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use openai_hooks::async_openai::{Client, config::OpenAIConfig};
+use openai_hooks::middleware::Timeout;
 use openai_hooks::server::{Fault, LocalServer, Reply};
-use openai_hooks::timeout::Timeout;
 use openai_hooks::transport::{RetryPolicy, Transport};
 use openai_hooks::{
     ChatChunk, ChatClient, ChatRequest, ChunkAction, ClientError, DynChatClient, HookContext,

@@ -1,6 +1,6 @@
 use super::*;
-use crate::error::ClientError;
-use crate::stream::ChatStream;
+use crate::client::ChatStream;
+use crate::client::ClientError;
 use std::collections::VecDeque;
 use std::sync::Mutex;
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use openai_hooks::async_openai::{Client, config::OpenAIConfig};
-use openai_hooks::concurrent::Concurrently;
+use openai_hooks::middleware::Concurrently;
 use openai_hooks::server::{LocalServer, Reply};
 use openai_hooks::transport::{RetryPolicy, Transport};
 use openai_hooks::{ChatClient, ChatRequest, HookContext, HookError, PreRequest, Stage};

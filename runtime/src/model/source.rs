@@ -24,8 +24,8 @@ use async_openai::config::OpenAIConfig;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::runtime::{Handle, Id};
 
+use super::ModelError;
 use crate::client::ChatClient;
-use crate::model::ModelError;
 use crate::transport::{RetryPolicy, Transport};
 
 /// Gives a model the client for one request.

@@ -1,44 +1,42 @@
-//! Input checks that run while the model call is already in flight.
-//!
-//! A slow input check (a moderation call, an LLM judge) placed before the
-//! request adds its whole latency to every call. [`Concurrently`] starts the
-//! model call and the check together: if the check trips, the in-flight call
-//! is dropped at once (its connection closed, nothing more read) and the
-//! caller gets the tripwire; if the reply comes first, it is held until the
-//! check passes. A stream is returned only once the check has passed, so no
-//! chunk of a reply to a forbidden input ever reaches the caller.
-//!
-//! The check sees a copy of the request: rewrites it makes are discarded
-//! (rewriting hooks belong before the call).
-//!
-//! ```no_run
-//! use openai_hooks::concurrent::Concurrently;
-//! use openai_hooks::{ChatRequest, HookContext, HookError, PreRequest};
-//! use openai_hooks::async_openai::{Client, config::OpenAIConfig};
-//!
-//! struct SlowJudge;
-//! impl PreRequest for SlowJudge {
-//!     async fn pre_request(&self, _: &mut ChatRequest, _: &mut HookContext) -> Result<(), HookError> {
-//!         // ask a moderation endpoint ...
-//!         Ok(())
-//!     }
-//! }
-//! let client = Concurrently::new(Client::with_config(OpenAIConfig::new()), SlowJudge, "judge");
-//! # drop(client);
-//! ```
+//! [`Concurrently`]: an input check that runs while the model call is
+//! already in flight.
 
 use std::future::Future;
 
 use futures::future::{Either, select};
 
-use crate::client::ChatClient;
-use crate::error::ClientError;
-use crate::hooks::{FailurePolicy, HookContext, PreRequest, Stage};
-use crate::private::guard;
-use crate::stream::ChatStream;
+use crate::client::{ChatClient, ChatStream, ClientError};
+use crate::hooks::{FailurePolicy, HookContext, PreRequest, Stage, guard};
 use crate::types::{ChatRequest, ChatResponse};
 
-/// Runs `check` alongside `inner`'s call; see the [module docs](self).
+/// Runs an input check alongside the model call.
+///
+/// A slow input check (a moderation call, an LLM judge) placed before the
+/// request adds its whole latency to every call. [`Concurrently`] starts the
+/// model call and the check together: if the check trips, the in-flight call
+/// is dropped at once (its connection closed, nothing more read) and the
+/// caller gets the tripwire; if the reply comes first, it is held until the
+/// check passes. A stream is returned only once the check has passed, so no
+/// chunk of a reply to a forbidden input ever reaches the caller.
+///
+/// The check sees a copy of the request: rewrites it makes are discarded
+/// (rewriting hooks belong before the call).
+///
+/// ```no_run
+/// use openai_hooks::middleware::Concurrently;
+/// use openai_hooks::{ChatRequest, HookContext, HookError, PreRequest};
+/// use openai_hooks::async_openai::{Client, config::OpenAIConfig};
+///
+/// struct SlowJudge;
+/// impl PreRequest for SlowJudge {
+///     async fn pre_request(&self, _: &mut ChatRequest, _: &mut HookContext) -> Result<(), HookError> {
+///         // ask a moderation endpoint ...
+///         Ok(())
+///     }
+/// }
+/// let client = Concurrently::new(Client::with_config(OpenAIConfig::new()), SlowJudge, "judge");
+/// # drop(client);
+/// ```
 #[derive(Debug, Clone)]
 pub struct Concurrently<C, H> {
     inner: C,

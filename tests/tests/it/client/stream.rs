@@ -1,7 +1,8 @@
 //! `checked`: the end-of-stream rules every transport stream gets.
 
 use futures::StreamExt;
-use openai_hooks::{ChatChunk, ChatStream, ClientError, checked};
+use openai_hooks::client::checked;
+use openai_hooks::{ChatChunk, ChatStream, ClientError};
 use serde_json::json;
 
 fn chunk(v: serde_json::Value) -> Result<ChatChunk, ClientError> {

@@ -1,6 +1,6 @@
 //! Pre-request and post-response hooks written as methods of a generated
 //! client (`#[openai_client(pre_request = Self::stamp)]`); chunk methods
-//! are [`MethodChunk`](crate::stream::MethodChunk)s.
+//! are [`MethodChunk`](super::chain::MethodChunk)s.
 //!
 //! Generated code passes the user's method path to these helpers rather
 //! than calling it directly, so that a method that does not fit fails a

@@ -1,0 +1,232 @@
+//! Hooks: the traits, the context they share, their errors, and
+//! [`HookTimeout`]. The items most code names are re-exported at the crate
+//! root.
+//!
+//! Three kinds of hook run around a [`ChatClient`](crate::ChatClient):
+//!
+//! | trait | when | may |
+//! |---|---|---|
+//! | [`PreRequest`] | before the request leaves | rewrite it, or stop it with a tripwire |
+//! | [`PostResponse`] | after a complete reply, before the caller sees it | rewrite, validate, audit, stop |
+//! | [`OnChunk`] | on every streamed chunk, before the caller sees it | rewrite, drop, hold back, stop |
+//!
+//! Hooks of one kind run in the order they are declared. A hook stops a call
+//! with [`HookError::tripwire`]: that is a decision, and always ends the call.
+//! A hook that cannot do its job returns [`HookError::failed`]: by default
+//! that also ends the call (fail closed); a hook declared `fail_open` is
+//! skipped instead, with a `tracing` warning.
+
+pub(crate) mod chain;
+mod context;
+mod error;
+pub(crate) mod method;
+pub(crate) mod run;
+mod timeout;
+
+use std::future::Future;
+
+pub use context::HookContext;
+pub use error::{BoxError, HookError, Tripwire};
+pub use timeout::{HookTimedOut, HookTimeout};
+
+pub(crate) use chain::{ChunkChain, hooked};
+pub(crate) use run::{enter, guard, outcome};
+
+use crate::types::{ChatChunk, ChatRequest, ChatResponse};
+
+/// Where in a call a hook runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Stage {
+    /// Before the request is sent.
+    PreRequest,
+    /// After a complete (non-streamed) reply.
+    PostResponse,
+    /// On a streamed chunk.
+    Chunk,
+    /// At the end of a stream (flush).
+    StreamEnd,
+}
+
+impl Stage {
+    /// The stage's name, as used in errors and traces.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PreRequest => "pre_request",
+            Self::PostResponse => "post_response",
+            Self::Chunk => "on_chunk",
+            Self::StreamEnd => "stream_end",
+        }
+    }
+}
+
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a hook does when it fails (not when it trips).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FailurePolicy {
+    /// The call ends with the hook's error (the default).
+    #[default]
+    FailClosed,
+    /// The hook is skipped for this call and a warning is logged.
+    FailOpen,
+}
+
+/// A hook that runs before the request is sent.
+///
+/// ```
+/// use openai_hooks::{ChatRequest, HookContext, HookError, PreRequest};
+///
+/// /// Routes every request to one model.
+/// struct PinModel(&'static str);
+///
+/// impl PreRequest for PinModel {
+///     async fn pre_request(&self, req: &mut ChatRequest, _cx: &mut HookContext) -> Result<(), HookError> {
+///         req.model = self.0.to_owned();
+///         Ok(())
+///     }
+/// }
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a pre-request hook",
+    label = "this type does not implement `PreRequest`",
+    note = "implement `openai_hooks::PreRequest` for `{Self}`: `async fn pre_request(&self, req: &mut ChatRequest, cx: &mut HookContext) -> Result<(), HookError>`"
+)]
+pub trait PreRequest: Send + Sync {
+    /// Inspects and may rewrite `req`; returns an error to stop the call.
+    fn pre_request(
+        &self,
+        req: &mut ChatRequest,
+        cx: &mut HookContext,
+    ) -> impl Future<Output = Result<(), HookError>> + Send;
+}
+
+/// A hook that runs on a complete reply before the caller sees it.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a post-response hook",
+    label = "this type does not implement `PostResponse`",
+    note = "implement `openai_hooks::PostResponse` for `{Self}`: `async fn post_response(&self, resp: &mut ChatResponse, cx: &mut HookContext) -> Result<(), HookError>`"
+)]
+pub trait PostResponse: Send + Sync {
+    /// Inspects and may rewrite `resp`; returns an error to stop the call.
+    fn post_response(
+        &self,
+        resp: &mut ChatResponse,
+        cx: &mut HookContext,
+    ) -> impl Future<Output = Result<(), HookError>> + Send;
+}
+
+/// What a chunk hook decided about a chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ChunkAction {
+    /// Pass the (possibly rewritten) chunk on.
+    #[default]
+    Pass,
+    /// Drop the chunk: later hooks and the caller never see it.
+    Drop,
+}
+
+/// A hook that runs on every streamed chunk before the caller sees it.
+///
+/// Runs synchronously: it sits on the hot path of every chunk. Each stream
+/// gets a fresh [`State`](OnChunk::State); [`on_end`](OnChunk::on_end) runs
+/// when the upstream finishes and may emit chunks it held back.
+///
+/// ```
+/// use openai_hooks::{ChatChunk, ChunkAction, HookContext, HookError, OnChunk};
+///
+/// /// Counts characters streamed to the caller.
+/// struct CountChars;
+///
+/// impl OnChunk for CountChars {
+///     type State = usize;
+///     fn on_chunk(&self, chunk: &mut ChatChunk, seen: &mut usize, _cx: &HookContext) -> Result<ChunkAction, HookError> {
+///         *seen += chunk.content().map_or(0, str::len);
+///         Ok(ChunkAction::Pass)
+///     }
+/// }
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a chunk hook",
+    label = "this type does not implement `OnChunk`",
+    note = "implement `openai_hooks::OnChunk` for `{Self}`: `type State: Default + Send;` and `fn on_chunk(&self, chunk: &mut ChatChunk, state: &mut Self::State, cx: &HookContext) -> Result<ChunkAction, HookError>`"
+)]
+pub trait OnChunk: Send + Sync {
+    /// Per-stream state, created fresh (`Default`) for every stream.
+    type State: Default + Send;
+
+    /// Inspects and may rewrite or drop `chunk`; returns an error to end the
+    /// stream (nothing after it reaches the caller).
+    fn on_chunk(
+        &self,
+        chunk: &mut ChatChunk,
+        state: &mut Self::State,
+        cx: &HookContext,
+    ) -> Result<ChunkAction, HookError>;
+
+    /// Runs once when the upstream finishes; returns a chunk to emit before
+    /// the stream ends (for example text held back to look for a match).
+    fn on_end(
+        &self,
+        state: &mut Self::State,
+        cx: &HookContext,
+    ) -> Result<Option<ChatChunk>, HookError> {
+        let _ = (state, cx);
+        Ok(None)
+    }
+}
+
+// Hooks behind `&` and `Arc` are hooks, so a client can share one with
+// another. `do_not_recommend`: when a type is not a hook, rustc does not
+// offer these as the fix (borrowing or sharing it would not make it one).
+macro_rules! forward_hooks {
+    ($($ptr:ty),*) => {$(
+        #[diagnostic::do_not_recommend]
+        impl<T: PreRequest + ?Sized> PreRequest for $ptr {
+            fn pre_request(
+                &self,
+                req: &mut ChatRequest,
+                cx: &mut HookContext,
+            ) -> impl Future<Output = Result<(), HookError>> + Send {
+                T::pre_request(self, req, cx)
+            }
+        }
+
+        #[diagnostic::do_not_recommend]
+        impl<T: PostResponse + ?Sized> PostResponse for $ptr {
+            fn post_response(
+                &self,
+                resp: &mut ChatResponse,
+                cx: &mut HookContext,
+            ) -> impl Future<Output = Result<(), HookError>> + Send {
+                T::post_response(self, resp, cx)
+            }
+        }
+
+        #[diagnostic::do_not_recommend]
+        impl<T: OnChunk + ?Sized> OnChunk for $ptr {
+            type State = T::State;
+            fn on_chunk(
+                &self,
+                chunk: &mut ChatChunk,
+                state: &mut Self::State,
+                cx: &HookContext,
+            ) -> Result<ChunkAction, HookError> {
+                T::on_chunk(self, chunk, state, cx)
+            }
+            fn on_end(
+                &self,
+                state: &mut Self::State,
+                cx: &HookContext,
+            ) -> Result<Option<ChatChunk>, HookError> {
+                T::on_end(self, state, cx)
+            }
+        }
+    )*};
+}
+
+forward_hooks!(&T, std::sync::Arc<T>);

@@ -1,0 +1,3 @@
+//! Clients that wrap a client.
+
+mod concurrent;
