@@ -5,7 +5,7 @@
 //! Run one part with a filter on the module path, e.g.
 //! `cargo test -p openai-hooks-tests --test it guardrails::`.
 //!
-//! Four test binaries stay separate, because they depend on state that is
+//! Three test binaries stay separate, because they depend on state that is
 //! global to the process and the tests here (run in parallel, in this
 //! process) would disturb or be disturbed by it:
 //!
@@ -18,7 +18,9 @@
 //! - `reliability_secrets`: installs the process-wide `tracing` subscriber
 //!   and `log` bridge (once per process), and searches everything logged
 //!   for the key; other tests' records would land in it.
-//! - `ui`: trybuild compiles the cases with cargo, a build of its own.
+//!
+//! The compile-fail cases of `#[openai_client]` are a crate of their own,
+//! `tests/ui`; what the macro must accept is `macros` here.
 //!
 //! Checked and kept here:
 //!
@@ -40,6 +42,7 @@ mod client;
 mod fuzz;
 mod guardrails;
 mod hooks;
+mod macros;
 mod middleware;
 mod model;
 mod server;

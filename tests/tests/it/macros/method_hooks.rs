@@ -15,7 +15,7 @@ use openai_hooks::{
     on_chunk(Self::count, name = "counter", fail_open),
     post_response = Self::check,
 )]
-pub struct Methods<C> {
+pub(crate) struct Methods<C> {
     #[inner]
     client: C,
     model: String,
@@ -27,6 +27,8 @@ impl<C: Sync> Methods<C> {
         Ok(())
     }
 
+    // Written out as `impl Future` on purpose: the macro accepts that form too.
+    #[expect(clippy::manual_async_fn)]
     fn route<'a>(
         &'a self,
         req: &'a mut ChatRequest,
@@ -39,7 +41,11 @@ impl<C: Sync> Methods<C> {
     }
 
     fn count(&self, chunk: &mut ChatChunk, _: &HookContext) -> Result<ChunkAction, HookError> {
-        Ok(if chunk.choices.is_empty() { ChunkAction::Drop } else { ChunkAction::Pass })
+        Ok(if chunk.choices.is_empty() {
+            ChunkAction::Drop
+        } else {
+            ChunkAction::Pass
+        })
     }
 
     async fn check(&self, resp: &mut ChatResponse, _: &mut HookContext) -> Result<(), HookError> {
@@ -52,7 +58,11 @@ impl<C: Sync> Methods<C> {
 
 fn is_client(_: &impl ChatClient) {}
 
-fn main() {
+#[test]
+fn compiles_and_runs() {
     let client = Client::with_config(OpenAIConfig::new().with_api_base("http://127.0.0.1:9/v1"));
-    is_client(&Methods { client, model: "gpt-4o-mini".into() });
+    is_client(&Methods {
+        client,
+        model: "gpt-4o-mini".into(),
+    });
 }

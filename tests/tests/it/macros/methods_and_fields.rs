@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use openai_hooks::async_openai::{Client, config::OpenAIConfig};
 use openai_hooks::{
-    ChatChunk, ChatClient, ChatRequest, ChatResponse, ChunkAction, HookContext, HookError,
-    OnChunk, PostResponse, PreRequest, openai_client,
+    ChatChunk, ChatClient, ChatRequest, ChatResponse, ChunkAction, HookContext, HookError, OnChunk,
+    PostResponse, PreRequest, openai_client,
 };
 
 struct Pii;
@@ -20,20 +20,29 @@ impl PreRequest for Pii {
 struct Keywords;
 impl OnChunk for Keywords {
     type State = String;
-    fn on_chunk(&self, _: &mut ChatChunk, _: &mut String, _: &HookContext) -> Result<ChunkAction, HookError> {
+    fn on_chunk(
+        &self,
+        _: &mut ChatChunk,
+        _: &mut String,
+        _: &HookContext,
+    ) -> Result<ChunkAction, HookError> {
         Ok(ChunkAction::Pass)
     }
 }
 
 struct AuditLog;
 impl PostResponse for AuditLog {
-    async fn post_response(&self, _: &mut ChatResponse, _: &mut HookContext) -> Result<(), HookError> {
+    async fn post_response(
+        &self,
+        _: &mut ChatResponse,
+        _: &mut HookContext,
+    ) -> Result<(), HookError> {
         Ok(())
     }
 }
 
 #[openai_client(pre_request = Self::stamp, on_chunk = Self::count, post_response = Self::check_reply)]
-pub struct Guarded {
+pub(crate) struct Guarded {
     #[inner]
     client: Client<OpenAIConfig>,
     #[pre_request]
@@ -56,14 +65,19 @@ impl Guarded {
         Ok(ChunkAction::Pass)
     }
 
-    async fn check_reply(&self, _: &mut ChatResponse, _: &mut HookContext) -> Result<(), HookError> {
+    async fn check_reply(
+        &self,
+        _: &mut ChatResponse,
+        _: &mut HookContext,
+    ) -> Result<(), HookError> {
         Ok(())
     }
 }
 
 fn is_client(_: &impl ChatClient) {}
 
-fn main() {
+#[test]
+fn compiles_and_runs() {
     let guarded = Guarded {
         client: Client::with_config(OpenAIConfig::new().with_api_base("http://127.0.0.1:9/v1")),
         pii: Pii,

@@ -5,13 +5,13 @@ use openai_hooks as oh;
 
 use oh::async_openai::{Client, config::OpenAIConfig};
 use oh::{
-    ChatChunk, ChatClient, ChatRequest, ChatResponse, ChunkAction, HookContext, HookError,
-    OnChunk, PostResponse, PreRequest,
+    ChatChunk, ChatClient, ChatRequest, ChatResponse, ChunkAction, HookContext, HookError, OnChunk,
+    PostResponse, PreRequest,
 };
 
 /// A facade that re-exports the runtime, as a crate of shared clients might.
 mod facade {
-    pub use openai_hooks as hooks;
+    pub(crate) use openai_hooks as hooks;
 }
 
 struct Hook;
@@ -21,13 +21,22 @@ impl PreRequest for Hook {
     }
 }
 impl PostResponse for Hook {
-    async fn post_response(&self, _: &mut ChatResponse, _: &mut HookContext) -> Result<(), HookError> {
+    async fn post_response(
+        &self,
+        _: &mut ChatResponse,
+        _: &mut HookContext,
+    ) -> Result<(), HookError> {
         Ok(())
     }
 }
 impl OnChunk for Hook {
     type State = ();
-    fn on_chunk(&self, _: &mut ChatChunk, _: &mut (), _: &HookContext) -> Result<ChunkAction, HookError> {
+    fn on_chunk(
+        &self,
+        _: &mut ChatChunk,
+        _: &mut (),
+        _: &HookContext,
+    ) -> Result<ChunkAction, HookError> {
         Ok(ChunkAction::Pass)
     }
 }
@@ -61,7 +70,7 @@ impl Renamed {
 }
 
 // A path through a module, and generics.
-#[facade::hooks::openai_client(crate = "crate::facade::hooks")]
+#[facade::hooks::openai_client(crate = "crate::macros::crate_path::facade::hooks")]
 struct Facade<C, H> {
     #[inner]
     client: C,
@@ -78,9 +87,16 @@ struct Absolute {
 
 fn is_client(_: &impl ChatClient) {}
 
-fn main() {
+#[test]
+fn compiles_and_runs() {
     let client = || Client::with_config(OpenAIConfig::new().with_api_base("http://127.0.0.1:9/v1"));
-    is_client(&Renamed { client: client(), hook: Hook });
-    is_client(&Facade { client: client(), hook: Hook });
+    is_client(&Renamed {
+        client: client(),
+        hook: Hook,
+    });
+    is_client(&Facade {
+        client: client(),
+        hook: Hook,
+    });
     is_client(&Absolute { client: client() });
 }

@@ -12,7 +12,7 @@ use openai_hooks::{
 };
 
 #[derive(Clone)]
-pub struct Pii;
+pub(crate) struct Pii;
 impl PreRequest for Pii {
     async fn pre_request(&self, _: &mut ChatRequest, _: &mut HookContext) -> Result<(), HookError> {
         Ok(())
@@ -22,7 +22,12 @@ impl PreRequest for Pii {
 struct Keywords;
 impl OnChunk for Keywords {
     type State = ();
-    fn on_chunk(&self, _: &mut ChatChunk, _: &mut (), _: &HookContext) -> Result<ChunkAction, HookError> {
+    fn on_chunk(
+        &self,
+        _: &mut ChatChunk,
+        _: &mut (),
+        _: &HookContext,
+    ) -> Result<ChunkAction, HookError> {
         Ok(ChunkAction::Pass)
     }
 }
@@ -30,7 +35,7 @@ impl OnChunk for Keywords {
 /// The client of the design document: the inner client's type defaults to
 /// async-openai's.
 #[openai_client]
-pub struct Guarded<'k, C = Client<OpenAIConfig>, P = Pii, T = (), const N: usize = 4>
+pub(crate) struct Guarded<'k, C = Client<OpenAIConfig>, P = Pii, T = (), const N: usize = 4>
 where
     P: Clone,
 {
@@ -55,7 +60,8 @@ struct Outer<'k, T: Debug + Send + Sync> {
 
 fn is_client(_: &impl ChatClient) {}
 
-fn main() {
+#[test]
+fn compiles_and_runs() {
     let words = Keywords;
     // Every default taken.
     let guarded: Guarded<'_> = Guarded {
@@ -65,6 +71,7 @@ fn main() {
         stats: Arc::new([0; 4]),
         tag: PhantomData,
     };
+    assert_eq!(guarded.stats.len(), 4);
     is_client(&guarded);
 
     // A generated client wraps another one.

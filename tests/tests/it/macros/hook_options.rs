@@ -3,8 +3,8 @@
 
 use openai_hooks::async_openai::{Client, config::OpenAIConfig};
 use openai_hooks::{
-    ChatChunk, ChatClient, ChatRequest, ChatResponse, ChunkAction, HookContext, HookError,
-    OnChunk, PostResponse, PreRequest, openai_client,
+    ChatChunk, ChatClient, ChatRequest, ChatResponse, ChunkAction, HookContext, HookError, OnChunk,
+    PostResponse, PreRequest, openai_client,
 };
 
 struct Hook;
@@ -14,13 +14,22 @@ impl PreRequest for Hook {
     }
 }
 impl PostResponse for Hook {
-    async fn post_response(&self, _: &mut ChatResponse, _: &mut HookContext) -> Result<(), HookError> {
+    async fn post_response(
+        &self,
+        _: &mut ChatResponse,
+        _: &mut HookContext,
+    ) -> Result<(), HookError> {
         Ok(())
     }
 }
 impl OnChunk for Hook {
     type State = ();
-    fn on_chunk(&self, _: &mut ChatChunk, _: &mut (), _: &HookContext) -> Result<ChunkAction, HookError> {
+    fn on_chunk(
+        &self,
+        _: &mut ChatChunk,
+        _: &mut (),
+        _: &HookContext,
+    ) -> Result<ChunkAction, HookError> {
         Ok(ChunkAction::Pass)
     }
 }
@@ -39,13 +48,22 @@ struct Options {
     d: Hook,
     #[on_chunk()]
     e: Hook,
-    #[on_chunk(fail_open,)]
+    #[on_chunk(fail_open)]
     r#type: Hook,
 }
 
 fn is_client(_: &impl ChatClient) {}
 
-fn main() {
+#[test]
+fn compiles_and_runs() {
     let client = Client::with_config(OpenAIConfig::new().with_api_base("http://127.0.0.1:9/v1"));
-    is_client(&Options { client, a: Hook, b: Hook, c: Hook, d: Hook, e: Hook, r#type: Hook });
+    is_client(&Options {
+        client,
+        a: Hook,
+        b: Hook,
+        c: Hook,
+        d: Hook,
+        e: Hook,
+        r#type: Hook,
+    });
 }

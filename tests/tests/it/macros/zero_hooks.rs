@@ -12,9 +12,13 @@ struct Plain {
 
 fn is_client(_: &impl ChatClient) {}
 
-fn main() {
+#[test]
+fn compiles_and_runs() {
     let client = Client::with_config(OpenAIConfig::new().with_api_base("http://127.0.0.1:9/v1"));
-    let plain = Plain { client, label: "plain" };
+    let plain = Plain {
+        client,
+        label: "plain",
+    };
     is_client(&plain);
     assert_eq!(plain.label, "plain");
 }

@@ -4,8 +4,8 @@ use std::sync::atomic::AtomicUsize;
 use openai_hooks::async_openai::{Client, config::OpenAIConfig};
 use openai_hooks::telemetry::Telemetry;
 use openai_hooks::{
-    ChatChunk, ChatClient, ChatRequest, ChatResponse, ChunkAction, HookContext, HookError,
-    OnChunk, PostResponse, PreRequest, openai_client,
+    ChatChunk, ChatClient, ChatRequest, ChatResponse, ChunkAction, HookContext, HookError, OnChunk,
+    PostResponse, PreRequest, openai_client,
 };
 
 struct Pii;
@@ -18,7 +18,12 @@ impl PreRequest for Pii {
 struct Words;
 impl OnChunk for Words {
     type State = String;
-    fn on_chunk(&self, _: &mut ChatChunk, _: &mut String, _: &HookContext) -> Result<ChunkAction, HookError> {
+    fn on_chunk(
+        &self,
+        _: &mut ChatChunk,
+        _: &mut String,
+        _: &HookContext,
+    ) -> Result<ChunkAction, HookError> {
         Ok(ChunkAction::Pass)
     }
     fn on_end(&self, held: &mut String, _: &HookContext) -> Result<Option<ChatChunk>, HookError> {
@@ -29,7 +34,11 @@ impl OnChunk for Words {
 
 struct Audit;
 impl PostResponse for Audit {
-    async fn post_response(&self, _: &mut ChatResponse, _: &mut HookContext) -> Result<(), HookError> {
+    async fn post_response(
+        &self,
+        _: &mut ChatResponse,
+        _: &mut HookContext,
+    ) -> Result<(), HookError> {
         Ok(())
     }
 }
@@ -59,8 +68,9 @@ struct Guarded {
 
 fn takes(_: impl ChatClient) {}
 
-fn main() {
-    takes(Guarded {
+#[test]
+fn compiles_and_runs() {
+    let guarded = Guarded {
         client: Client::with_config(OpenAIConfig::new()),
         pii: Pii,
         pii_again: Arc::new(Pii),
@@ -69,5 +79,8 @@ fn main() {
         audit: Audit,
         telemetry: Telemetry::new(),
         stats: Arc::default(),
-    });
+    };
+    // A plain field stays a plain field.
+    assert_eq!(Arc::strong_count(&guarded.stats), 1);
+    takes(guarded);
 }

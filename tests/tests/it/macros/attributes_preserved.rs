@@ -7,7 +7,7 @@ use openai_hooks::{ChatRequest, HookContext, HookError, PreRequest, openai_clien
 
 /// A hook that does nothing.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Noop;
+pub(crate) struct Noop;
 impl PreRequest for Noop {
     async fn pre_request(&self, _: &mut ChatRequest, _: &mut HookContext) -> Result<(), HookError> {
         Ok(())
@@ -34,11 +34,16 @@ mod clients {
     }
 }
 
-fn main() {
+#[test]
+fn compiles_and_runs() {
     let client = Client::with_config(OpenAIConfig::new().with_api_base("http://127.0.0.1:9/v1"));
-    let a = clients::Documented { client, noop: Noop, label: "a" };
+    let a = clients::Documented {
+        client,
+        noop: Noop,
+        label: "a",
+    };
     // `Clone` and `Debug` were derived.
     let b = a.clone();
-    assert_eq!(b.noop, Noop);
+    assert_eq!((&b.noop, b.label), (&Noop, "a"));
     assert!(format!("{b:?}").contains("label: \"a\""));
 }

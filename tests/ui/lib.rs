@@ -1,0 +1,1 @@
+//! Empty: the compile-fail cases are in `fail/`, run by `ui.rs`.
