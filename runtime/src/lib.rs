@@ -36,7 +36,10 @@ pub mod server;
 #[path = "private.rs"]
 pub mod __private;
 
-pub use client::{ApiError, ChatClient, ChatStream, ClientError, DynChatClient};
+pub use client::{
+    ApiError, ChatClient, ChatStream, ClientError, DynChatClient, DynResponsesClient,
+    ResponseStream, ResponsesClient,
+};
 pub use hooks::{
     BoxError, ChunkAction, FailurePolicy, HookContext, HookError, OnChunk, PostResponse,
     PreRequest, Stage, Tripwire,

@@ -1,4 +1,4 @@
-//! Chat Completions wire types.
+//! Chat Completions wire types; the Responses API's are in [`responses`].
 //!
 //! Requests are async-openai's [`CreateChatCompletionRequest`](async_openai::types::chat::CreateChatCompletionRequest): its typed
 //! builder serialises exactly what the OpenAI spec accepts.
@@ -11,6 +11,8 @@
 //! put inside a chunk. The types here accept every recorded server in
 //! `tests/fixtures`, keep those fields, and keep every field they do not name in
 //! `extra`, so nothing a server sent is lost on the way to a hook or the caller.
+
+pub mod responses;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};

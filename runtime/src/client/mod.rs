@@ -1,11 +1,15 @@
 //! The client core: the [`ChatClient`] trait, its object-safe twin
-//! [`DynChatClient`], its implementation for `async_openai::Client`, the
-//! errors a call ends with, and [`checked`], the checks every stream gets.
+//! [`DynChatClient`], their implementation for `async_openai::Client`, the
+//! errors a call ends with, and [`checked`], the checks every stream gets;
+//! the same for the Responses API ([`ResponsesClient`],
+//! [`DynResponsesClient`], [`checked_events`]).
 //!
-//! Everything here but [`checked`] is re-exported at the crate root.
+//! Everything here but [`checked`] and [`checked_events`] is re-exported at
+//! the crate root.
 
 mod error;
 mod openai;
+mod responses;
 mod stream;
 
 use std::future::Future;
@@ -14,6 +18,7 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 
 pub use error::{ApiError, ClientError};
+pub use responses::{DynResponsesClient, ResponseStream, ResponsesClient, checked_events};
 pub use stream::{ChatStream, checked};
 
 pub(crate) use openai::convert_with;

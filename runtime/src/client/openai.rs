@@ -1,18 +1,21 @@
-//! [`ChatClient`] for `async_openai::Client`, and the mapping of its errors
-//! to [`ClientError`].
+//! [`ChatClient`] and [`ResponsesClient`] for `async_openai::Client`, and
+//! the mapping of its errors to [`ClientError`].
 
 use async_openai::config::Config;
 use async_openai::error::{OpenAIError, StreamError};
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use secrecy::ExposeSecret;
+use serde::Deserialize;
 
 use super::ChatClient;
 use super::error::{ApiError, ClientError, snippet};
+use super::responses::{ResponseStream, ResponsesClient, checked_events, failed};
 use super::stream::{ChatStream, checked};
 use crate::redact::scrub;
 use crate::transport::{self, BodyLimit, Handoff, HttpFailure, NotApi, TimedOut, limit_of_event};
-use crate::types::{ChatChunk, ChatRequest, ChatResponse, WireErrorBody};
+use crate::types::responses::{Response, ResponseEvent, ResponsesRequest};
+use crate::types::{ChatChunk, ChatRequest, ChatResponse, WireError, WireErrorBody};
 
 /// async-openai's client, through its "bring your own type" calls so that
 /// replies decode into this crate's lenient [types](crate::types).
@@ -47,7 +50,7 @@ impl<C: Config> ChatClient for async_openai::Client<C> {
             {
                 Some(response) => {
                     drop(upstream);
-                    Box::pin(transport::chunks(response))
+                    Box::pin(transport::events(response))
                 }
                 None => upstream,
             };
@@ -74,6 +77,94 @@ impl<C: Config> ChatClient for async_openai::Client<C> {
             }));
             Ok(checked(chunks))
         }
+    }
+}
+
+/// async-openai's client, through its "bring your own type" calls so that
+/// replies and events decode into this crate's lenient
+/// [types](crate::types::responses): an event type async-openai does not
+/// know passes through instead of ending the stream.
+impl<C: Config> ResponsesClient for async_openai::Client<C> {
+    fn create(
+        &self,
+        mut req: ResponsesRequest,
+    ) -> impl Future<Output = Result<Response, ClientError>> + Send {
+        req.stream = None;
+        req.stream_options = None;
+        async move {
+            let reply: Result<Response, OpenAIError> = self.responses().create_byot(req).await;
+            let reply = reply.map_err(|e| convert(e, "response body", self.config()))?;
+            match failed(&reply) {
+                Some(e) => Err(e),
+                None => Ok(reply),
+            }
+        }
+    }
+
+    fn create_stream(
+        &self,
+        mut req: ResponsesRequest,
+    ) -> impl Future<Output = Result<ResponseStream<'_>, ClientError>> + Send {
+        // async-openai's `byot` call sends the request as given.
+        req.stream = Some(true);
+        async move {
+            let handoff = Handoff::default();
+            let upstream = handoff
+                .scope(self.responses().create_stream_byot::<_, ResponseEvent>(req))
+                .await
+                .map_err(|e| convert(e, "response body", self.config()))?;
+            let upstream: BoxStream<'static, Result<ResponseEvent, OpenAIError>> =
+                match handoff.take() {
+                    Some(response) => {
+                        drop(upstream);
+                        Box::pin(transport::events(response))
+                    }
+                    None => upstream,
+                };
+            let key = self.config().api_key().expose_secret().to_owned();
+            let events: ResponseStream<'static> = Box::pin(upstream.map(move |item| match item {
+                Ok(mut event) => {
+                    if let Some(limit) = transport_limit(&event) {
+                        return Err(exceeded(limit));
+                    }
+                    // An error event may echo the key back.
+                    scrub_event(&mut event, &key);
+                    Ok(event)
+                }
+                Err(e) => Err(convert_with(e, "stream event", &key)),
+            }));
+            Ok(checked_events(events))
+        }
+    }
+}
+
+/// The transport's own event for a limit it enforced (an `error` object
+/// with no event type).
+fn transport_limit(event: &ResponseEvent) -> Option<BodyLimit> {
+    if !event.kind.is_empty() {
+        return None;
+    }
+    let wire = WireError::deserialize(event.extra.get("error")?).ok()?;
+    limit_of_event(
+        wire.kind.as_deref(),
+        wire.code.as_deref(),
+        wire.param.as_deref(),
+    )
+}
+
+/// Scrubs `key` and anything key-shaped from the error texts an event
+/// carries.
+fn scrub_event(event: &mut ResponseEvent, key: &str) {
+    if let Some(message) = event.message.as_mut() {
+        *message = scrub(message, Some(key));
+    }
+    if let Some(serde_json::Value::Object(nested)) = event.extra.get_mut("error")
+        && let Some(serde_json::Value::String(message)) = nested.get_mut("message")
+    {
+        *message = scrub(message, Some(key));
+    }
+    if let Some(error) = event.response.as_mut().and_then(|r| r.error.as_mut()) {
+        error.message = scrub(&error.message, Some(key));
     }
 }
 

@@ -18,7 +18,7 @@ use eventsource_stream::Eventsource;
 use futures::{Stream, StreamExt};
 use reqwest::Response;
 
-use crate::types::ChatChunk;
+use serde::de::DeserializeOwned;
 
 tokio::task_local! {
     static HANDOFF: Handoff;
@@ -64,13 +64,13 @@ pub(super) fn empty_stream() -> Response {
     Response::from(empty)
 }
 
-/// The chunks of an event stream, read as they are polled, the way
-/// async-openai reads them: `[DONE]` ends the stream, `keepalive` events
-/// are skipped, each other event's data is one chunk, and nothing follows
-/// an error.
-pub(crate) fn chunks(
+/// The items of an event stream (Chat chunks, Responses events), read as
+/// they are polled, the way async-openai reads them: `[DONE]` ends the
+/// stream, `keepalive` events are skipped, each other event's data is one
+/// item, and nothing follows an error.
+pub(crate) fn events<T: DeserializeOwned + Send + 'static>(
     response: Response,
-) -> impl Stream<Item = Result<ChatChunk, OpenAIError>> + Send + 'static {
+) -> impl Stream<Item = Result<T, OpenAIError>> + Send + 'static {
     let events = response.bytes_stream().eventsource();
     futures::stream::unfold(Some(Box::pin(events)), |state| async move {
         let mut events = state?;
@@ -88,9 +88,9 @@ pub(crate) fn chunks(
             if event.event == "keepalive" {
                 continue;
             }
-            let chunk = serde_json::from_str::<ChatChunk>(&event.data)
+            let item = serde_json::from_str::<T>(&event.data)
                 .map_err(|e| OpenAIError::JSONDeserialize(e, event.data));
-            return Some((chunk, Some(events)));
+            return Some((item, Some(events)));
         }
     })
 }

@@ -49,7 +49,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Response, StatusCode};
 
 pub(crate) use self::body::{BodyLimit, limit_of_event};
-pub(crate) use self::events::{Handoff, chunks};
+pub(crate) use self::events::{Handoff, events};
 pub use self::retry::RetryPolicy;
 use self::retry::retry_after;
 use crate::client::ClientError;

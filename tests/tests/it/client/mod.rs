@@ -5,4 +5,5 @@
 mod cancel;
 mod cross_runtime;
 mod key_leakage;
+mod responses;
 mod stream;
