@@ -11,7 +11,7 @@ use syn::parse::{ParseStream, Parser};
 use syn::{Attribute, Expr, ExprPath, Ident, LitStr, Meta, Path, Token, token};
 
 use crate::ctxt::Ctxt;
-use crate::kind::HookKind;
+use crate::kind::{Api, HookKind};
 
 /// Options a hook takes: `fail_open`, `name = "..."`.
 #[derive(Default)]
@@ -182,6 +182,8 @@ pub(crate) struct StructArgs {
     /// Hooks listed as arguments, in written order.
     pub(crate) methods: Vec<MethodHook>,
     pub(crate) krate: Krate,
+    /// The APIs to implement (`api = ...`; Chat alone by default).
+    pub(crate) apis: Vec<Api>,
 }
 
 /// The path generated code reaches the runtime by.
@@ -217,11 +219,21 @@ pub(crate) fn struct_args(args: TokenStream, cx: &Ctxt) -> StructArgs {
     let mut out = StructArgs {
         methods: Vec::new(),
         krate: Krate::Default,
+        apis: vec![Api::Chat],
     };
     let mut crate_key: Option<Ident> = None;
+    let mut api_key: Option<Ident> = None;
     for arg in split_args(args) {
         match parse_struct_arg.parse2(arg) {
             Ok(Arg::Method(hook)) => out.methods.push(hook),
+            Ok(Arg::Api(key, apis)) => {
+                if api_key.is_some() {
+                    cx.error_spanned_by(&key, "`api` is given twice; remove one");
+                    continue;
+                }
+                api_key = Some(key);
+                out.apis = apis;
+            }
             Ok(Arg::Crate(key, krate)) => {
                 if crate_key.is_some() {
                     cx.error_spanned_by(&key, "`crate` is given twice; remove one");
@@ -262,6 +274,8 @@ fn split_args(args: TokenStream) -> Vec<TokenStream> {
 /// One struct argument.
 enum Arg {
     Method(MethodHook),
+    /// The `api` key and the APIs it selects.
+    Api(Ident, Vec<Api>),
     /// The `crate` key, and the path or what was wrong with it.
     Crate(Ident, syn::Result<Path>),
 }
@@ -273,6 +287,9 @@ fn parse_struct_arg(input: ParseStream<'_>) -> syn::Result<Arg> {
             "expected an argument, e.g. `pre_request = Self::method` or `crate = \"path\"`",
         )
     })?;
+    if key == "api" {
+        return api_arg(input, key);
+    }
     if key == "crate" {
         // What follows is taken whole: a bad path is reported (as the
         // argument's error), not left as unexpected tokens.
@@ -323,6 +340,35 @@ fn parse_struct_arg(input: ParseStream<'_>) -> syn::Result<Arg> {
         return Err(input.error("expected `,` between `#[openai_client]` arguments"));
     }
     Ok(Arg::Method(hook))
+}
+
+/// `= chat`, `= responses` or `= both` after `api`.
+fn api_arg(input: ParseStream<'_>, key: Ident) -> syn::Result<Arg> {
+    let names: Vec<&str> = Api::ALL.iter().map(|a| a.spec().arg).collect();
+    let how = format!(
+        "expected `api = {}` or `api = both`",
+        names.join("`, `api = ")
+    );
+    input
+        .parse::<Token![=]>()
+        .map_err(|e| syn::Error::new(e.span(), &how))?;
+    let value = input
+        .call(Ident::parse_any)
+        .map_err(|e| syn::Error::new(e.span(), &how))?;
+    let apis = if value == "both" {
+        Api::ALL.to_vec()
+    } else if let Some(api) = Api::ALL.into_iter().find(|a| value == a.spec().arg) {
+        vec![api]
+    } else {
+        return Err(syn::Error::new(
+            value.span(),
+            format!("unknown API `{value}`; {how}"),
+        ));
+    };
+    if !input.is_empty() {
+        return Err(input.error("expected `,` between `#[openai_client]` arguments"));
+    }
+    Ok(Arg::Api(key, apis))
 }
 
 /// `= "path"` after `crate`: a module path, as `use` would take it.
@@ -379,7 +425,7 @@ fn unknown_arg(key: &Ident) -> syn::Error {
     } else {
         let listed: Vec<String> = kinds.iter().map(|k| format!("`{k}`")).collect();
         format!(
-            "unknown argument `{name}`; expected {} or `crate`",
+            "unknown argument `{name}`; expected {}, `api` or `crate`",
             listed.join(", ")
         )
     };

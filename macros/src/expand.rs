@@ -13,7 +13,7 @@ use syn::{Data, DeriveInput, ExprPath, Path, WherePredicate};
 use crate::ast::{Field, Hook, Input, Target};
 use crate::attr;
 use crate::ctxt::Ctxt;
-use crate::kind::{CLIENT_ASSERT_FN, CLIENT_TRAIT, HookKind};
+use crate::kind::{Api, HookKind};
 use crate::model::Model;
 use crate::valid;
 
@@ -23,6 +23,9 @@ pub(crate) struct Failed {
     pub(crate) errors: syn::Error,
     /// The runtime's path, unless `crate = ...` itself was wrong.
     pub(crate) krate: Option<Path>,
+    /// The APIs the client was to serve (stand-in impls are written for
+    /// them).
+    pub(crate) apis: Vec<Api>,
 }
 
 /// Expands `#[openai_client(args)] node`: parse, validate, build the model,
@@ -31,6 +34,7 @@ pub(crate) fn try_expand(args: TokenStream, node: &DeriveInput) -> Result<TokenS
     let cx = Ctxt::new();
     let args = attr::struct_args(args, &cx);
     let krate = args.krate.path();
+    let apis = args.apis;
     let input = Input::from_syn(node, args.methods, &cx);
     let hooks = input.hooks();
     valid::check(&input, &hooks, &cx);
@@ -38,16 +42,20 @@ pub(crate) fn try_expand(args: TokenStream, node: &DeriveInput) -> Result<TokenS
         // A bad `crate = ...` and a missing `#[inner]` were reported above.
         krate
             .as_ref()
-            .and_then(|krate| Model::new(&input, hooks, krate))
+            .and_then(|krate| Model::new(&input, hooks, krate, apis.clone()))
             .ok_or_else(|| syn::Error::new_spanned(input.ident(), "no `#[inner]` field"))
     });
     match checked {
         Ok(model) => {
             let item = strip(node);
-            let client = chat_client_impl(&model);
-            Ok(quote! { #item #client })
+            let clients = model.apis.iter().map(|&api| client_impl(&model, api));
+            Ok(quote! { #item #(#clients)* })
         }
-        Err(errors) => Err(Failed { errors, krate }),
+        Err(errors) => Err(Failed {
+            errors,
+            krate,
+            apis,
+        }),
     }
 }
 
@@ -87,10 +95,15 @@ impl Bounds {
     /// `for<'__h>` so rustc does not check it as a trivially false bound,
     /// which would report the same problem a second time (the body type
     /// checks against the bound, so it reports nothing either).
-    fn require(&mut self, p: &TokenStream, field: &Field<'_>, trait_name: &str, assert: &str) {
+    fn require(
+        &mut self,
+        p: &TokenStream,
+        field: &Field<'_>,
+        trait_path: &TokenStream,
+        assert: &str,
+    ) {
         let ty = field.ty;
         let span = ty.span();
-        let trait_path = format_ident!("{}", trait_name, span = span);
         if field.generic {
             self.predicates
                 .push(quote_spanned!(span=> #ty: #p::#trait_path));
@@ -104,8 +117,9 @@ impl Bounds {
     }
 }
 
-fn bounds(model: &Model<'_, '_>) -> Bounds {
+fn bounds(model: &Model<'_, '_>, api: Api) -> Bounds {
     let p = model.private();
+    let api_spec = api.spec();
     let mut bounds = Bounds::default();
     for field in model.fields {
         // A field may be a hook of several kinds (one value serving several
@@ -115,11 +129,12 @@ fn bounds(model: &Model<'_, '_>) -> Bounds {
             .filter(|&k| field.hook(k).is_some())
             .collect();
         if field.is_inner() {
-            bounds.require(p, field, CLIENT_TRAIT, CLIENT_ASSERT_FN);
+            let client = format_ident!("{}", api_spec.client_trait, span = field.ty.span());
+            bounds.require(p, field, &quote!(#client), api_spec.client_assert_fn);
         } else if !kinds.is_empty() {
             for kind in kinds {
-                let spec = kind.spec();
-                bounds.require(p, field, spec.trait_name, spec.assert_fn);
+                let hook_trait = hook_trait(p, kind, api, field.ty.span());
+                bounds.require(p, field, &hook_trait, api.hook_assert_fn(kind));
             }
         } else if field.generic {
             // A client is shared across tasks: plain fields that depend on a
@@ -133,13 +148,26 @@ fn bounds(model: &Model<'_, '_>) -> Bounds {
     bounds
 }
 
-/// `impl ChatClient for Struct`, and the checks of the field types.
-fn chat_client_impl(model: &Model<'_, '_>) -> TokenStream {
+/// `Trait` or `Trait<__private::Type>`: `kind`'s hook trait for `api`
+/// (Chat's types are the traits' defaults).
+fn hook_trait(p: &TokenStream, kind: HookKind, api: Api, span: Span) -> TokenStream {
+    let trait_name = format_ident!("{}", kind.spec().trait_name, span = span);
+    if api.spec().explicit {
+        let operand = format_ident!("{}", api.operand(kind), span = span);
+        quote_spanned!(span=> #trait_name<#p::#operand>)
+    } else {
+        quote!(#trait_name)
+    }
+}
+
+/// `impl ChatClient for Struct` (or `ResponsesClient`, per `api`), and the
+/// checks of the field types.
+fn client_impl(model: &Model<'_, '_>, api: Api) -> TokenStream {
     let p = model.private();
     let name = model.ident;
     let generics = model.generics;
     let (impl_generics, ty_generics, _) = generics.split_for_impl();
-    let Bounds { predicates, checks } = bounds(model);
+    let Bounds { predicates, checks } = bounds(model, api);
     let user: Vec<&WherePredicate> = generics
         .where_clause
         .iter()
@@ -150,8 +178,9 @@ fn chat_client_impl(model: &Model<'_, '_>) -> TokenStream {
     } else {
         quote!(where #(#user,)* #(#predicates,)*)
     };
-    let create = create(model);
-    let create_stream = create_stream(model);
+    let create = create(model, api);
+    let create_stream = create_stream(model, api);
+    let client_trait = format_ident!("{}", api.spec().client_trait);
     let checks = if checks.is_empty() {
         quote!()
     } else {
@@ -159,7 +188,7 @@ fn chat_client_impl(model: &Model<'_, '_>) -> TokenStream {
     };
     quote! {
         #[automatically_derived]
-        impl #impl_generics #p::ChatClient for #name #ty_generics #where_clause {
+        impl #impl_generics #p::#client_trait for #name #ty_generics #where_clause {
             #create
             #create_stream
         }
@@ -167,24 +196,43 @@ fn chat_client_impl(model: &Model<'_, '_>) -> TokenStream {
     }
 }
 
-/// Local names in the generated bodies.
+/// Local names in the generated bodies, and the API's names.
 struct Locals {
     /// `<crate>::__private`.
     p: TokenStream,
     request: TokenStream,
     response: TokenStream,
     cx: TokenStream,
+    /// The API's client trait and types, under `p`.
+    client: TokenStream,
+    request_ty: TokenStream,
+    response_ty: TokenStream,
+    stream_ty: TokenStream,
+    event_ty: TokenStream,
+    api: Api,
 }
 
 impl Locals {
-    fn new(model: &Model<'_, '_>) -> Self {
+    fn new(model: &Model<'_, '_>, api: Api) -> Self {
         let local =
             |name: &str| proc_macro2::Ident::new(name, Span::call_site()).into_token_stream();
+        let p = model.private().clone();
+        let spec = api.spec();
+        let item = |name: &str| {
+            let name = format_ident!("{}", name);
+            quote!(#p::#name)
+        };
         Self {
-            p: model.private().clone(),
             request: local("request"),
             response: local("response"),
             cx: local("cx"),
+            client: item(spec.client_trait),
+            request_ty: item(spec.request),
+            response_ty: item(spec.response),
+            stream_ty: item(spec.stream),
+            event_ty: item(spec.event),
+            api,
+            p,
         }
     }
 }
@@ -207,6 +255,8 @@ fn guarded(hook: &Hook<'_>, target: &TokenStream, l: &Locals) -> TokenStream {
     let stage = quote!(#p::Stage::#stage);
     let name = &hook.name;
     let policy = policy(hook, l);
+    // The API's type, named: a hook type may serve several APIs.
+    let operand = format_ident!("{}", l.api.operand(hook.kind));
     match &hook.target {
         Target::Field(field) => {
             let ident = field.ident;
@@ -214,16 +264,16 @@ fn guarded(hook: &Hook<'_>, target: &TokenStream, l: &Locals) -> TokenStream {
             let method = format_ident!("{}", spec.method);
             quote! {
                 #p::guard(
-                    #p::#trait_name::#method(&self.#ident, &mut #target, &mut #cx),
+                    #p::#trait_name::<#p::#operand>::#method(&self.#ident, &mut #target, &mut #cx),
                     #name, #stage, #policy,
                 ).await?;
             }
         }
         // Spanned at the user's path: a method that does not exist or does
-        // not fit is reported there.
+        // not fit is reported there, against the signature the API needs.
         Target::Method(path) => {
             let adapter = format_ident!("{}", spec.method_adapter);
-            let args = quote!(#path, self, &mut #target, &mut #cx);
+            let args = quote!(self, &mut #target, &mut #cx, #path);
             let run = spanned_call(path, &quote!(#p::#adapter), args);
             quote! {
                 #p::guard(#run, #name, #stage, #policy).await?;
@@ -279,11 +329,11 @@ fn respan(tokens: TokenStream, span: Span) -> TokenStream {
         .collect()
 }
 
-/// `ChatClient::create`: pre-request hooks, the inner call, post-response
-/// hooks.
-fn create(model: &Model<'_, '_>) -> TokenStream {
-    let l = Locals::new(model);
+/// `create`: pre-request hooks, the inner call, post-response hooks.
+fn create(model: &Model<'_, '_>, api: Api) -> TokenStream {
+    let l = Locals::new(model, api);
     let p = &l.p;
+    let (client, request_ty, response_ty) = (&l.client, &l.request_ty, &l.response_ty);
     let inner = model.inner.ident;
     let (request, response, cx) = (&l.request, &l.response, &l.cx);
     let pre: Vec<_> = model
@@ -298,15 +348,15 @@ fn create(model: &Model<'_, '_>) -> TokenStream {
     let signature = quote! {
         fn create(
             &self,
-            #request: #p::ChatRequest,
+            #request: #request_ty,
         ) -> impl ::core::future::Future<
-            Output = ::core::result::Result<#p::ChatResponse, #p::ClientError>,
+            Output = ::core::result::Result<#response_ty, #p::ClientError>,
         > + ::core::marker::Send
     };
     if pre.is_empty() && post.is_empty() {
         return quote! {
             #signature {
-                #p::ChatClient::create(&self.#inner, #request)
+                #client::create(&self.#inner, #request)
             }
         };
     }
@@ -314,11 +364,11 @@ fn create(model: &Model<'_, '_>) -> TokenStream {
     // later hooks see the context as it was sent.
     let (mut_request, _, sent) = rewrites(&pre, &l);
     let after = if post.is_empty() {
-        quote!(#p::ChatClient::create(&self.#inner, #request).await)
+        quote!(#client::create(&self.#inner, #request).await)
     } else {
         quote! {
             #sent
-            let mut #response = #p::ChatClient::create(&self.#inner, #request).await?;
+            let mut #response = #client::create(&self.#inner, #request).await?;
             #p::enter(&mut #cx, #p::Stage::#post_stage);
             #(#post)*
             ::core::result::Result::Ok(#response)
@@ -352,11 +402,13 @@ fn rewrites(pre: &[TokenStream], l: &Locals) -> (TokenStream, TokenStream, Token
     )
 }
 
-/// `ChatClient::create_stream`: pre-request hooks, the inner call, and the
-/// chunk hooks chained around the inner stream.
-fn create_stream(model: &Model<'_, '_>) -> TokenStream {
-    let l = Locals::new(model);
+/// `create_stream`: pre-request hooks, the inner call, and the chunk hooks
+/// chained around the inner stream.
+fn create_stream(model: &Model<'_, '_>, api: Api) -> TokenStream {
+    let l = Locals::new(model, api);
     let p = &l.p;
+    let (client, request_ty, stream_ty, event_ty) =
+        (&l.client, &l.request_ty, &l.stream_ty, &l.event_ty);
     let inner = model.inner.ident;
     let (request, cx) = (&l.request, &l.cx);
     let pre: Vec<_> = model
@@ -367,15 +419,15 @@ fn create_stream(model: &Model<'_, '_>) -> TokenStream {
     let signature = quote! {
         fn create_stream(
             &self,
-            #request: #p::ChatRequest,
+            #request: #request_ty,
         ) -> impl ::core::future::Future<
-            Output = ::core::result::Result<#p::ChatStream<'_>, #p::ClientError>,
+            Output = ::core::result::Result<#stream_ty<'_>, #p::ClientError>,
         > + ::core::marker::Send
     };
     if pre.is_empty() && chunk_hooks.is_empty() {
         return quote! {
             #signature {
-                #p::ChatClient::create_stream(&self.#inner, #request)
+                #client::create_stream(&self.#inner, #request)
             }
         };
     }
@@ -392,7 +444,11 @@ fn create_stream(model: &Model<'_, '_>) -> TokenStream {
             Target::Method(path) => {
                 let (first, last) = ends(path);
                 let adapter = format_ident!("{}", hook.kind.spec().method_adapter);
-                let ty = respan_last(quote!(#p::#adapter<Self>), first, last);
+                let ty = if api.spec().explicit {
+                    respan_last(quote!(#p::#adapter<Self, #event_ty>), first, last)
+                } else {
+                    respan_last(quote!(#p::#adapter<Self>), first, last)
+                };
                 quote!(#p::MethodChunk::new(self, {
                     let hook: #ty = #path;
                     hook
@@ -405,11 +461,11 @@ fn create_stream(model: &Model<'_, '_>) -> TokenStream {
     });
     let (mut_request, mut_cx, sent) = rewrites(&pre, &l);
     let after = if chunk_hooks.is_empty() {
-        quote!(#p::ChatClient::create_stream(&self.#inner, #request).await)
+        quote!(#client::create_stream(&self.#inner, #request).await)
     } else {
         quote! {
             #sent
-            let upstream = #p::ChatClient::create_stream(&self.#inner, #request).await?;
+            let upstream = #client::create_stream(&self.#inner, #request).await?;
             ::core::result::Result::Ok(#p::hooked(upstream, #chain, #cx))
         }
     };

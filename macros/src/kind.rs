@@ -1,9 +1,10 @@
 //! What each kind of hook means, in one table: the attribute that declares
-//! it, the trait its field type implements, the check of that trait, the
-//! stage it runs at, and how a method hook of the kind is called.
+//! it, the trait its field type implements, the stage it runs at, and how a
+//! method hook of the kind is called; and what each API a client serves
+//! means (its client trait, types, and the checks of each hook trait).
 //!
-//! Every other module asks this table; none matches on a kind itself, so a
-//! new kind is added here (and in `ALL`) and nowhere else.
+//! Every other module asks these tables; none matches on a kind or an API
+//! itself, so a new one is added here (and in `ALL`) and nowhere else.
 
 /// A kind of hook.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,10 +19,9 @@ pub(crate) enum HookKind {
 pub(crate) struct Spec {
     /// The field attribute and the struct argument: `pre_request`.
     pub(crate) attr: &'static str,
-    /// The trait a field hook's type implements: `PreRequest`.
+    /// The trait a field hook's type implements: `PreRequest` (its check
+    /// on a concrete type is per API: [`Api::hook_assert_fn`]).
     pub(crate) trait_name: &'static str,
-    /// The `const fn` whose bound checks that trait on a concrete type.
-    pub(crate) assert_fn: &'static str,
     /// The `Stage` variant the hook runs at.
     pub(crate) stage: &'static str,
     /// The trait's method, which a field hook is run by.
@@ -41,7 +41,6 @@ impl HookKind {
             Self::PreRequest => Spec {
                 attr: "pre_request",
                 trait_name: "PreRequest",
-                assert_fn: "assert_pre_request",
                 stage: "PreRequest",
                 method: "pre_request",
                 method_adapter: "pre_request_method",
@@ -49,7 +48,6 @@ impl HookKind {
             Self::PostResponse => Spec {
                 attr: "post_response",
                 trait_name: "PostResponse",
-                assert_fn: "assert_post_response",
                 stage: "PostResponse",
                 method: "post_response",
                 method_adapter: "post_response_method",
@@ -58,7 +56,6 @@ impl HookKind {
             Self::OnChunk => Spec {
                 attr: "on_chunk",
                 trait_name: "OnChunk",
-                assert_fn: "assert_on_chunk",
                 stage: "Chunk",
                 method: "on_chunk",
                 method_adapter: "ChunkMethod",
@@ -78,14 +75,100 @@ impl HookKind {
     }
 }
 
-/// The `#[inner]` field's counterpart of [`Spec`]: its type is a client.
-pub(crate) const CLIENT_TRAIT: &str = "ChatClient";
-/// The check of [`CLIENT_TRAIT`] on a concrete type.
-pub(crate) const CLIENT_ASSERT_FN: &str = "assert_chat_client";
+/// An API a generated client serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Api {
+    Chat,
+    Responses,
+}
+
+/// What serving an API means, in the names generated code uses (all under
+/// the runtime's `__private`).
+pub(crate) struct ApiSpec {
+    /// The value of `api = ...` that selects it alone.
+    pub(crate) arg: &'static str,
+    /// The client trait the struct implements, and its inner field's type.
+    pub(crate) client_trait: &'static str,
+    /// The check of `client_trait` on a concrete inner type.
+    pub(crate) client_assert_fn: &'static str,
+    /// The request, reply, stream and stream item types.
+    pub(crate) request: &'static str,
+    pub(crate) response: &'static str,
+    pub(crate) stream: &'static str,
+    pub(crate) event: &'static str,
+    /// Whether hook traits take the API's types as an explicit parameter
+    /// (Chat's are their defaults).
+    pub(crate) explicit: bool,
+}
+
+impl Api {
+    /// Every API, in the order impls are generated.
+    pub(crate) const ALL: [Self; 2] = [Self::Chat, Self::Responses];
+
+    /// The one match over APIs.
+    pub(crate) const fn spec(self) -> ApiSpec {
+        match self {
+            Self::Chat => ApiSpec {
+                arg: "chat",
+                client_trait: "ChatClient",
+                client_assert_fn: "assert_chat_client",
+                request: "ChatRequest",
+                response: "ChatResponse",
+                stream: "ChatStream",
+                event: "ChatChunk",
+                explicit: false,
+            },
+            Self::Responses => ApiSpec {
+                arg: "responses",
+                client_trait: "ResponsesClient",
+                client_assert_fn: "assert_responses_client",
+                request: "ResponsesRequest",
+                response: "ResponsesResponse",
+                stream: "ResponseStream",
+                event: "ResponseEvent",
+                explicit: true,
+            },
+        }
+    }
+
+    /// The type a hook of `kind` sees for this API.
+    pub(crate) const fn operand(self, kind: HookKind) -> &'static str {
+        let spec = self.spec();
+        match kind {
+            HookKind::PreRequest => spec.request,
+            HookKind::PostResponse => spec.response,
+            HookKind::OnChunk => spec.event,
+        }
+    }
+
+    /// The check of `kind`'s trait for this API.
+    pub(crate) const fn hook_assert_fn(self, kind: HookKind) -> &'static str {
+        match (self, kind) {
+            (Self::Chat, HookKind::PreRequest) => "assert_pre_request",
+            (Self::Chat, HookKind::PostResponse) => "assert_post_response",
+            (Self::Chat, HookKind::OnChunk) => "assert_on_chunk",
+            (Self::Responses, HookKind::PreRequest) => "assert_responses_pre_request",
+            (Self::Responses, HookKind::PostResponse) => "assert_responses_post_response",
+            (Self::Responses, HookKind::OnChunk) => "assert_responses_on_chunk",
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
-    use super::HookKind;
+    use super::{Api, HookKind};
+
+    #[test]
+    fn every_api_is_listed_once() {
+        for (i, api) in Api::ALL.into_iter().enumerate() {
+            // Exhaustive, like the kinds below.
+            let at = match api {
+                Api::Chat => 0,
+                Api::Responses => 1,
+            };
+            assert_eq!(at, i, "{api:?}");
+        }
+    }
 
     #[test]
     fn every_kind_is_listed_once() {

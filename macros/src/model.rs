@@ -5,7 +5,7 @@ use quote::quote;
 use syn::{Generics, Ident, Path};
 
 use crate::ast::{Field, Hook, Input};
-use crate::kind::HookKind;
+use crate::kind::{Api, HookKind};
 
 /// A struct that passed every check.
 pub(crate) struct Model<'i, 'a> {
@@ -19,11 +19,18 @@ pub(crate) struct Model<'i, 'a> {
     hooks: Vec<Hook<'i>>,
     /// `<crate>::__private`, where generated code finds the runtime.
     private: TokenStream,
+    /// The APIs the client serves: one impl each.
+    pub(crate) apis: Vec<Api>,
 }
 
 impl<'i, 'a> Model<'i, 'a> {
     /// `None` without an `#[inner]` field (which validation reports).
-    pub(crate) fn new(input: &'i Input<'a>, hooks: Vec<Hook<'i>>, krate: &Path) -> Option<Self> {
+    pub(crate) fn new(
+        input: &'i Input<'a>,
+        hooks: Vec<Hook<'i>>,
+        krate: &Path,
+        apis: Vec<Api>,
+    ) -> Option<Self> {
         Some(Self {
             ident: input.ident(),
             generics: input.generics(),
@@ -31,6 +38,7 @@ impl<'i, 'a> Model<'i, 'a> {
             inner: input.inner()?,
             hooks,
             private: quote!(#krate::__private),
+            apis,
         })
     }
 

@@ -20,6 +20,26 @@ use serde_json::{Map, Value};
 /// The request body of `POST /chat/completions` (async-openai's type).
 pub type ChatRequest = async_openai::types::chat::CreateChatCompletionRequest;
 
+/// A request of either API, as hooks and [`HookContext`](crate::HookContext)
+/// read it whatever the API.
+pub trait ApiRequest {
+    /// The model asked for (`""` when the request names none, as a
+    /// Responses request with a stored prompt may).
+    fn model_name(&self) -> &str;
+}
+
+impl ApiRequest for ChatRequest {
+    fn model_name(&self) -> &str {
+        &self.model
+    }
+}
+
+impl ApiRequest for responses::ResponsesRequest {
+    fn model_name(&self) -> &str {
+        self.model.as_deref().unwrap_or_default()
+    }
+}
+
 /// Fields a server sent that these types do not name (provider extras such as
 /// Azure's `prompt_filter_results` or Groq's `x_groq`), kept as they came.
 pub type Extra = Map<String, Value>;

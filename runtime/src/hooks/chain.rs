@@ -2,6 +2,7 @@
 //! builds for each stream, and the stream that runs it on every chunk.
 
 use std::collections::VecDeque;
+use std::marker::PhantomData;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -9,31 +10,26 @@ use std::task::{Context, Poll};
 use futures::Stream;
 
 use super::{ChunkAction, FailurePolicy, HookContext, HookError, OnChunk, Stage};
-use crate::client::{ChatStream, ClientError};
-use crate::types::ChatChunk;
+use crate::client::ClientError;
 
 /// A chain of chunk hooks, run in order on each chunk.
 ///
 /// Built by generated code from [`Link`]s ending in `()`; public only for
 /// that code.
 #[doc(hidden)]
-pub trait ChunkChain: Send {
+pub trait ChunkChain<E>: Send {
     /// Runs every hook on `chunk` until one drops it or fails.
-    fn on_chunk(
-        &mut self,
-        chunk: &mut ChatChunk,
-        cx: &HookContext,
-    ) -> Result<ChunkAction, HookError>;
+    fn on_chunk(&mut self, chunk: &mut E, cx: &HookContext) -> Result<ChunkAction, HookError>;
     /// Flushes every hook in order; what hook `i` flushes goes through hooks
     /// after `i` before it is queued in `out`.
-    fn on_end(&mut self, cx: &HookContext, out: &mut VecDeque<ChatChunk>) -> Result<(), HookError>;
+    fn on_end(&mut self, cx: &HookContext, out: &mut VecDeque<E>) -> Result<(), HookError>;
 }
 
-impl ChunkChain for () {
-    fn on_chunk(&mut self, _: &mut ChatChunk, _: &HookContext) -> Result<ChunkAction, HookError> {
+impl<E> ChunkChain<E> for () {
+    fn on_chunk(&mut self, _: &mut E, _: &HookContext) -> Result<ChunkAction, HookError> {
         Ok(ChunkAction::Pass)
     }
-    fn on_end(&mut self, _: &HookContext, _: &mut VecDeque<ChatChunk>) -> Result<(), HookError> {
+    fn on_end(&mut self, _: &HookContext, _: &mut VecDeque<E>) -> Result<(), HookError> {
         Ok(())
     }
 }
@@ -44,7 +40,7 @@ impl ChunkChain for () {
 /// the `&H` impl) or a per-stream adapter around a method hook, which only
 /// the chain can own.
 #[doc(hidden)]
-pub struct Link<H: OnChunk, N> {
+pub struct Link<E, H: OnChunk<E>, N> {
     hook: H,
     state: H::State,
     name: &'static str,
@@ -52,9 +48,10 @@ pub struct Link<H: OnChunk, N> {
     /// Set when a fail-open hook failed: it sits out the rest of the stream.
     benched: bool,
     next: N,
+    event: PhantomData<fn(&mut E)>,
 }
 
-impl<H: OnChunk, N: ChunkChain> Link<H, N> {
+impl<E, H: OnChunk<E>, N: ChunkChain<E>> Link<E, H, N> {
     /// A link running `hook` (named `name` in errors) before `next`.
     pub fn new(hook: H, name: &'static str, policy: FailurePolicy, next: N) -> Self {
         Self {
@@ -64,6 +61,7 @@ impl<H: OnChunk, N: ChunkChain> Link<H, N> {
             policy,
             benched: false,
             next,
+            event: PhantomData,
         }
     }
 
@@ -84,12 +82,8 @@ impl<H: OnChunk, N: ChunkChain> Link<H, N> {
     }
 }
 
-impl<H: OnChunk, N: ChunkChain> ChunkChain for Link<H, N> {
-    fn on_chunk(
-        &mut self,
-        chunk: &mut ChatChunk,
-        cx: &HookContext,
-    ) -> Result<ChunkAction, HookError> {
+impl<E, H: OnChunk<E>, N: ChunkChain<E>> ChunkChain<E> for Link<E, H, N> {
+    fn on_chunk(&mut self, chunk: &mut E, cx: &HookContext) -> Result<ChunkAction, HookError> {
         if !self.benched {
             let (hook, state) = (&self.hook, &mut self.state);
             let r = std::panic::catch_unwind(AssertUnwindSafe(|| hook.on_chunk(chunk, state, cx)));
@@ -100,7 +94,7 @@ impl<H: OnChunk, N: ChunkChain> ChunkChain for Link<H, N> {
         self.next.on_chunk(chunk, cx)
     }
 
-    fn on_end(&mut self, cx: &HookContext, out: &mut VecDeque<ChatChunk>) -> Result<(), HookError> {
+    fn on_end(&mut self, cx: &HookContext, out: &mut VecDeque<E>) -> Result<(), HookError> {
         if !self.benched {
             let (hook, state) = (&self.hook, &mut self.state);
             let r = std::panic::catch_unwind(AssertUnwindSafe(|| hook.on_end(state, cx)));
@@ -115,30 +109,32 @@ impl<H: OnChunk, N: ChunkChain> ChunkChain for Link<H, N> {
 }
 
 /// A chunk hook written as a method of the client struct:
-/// `fn count(&self, chunk: &mut ChatChunk, cx: &HookContext) -> Result<ChunkAction, HookError>`.
+/// `fn count(&self, chunk: &mut ChatChunk, cx: &HookContext) -> Result<ChunkAction, HookError>`
+/// (`&mut ResponseEvent` for the Responses API).
 #[doc(hidden)]
-pub type ChunkMethod<S> = fn(&S, &mut ChatChunk, &HookContext) -> Result<ChunkAction, HookError>;
+pub type ChunkMethod<S, E = crate::types::ChatChunk> =
+    fn(&S, &mut E, &HookContext) -> Result<ChunkAction, HookError>;
 
 /// Adapts a [`ChunkMethod`] to [`OnChunk`] (stateless: state lives in the
 /// struct, behind `&self`).
 #[doc(hidden)]
-pub struct MethodChunk<'a, S> {
+pub struct MethodChunk<'a, S, E = crate::types::ChatChunk> {
     this: &'a S,
-    method: ChunkMethod<S>,
+    method: ChunkMethod<S, E>,
 }
 
-impl<'a, S> MethodChunk<'a, S> {
+impl<'a, S, E> MethodChunk<'a, S, E> {
     /// Binds `method` to `this`.
-    pub fn new(this: &'a S, method: ChunkMethod<S>) -> Self {
+    pub fn new(this: &'a S, method: ChunkMethod<S, E>) -> Self {
         Self { this, method }
     }
 }
 
-impl<S: Sync> OnChunk for MethodChunk<'_, S> {
+impl<S: Sync, E> OnChunk<E> for MethodChunk<'_, S, E> {
     type State = ();
     fn on_chunk(
         &self,
-        chunk: &mut ChatChunk,
+        chunk: &mut E,
         _: &mut (),
         cx: &HookContext,
     ) -> Result<ChunkAction, HookError> {
@@ -146,13 +142,17 @@ impl<S: Sync> OnChunk for MethodChunk<'_, S> {
     }
 }
 
+/// A stream of `E` (a [`ChatStream`](crate::ChatStream) or a
+/// [`ResponseStream`](crate::ResponseStream)).
+type Events<'a, E> = Pin<Box<dyn Stream<Item = Result<E, ClientError>> + Send + 'a>>;
+
 /// Runs `chain` on every chunk of `upstream` before the caller sees it.
 #[doc(hidden)]
-pub fn hooked<'a, K: ChunkChain + 'a>(
-    upstream: ChatStream<'a>,
+pub fn hooked<'a, E: Send + 'a, K: ChunkChain<E> + 'a>(
+    upstream: Events<'a, E>,
     chain: K,
     mut cx: HookContext,
-) -> ChatStream<'a> {
+) -> Events<'a, E> {
     cx.set_stage(Stage::Chunk);
     Box::pin(Hooked {
         upstream: Some(upstream),
@@ -164,22 +164,26 @@ pub fn hooked<'a, K: ChunkChain + 'a>(
     })
 }
 
-struct Hooked<'a, K> {
+struct Hooked<'a, E, K> {
     /// Dropped (releasing the connection) as soon as the stream ends or a
     /// hook stops it.
-    upstream: Option<ChatStream<'a>>,
+    upstream: Option<Events<'a, E>>,
     /// Boxed so the stream is `Unpin` whatever the hooks' states are.
     chain: Box<K>,
     cx: HookContext,
     /// Chunks flushed by `on_end`, emitted before the stream finishes.
-    flushed: VecDeque<ChatChunk>,
+    flushed: VecDeque<E>,
     /// The error that ends the stream after `flushed` (a truncated stream).
     after: Option<ClientError>,
     ended: bool,
 }
 
-impl<K> Hooked<'_, K> {
-    fn stop(&mut self, err: ClientError) -> Poll<Option<Result<ChatChunk, ClientError>>> {
+// Nothing in `Hooked` is pinned: the upstream and the chain are boxed, and
+// the queued events are only moved out whole.
+impl<E, K> Unpin for Hooked<'_, E, K> {}
+
+impl<E, K> Hooked<'_, E, K> {
+    fn stop(&mut self, err: ClientError) -> Poll<Option<Result<E, ClientError>>> {
         self.upstream = None;
         self.flushed.clear();
         self.ended = true;
@@ -187,8 +191,8 @@ impl<K> Hooked<'_, K> {
     }
 }
 
-impl<K: ChunkChain> Stream for Hooked<'_, K> {
-    type Item = Result<ChatChunk, ClientError>;
+impl<E, K: ChunkChain<E>> Stream for Hooked<'_, E, K> {
+    type Item = Result<E, ClientError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         // `Hooked` holds only `Unpin` parts: the upstream and chain are boxed.

@@ -5,7 +5,7 @@ use std::sync::{LazyLock, Mutex, OnceLock, PoisonError};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use super::Stage;
-use crate::types::ChatRequest;
+use crate::types::ApiRequest;
 
 /// Data shared by the hooks of one call.
 ///
@@ -79,14 +79,14 @@ impl HookContext {
         }
     }
 
-    /// A context for `request`, sent with `create`.
-    pub fn for_request(request: &ChatRequest) -> Self {
-        Self::new(request.model.clone())
+    /// A context for `request` (of either API), sent with `create`.
+    pub fn for_request(request: &impl ApiRequest) -> Self {
+        Self::new(request.model_name())
     }
 
-    /// A context for `request`, sent with `create_stream`.
-    pub fn for_stream(request: &ChatRequest) -> Self {
-        let mut cx = Self::new(request.model.clone());
+    /// A context for `request` (of either API), sent with `create_stream`.
+    pub fn for_stream(request: &impl ApiRequest) -> Self {
+        let mut cx = Self::new(request.model_name());
         cx.streaming = true;
         cx
     }

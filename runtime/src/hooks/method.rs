@@ -11,7 +11,6 @@ use std::future::Future;
 use futures::future::BoxFuture;
 
 use crate::hooks::{HookContext, HookError};
-use crate::types::{ChatRequest, ChatResponse};
 
 /// What a pre-request hook method's future must be.
 ///
@@ -42,21 +41,26 @@ impl<T: Future<Output = Result<(), HookError>>> PostResponseFuture for T {}
 
 /// Runs method `f` of `this` as a pre-request hook.
 ///
+/// `f` comes last: the request's type (the API's) is then known when `f`
+/// is checked against it, so a method for another API is reported as a
+/// signature mismatch on the user's path.
+///
 /// Arguments, future and `Send` are separate bounds, so each failure
 /// reports its own cause, once, on the user's path. The future is boxed so
 /// that its type does not depend on those bounds: otherwise a failure would
 /// be reported a second time, on the macro, where the caller awaits it.
 /// That is one small allocation per call, next to an HTTP request; field
 /// hooks are not boxed.
-pub fn pre_request_method<'a, S, F, Fut>(
-    f: F,
+pub fn pre_request_method<'a, S, R, F, Fut>(
     this: &'a S,
-    req: &'a mut ChatRequest,
+    req: &'a mut R,
     cx: &'a mut HookContext,
+    f: F,
 ) -> BoxFuture<'a, Result<(), HookError>>
 where
     S: ?Sized,
-    F: FnOnce(&'a S, &'a mut ChatRequest, &'a mut HookContext) -> Fut,
+    R: ?Sized,
+    F: FnOnce(&'a S, &'a mut R, &'a mut HookContext) -> Fut,
     Fut: PreRequestFuture + Send + 'a,
 {
     Box::pin(f(this, req, cx))
@@ -64,15 +68,16 @@ where
 
 /// Runs method `f` of `this` as a post-response hook (see
 /// [`pre_request_method`]).
-pub fn post_response_method<'a, S, F, Fut>(
-    f: F,
+pub fn post_response_method<'a, S, R, F, Fut>(
     this: &'a S,
-    resp: &'a mut ChatResponse,
+    resp: &'a mut R,
     cx: &'a mut HookContext,
+    f: F,
 ) -> BoxFuture<'a, Result<(), HookError>>
 where
     S: ?Sized,
-    F: FnOnce(&'a S, &'a mut ChatResponse, &'a mut HookContext) -> Fut,
+    R: ?Sized,
+    F: FnOnce(&'a S, &'a mut R, &'a mut HookContext) -> Fut,
     Fut: PostResponseFuture + Send + 'a,
 {
     Box::pin(f(this, resp, cx))

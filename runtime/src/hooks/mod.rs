@@ -2,7 +2,9 @@
 //! [`HookTimeout`]. The items most code names are re-exported at the crate
 //! root.
 //!
-//! Three kinds of hook run around a [`ChatClient`](crate::ChatClient):
+//! Three kinds of hook run around a [`ChatClient`](crate::ChatClient) (and a
+//! [`ResponsesClient`](crate::ResponsesClient): each trait takes the API's
+//! type as a parameter, Chat's by default):
 //!
 //! | trait | when | may |
 //! |---|---|---|
@@ -78,6 +80,10 @@ pub enum FailurePolicy {
 
 /// A hook that runs before the request is sent.
 ///
+/// `R` is the request it sees: [`ChatRequest`] (the default) for Chat
+/// Completions, [`ResponsesRequest`](crate::types::responses::ResponsesRequest)
+/// for the Responses API. A hook that serves both APIs implements both.
+///
 /// ```
 /// use openai_hooks::{ChatRequest, HookContext, HookError, PreRequest};
 ///
@@ -96,26 +102,29 @@ pub enum FailurePolicy {
     label = "this type does not implement `PreRequest`",
     note = "implement `openai_hooks::PreRequest` for `{Self}`: `async fn pre_request(&self, req: &mut ChatRequest, cx: &mut HookContext) -> Result<(), HookError>`"
 )]
-pub trait PreRequest: Send + Sync {
+pub trait PreRequest<R = ChatRequest>: Send + Sync {
     /// Inspects and may rewrite `req`; returns an error to stop the call.
     fn pre_request(
         &self,
-        req: &mut ChatRequest,
+        req: &mut R,
         cx: &mut HookContext,
     ) -> impl Future<Output = Result<(), HookError>> + Send;
 }
 
 /// A hook that runs on a complete reply before the caller sees it.
+///
+/// `R` is the reply it sees: [`ChatResponse`] (the default) or the
+/// Responses API's [`Response`](crate::types::responses::Response).
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a post-response hook",
     label = "this type does not implement `PostResponse`",
     note = "implement `openai_hooks::PostResponse` for `{Self}`: `async fn post_response(&self, resp: &mut ChatResponse, cx: &mut HookContext) -> Result<(), HookError>`"
 )]
-pub trait PostResponse: Send + Sync {
+pub trait PostResponse<R = ChatResponse>: Send + Sync {
     /// Inspects and may rewrite `resp`; returns an error to stop the call.
     fn post_response(
         &self,
-        resp: &mut ChatResponse,
+        resp: &mut R,
         cx: &mut HookContext,
     ) -> impl Future<Output = Result<(), HookError>> + Send;
 }
@@ -131,6 +140,9 @@ pub enum ChunkAction {
 }
 
 /// A hook that runs on every streamed chunk before the caller sees it.
+///
+/// `E` is what the stream carries: [`ChatChunk`] (the default) or the
+/// Responses API's [`ResponseEvent`](crate::types::responses::ResponseEvent).
 ///
 /// Runs synchronously: it sits on the hot path of every chunk. Each stream
 /// gets a fresh [`State`](OnChunk::State); [`on_end`](OnChunk::on_end) runs
@@ -155,7 +167,7 @@ pub enum ChunkAction {
     label = "this type does not implement `OnChunk`",
     note = "implement `openai_hooks::OnChunk` for `{Self}`: `type State: Default + Send;` and `fn on_chunk(&self, chunk: &mut ChatChunk, state: &mut Self::State, cx: &HookContext) -> Result<ChunkAction, HookError>`"
 )]
-pub trait OnChunk: Send + Sync {
+pub trait OnChunk<E = ChatChunk>: Send + Sync {
     /// Per-stream state, created fresh (`Default`) for every stream.
     type State: Default + Send;
 
@@ -163,18 +175,14 @@ pub trait OnChunk: Send + Sync {
     /// stream (nothing after it reaches the caller).
     fn on_chunk(
         &self,
-        chunk: &mut ChatChunk,
+        chunk: &mut E,
         state: &mut Self::State,
         cx: &HookContext,
     ) -> Result<ChunkAction, HookError>;
 
     /// Runs once when the upstream finishes; returns a chunk to emit before
     /// the stream ends (for example text held back to look for a match).
-    fn on_end(
-        &self,
-        state: &mut Self::State,
-        cx: &HookContext,
-    ) -> Result<Option<ChatChunk>, HookError> {
+    fn on_end(&self, state: &mut Self::State, cx: &HookContext) -> Result<Option<E>, HookError> {
         let _ = (state, cx);
         Ok(None)
     }
@@ -186,10 +194,10 @@ pub trait OnChunk: Send + Sync {
 macro_rules! forward_hooks {
     ($($ptr:ty),*) => {$(
         #[diagnostic::do_not_recommend]
-        impl<T: PreRequest + ?Sized> PreRequest for $ptr {
+        impl<R, T: PreRequest<R> + ?Sized> PreRequest<R> for $ptr {
             fn pre_request(
                 &self,
-                req: &mut ChatRequest,
+                req: &mut R,
                 cx: &mut HookContext,
             ) -> impl Future<Output = Result<(), HookError>> + Send {
                 T::pre_request(self, req, cx)
@@ -197,10 +205,10 @@ macro_rules! forward_hooks {
         }
 
         #[diagnostic::do_not_recommend]
-        impl<T: PostResponse + ?Sized> PostResponse for $ptr {
+        impl<R, T: PostResponse<R> + ?Sized> PostResponse<R> for $ptr {
             fn post_response(
                 &self,
-                resp: &mut ChatResponse,
+                resp: &mut R,
                 cx: &mut HookContext,
             ) -> impl Future<Output = Result<(), HookError>> + Send {
                 T::post_response(self, resp, cx)
@@ -208,11 +216,11 @@ macro_rules! forward_hooks {
         }
 
         #[diagnostic::do_not_recommend]
-        impl<T: OnChunk + ?Sized> OnChunk for $ptr {
+        impl<E, T: OnChunk<E> + ?Sized> OnChunk<E> for $ptr {
             type State = T::State;
             fn on_chunk(
                 &self,
-                chunk: &mut ChatChunk,
+                chunk: &mut E,
                 state: &mut Self::State,
                 cx: &HookContext,
             ) -> Result<ChunkAction, HookError> {
@@ -222,7 +230,7 @@ macro_rules! forward_hooks {
                 &self,
                 state: &mut Self::State,
                 cx: &HookContext,
-            ) -> Result<Option<ChatChunk>, HookError> {
+            ) -> Result<Option<E>, HookError> {
                 T::on_end(self, state, cx)
             }
         }

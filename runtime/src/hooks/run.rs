@@ -11,8 +11,9 @@ use futures::FutureExt;
 use super::{
     FailurePolicy, HookContext, HookError as Error, OnChunk, PostResponse, PreRequest, Stage,
 };
-use crate::client::{ChatClient, ClientError};
-use crate::types::ChatRequest;
+use crate::client::{ChatClient, ClientError, ResponsesClient};
+use crate::types::ApiRequest;
+use crate::types::responses::{Response, ResponseEvent, ResponsesRequest};
 
 /// Applies `policy` to the result of running hook `name` at `stage`:
 /// `Ok(Some(v))` to go on with `v`, `Ok(None)` when a fail-open hook failed
@@ -56,8 +57,8 @@ pub fn enter(cx: &mut HookContext, stage: Stage) {
 
 /// Records the request as the pre-request hooks left it (the model may have
 /// been rerouted).
-pub fn sent(cx: &mut HookContext, req: &ChatRequest) {
-    cx.set_model(&req.model);
+pub fn sent(cx: &mut HookContext, req: &impl ApiRequest) {
+    cx.set_model(req.model_name());
 }
 
 /// Awaits one pre-request or post-response hook (`fut`), catching a panic and
@@ -85,3 +86,47 @@ pub const fn assert_post_response<T: PostResponse + ?Sized>() {}
 pub const fn assert_on_chunk<T: OnChunk + ?Sized>() {}
 /// Compile-time check that `T` is a `ChatClient`.
 pub const fn assert_chat_client<T: ChatClient + ?Sized>() {}
+/// Compile-time check that `T` is a `ResponsesClient`.
+pub const fn assert_responses_client<T: ResponsesClient + ?Sized>() {}
+
+/// A pre-request hook for the Responses API: the bound the check below
+/// puts on a hook of a client that serves that API, so that the error
+/// says which API the hook lacks.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a pre-request hook for the Responses API",
+    label = "this type does not implement `PreRequest<ResponsesRequest>`",
+    note = "a client with `api = responses` or `api = both` runs its hooks on Responses requests: implement `openai_hooks::PreRequest<ResponsesRequest>` for `{Self}`, or serve only `api = chat`"
+)]
+pub trait ResponsesPreRequest: PreRequest<ResponsesRequest> {}
+
+#[diagnostic::do_not_recommend]
+impl<T: PreRequest<ResponsesRequest> + ?Sized> ResponsesPreRequest for T {}
+
+/// A post-response hook for the Responses API (see [`ResponsesPreRequest`]).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a post-response hook for the Responses API",
+    label = "this type does not implement `PostResponse<Response>`",
+    note = "a client with `api = responses` or `api = both` runs its hooks on Responses replies: implement `openai_hooks::PostResponse<Response>` for `{Self}`, or serve only `api = chat`"
+)]
+pub trait ResponsesPostResponse: PostResponse<Response> {}
+
+#[diagnostic::do_not_recommend]
+impl<T: PostResponse<Response> + ?Sized> ResponsesPostResponse for T {}
+
+/// A chunk hook for the Responses API (see [`ResponsesPreRequest`]).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an event hook for the Responses API",
+    label = "this type does not implement `OnChunk<ResponseEvent>`",
+    note = "a client with `api = responses` or `api = both` runs its chunk hooks on Responses events: implement `openai_hooks::OnChunk<ResponseEvent>` for `{Self}`, or serve only `api = chat`"
+)]
+pub trait ResponsesOnChunk: OnChunk<ResponseEvent> {}
+
+#[diagnostic::do_not_recommend]
+impl<T: OnChunk<ResponseEvent> + ?Sized> ResponsesOnChunk for T {}
+
+/// Compile-time check that `T` is a Responses pre-request hook.
+pub const fn assert_responses_pre_request<T: ResponsesPreRequest + ?Sized>() {}
+/// Compile-time check that `T` is a Responses post-response hook.
+pub const fn assert_responses_post_response<T: ResponsesPostResponse + ?Sized>() {}
+/// Compile-time check that `T` is a Responses event hook.
+pub const fn assert_responses_on_chunk<T: ResponsesOnChunk + ?Sized>() {}

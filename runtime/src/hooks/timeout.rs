@@ -4,7 +4,6 @@ use std::future::Future;
 use std::time::Duration;
 
 use super::{HookContext, HookError, PostResponse, PreRequest};
-use crate::types::{ChatRequest, ChatResponse};
 
 /// A pre-request or post-response hook with a time limit.
 ///
@@ -77,22 +76,14 @@ impl<H> HookTimeout<H> {
     }
 }
 
-impl<H: PreRequest> PreRequest for HookTimeout<H> {
-    async fn pre_request(
-        &self,
-        req: &mut ChatRequest,
-        cx: &mut HookContext,
-    ) -> Result<(), HookError> {
+impl<R: Send, H: PreRequest<R>> PreRequest<R> for HookTimeout<H> {
+    async fn pre_request(&self, req: &mut R, cx: &mut HookContext) -> Result<(), HookError> {
         self.run(self.hook.pre_request(req, cx)).await
     }
 }
 
-impl<H: PostResponse> PostResponse for HookTimeout<H> {
-    async fn post_response(
-        &self,
-        resp: &mut ChatResponse,
-        cx: &mut HookContext,
-    ) -> Result<(), HookError> {
+impl<R: Send, H: PostResponse<R>> PostResponse<R> for HookTimeout<H> {
+    async fn post_response(&self, resp: &mut R, cx: &mut HookContext) -> Result<(), HookError> {
         self.run(self.hook.post_response(resp, cx)).await
     }
 }

@@ -102,7 +102,7 @@ impl<'a> EntryChain<'a> {
     }
 }
 
-impl ChunkChain for EntryChain<'_> {
+impl ChunkChain<ChatChunk> for EntryChain<'_> {
     fn on_chunk(
         &mut self,
         chunk: &mut ChatChunk,

@@ -10,4 +10,5 @@ mod generics;
 mod hook_options;
 mod method_hooks;
 mod methods_and_fields;
+mod responses_api;
 mod zero_hooks;
