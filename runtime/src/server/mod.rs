@@ -38,6 +38,7 @@ mod handler;
 mod listener;
 mod moderation;
 mod reply;
+mod responses;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
