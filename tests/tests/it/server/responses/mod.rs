@@ -3,19 +3,21 @@
 //! in the order the Responses API sends them, the JSON replies, the
 //! fixtures and their replay, and the 400s for malformed bodies.
 
-use std::collections::HashMap;
+mod check;
+mod fixtures;
+
 use std::time::Duration;
 
 use openai_hooks::server::{Fault, LocalServer, Reply, ToolCallSpec};
 use serde_json::{Value, json};
 
-use crate::support::fixtures_dir;
+use check::{check, events, without_ids};
 
-fn url(server: &LocalServer) -> String {
+pub(super) fn url(server: &LocalServer) -> String {
     format!("{}/responses", server.base_url())
 }
 
-async fn post(server: &LocalServer, body: &Value) -> reqwest::Response {
+pub(super) async fn post(server: &LocalServer, body: &Value) -> reqwest::Response {
     reqwest::Client::new()
         .post(url(server))
         .json(body)
@@ -24,274 +26,8 @@ async fn post(server: &LocalServer, body: &Value) -> reqwest::Response {
         .unwrap()
 }
 
-fn request(stream: bool) -> Value {
+pub(super) fn request(stream: bool) -> Value {
     json!({"model": "gpt-4.1-mini", "input": "hello responses", "stream": stream})
-}
-
-/// One SSE block: its `event:` name, its `data:` lines joined, and whether
-/// it held only comments.
-#[derive(Debug)]
-struct Block {
-    event: Option<String>,
-    data: Option<String>,
-}
-
-/// Splits an SSE body on blank lines.
-fn blocks(body: &str) -> Vec<Block> {
-    body.split("\n\n")
-        .filter(|b| !b.trim().is_empty())
-        .map(|b| {
-            let mut event = None;
-            let mut data: Option<String> = None;
-            for line in b.lines() {
-                if let Some(v) = line.strip_prefix("event:") {
-                    event = Some(v.trim_start().to_owned());
-                } else if let Some(v) = line.strip_prefix("data:") {
-                    let v = v.strip_prefix(' ').unwrap_or(v);
-                    data = Some(match data {
-                        Some(d) => format!("{d}\n{v}"),
-                        None => v.to_owned(),
-                    });
-                } else {
-                    assert!(line.starts_with(':'), "not an SSE field: {line:?}");
-                }
-            }
-            Block { event, data }
-        })
-        .collect()
-}
-
-/// The events of an SSE body: each `data:` parsed as JSON (`[DONE]` and
-/// comment-only blocks skipped); an `event:` line must name the data's type.
-fn events(body: &str) -> Vec<Value> {
-    blocks(body)
-        .into_iter()
-        .filter_map(|b| {
-            let data = b.data?;
-            if data == "[DONE]" {
-                return None;
-            }
-            let v: Value = serde_json::from_str(&data)
-                .unwrap_or_else(|e| panic!("data is not JSON ({e}): {data}"));
-            if let Some(name) = &b.event {
-                assert_eq!(v["type"], name.as_str(), "event line and type differ");
-            }
-            Some(v)
-        })
-        .collect()
-}
-
-/// What a well-formed stream ended with.
-#[derive(Debug, Default)]
-struct Ended {
-    kinds: Vec<String>,
-    /// The response of `response.completed`, `.incomplete` or `.failed`.
-    response: Option<Value>,
-    /// An `error` event.
-    error: Option<Value>,
-    /// The texts the deltas built, by output index: text, refusal,
-    /// arguments, reasoning summary and reasoning text, concatenated.
-    deltas: HashMap<u64, String>,
-}
-
-/// Checks that `events` form a Responses stream: `response.created` and
-/// `.in_progress` first, `sequence_number` 0, 1, 2, …, each item added
-/// before its parts and deltas, every `.done` text equal to its deltas,
-/// every finished item equal to its place in the final `output`, and
-/// nothing after a terminal or `error` event.
-fn check(events: &[Value]) -> Ended {
-    assert!(events.len() >= 2, "{events:?}");
-    for (i, e) in events.iter().enumerate() {
-        assert_eq!(e["sequence_number"], i, "sequence_number of {e}");
-    }
-    assert_eq!(events[0]["type"], "response.created");
-    assert_eq!(events[1]["type"], "response.in_progress");
-    let id = events[0]["response"]["id"].clone();
-    assert!(id.as_str().unwrap().starts_with("resp_"), "{id}");
-    for e in &events[..2] {
-        assert_eq!(e["response"]["status"], "in_progress");
-        assert_eq!(e["response"]["output"], json!([]));
-        assert_eq!(e["response"]["object"], "response");
-    }
-    let mut ended = Ended::default();
-    let mut added: Vec<Value> = Vec::new();
-    let mut done: Vec<Option<Value>> = Vec::new();
-    let mut buf: HashMap<(u64, &str, u64), String> = HashMap::new();
-    for e in &events[2..] {
-        let ty = e["type"].as_str().unwrap();
-        ended.kinds.push(ty.to_owned());
-        assert!(
-            ended.response.is_none() && ended.error.is_none(),
-            "{ty} after the end"
-        );
-        let out = e["output_index"].as_u64();
-        if let Some(out) = out
-            && ty != "response.output_item.added"
-        {
-            let item = &added[out as usize];
-            assert!(done[out as usize].is_none(), "{ty} after its item's done");
-            if let Some(item_id) = e.get("item_id") {
-                assert_eq!(item_id, &item["id"], "{ty}");
-            }
-        }
-        let slot = |field: &'static str, key: &str| (out.unwrap(), field, e[key].as_u64().unwrap());
-        match ty {
-            "response.output_item.added" => {
-                assert_eq!(out, Some(added.len() as u64));
-                let status = e["item"].get("status");
-                assert!(status.is_none_or(|s| s == "in_progress"), "{e}");
-                added.push(e["item"].clone());
-                done.push(None);
-            }
-            "response.content_part.added" => {
-                assert!(
-                    buf.insert(slot("content", "content_index"), String::new())
-                        .is_none()
-                );
-            }
-            "response.reasoning_summary_part.added" => {
-                assert!(
-                    buf.insert(slot("summary", "summary_index"), String::new())
-                        .is_none()
-                );
-            }
-            "response.output_text.delta"
-            | "response.refusal.delta"
-            | "response.reasoning_text.delta" => {
-                if ty == "response.output_text.delta" {
-                    assert!(e["logprobs"].is_array(), "{e}");
-                }
-                let text = e["delta"].as_str().unwrap();
-                buf.get_mut(&slot("content", "content_index"))
-                    .expect("a delta before its part")
-                    .push_str(text);
-                ended.deltas.entry(out.unwrap()).or_default().push_str(text);
-            }
-            "response.reasoning_summary_text.delta" => {
-                let text = e["delta"].as_str().unwrap();
-                buf.get_mut(&slot("summary", "summary_index"))
-                    .expect("a delta before its part")
-                    .push_str(text);
-                ended.deltas.entry(out.unwrap()).or_default().push_str(text);
-            }
-            "response.function_call_arguments.delta" => {
-                let text = e["delta"].as_str().unwrap();
-                buf.entry((out.unwrap(), "arguments", 0))
-                    .or_default()
-                    .push_str(text);
-                ended.deltas.entry(out.unwrap()).or_default().push_str(text);
-            }
-            "response.output_text.done" | "response.reasoning_text.done" => {
-                assert_eq!(e["text"], buf[&slot("content", "content_index")].as_str());
-            }
-            "response.refusal.done" => {
-                assert_eq!(
-                    e["refusal"],
-                    buf[&slot("content", "content_index")].as_str()
-                );
-            }
-            "response.reasoning_summary_text.done" => {
-                assert_eq!(e["text"], buf[&slot("summary", "summary_index")].as_str());
-            }
-            "response.content_part.done" => {
-                let part = &e["part"];
-                let field = if part["type"] == "refusal" {
-                    "refusal"
-                } else {
-                    "text"
-                };
-                assert_eq!(part[field], buf[&slot("content", "content_index")].as_str());
-            }
-            "response.reasoning_summary_part.done" => {
-                assert_eq!(
-                    e["part"]["text"],
-                    buf[&slot("summary", "summary_index")].as_str()
-                );
-            }
-            "response.function_call_arguments.done" => {
-                let item = &added[out.unwrap() as usize];
-                assert_eq!(e["name"], item["name"]);
-                let args = buf.get(&(out.unwrap(), "arguments", 0)).cloned();
-                assert_eq!(e["arguments"], args.unwrap_or_default().as_str());
-            }
-            "response.output_item.done" => {
-                let out = out.unwrap();
-                let item = &e["item"];
-                assert_eq!(item["id"], added[out as usize]["id"]);
-                assert_eq!(item["type"], added[out as usize]["type"]);
-                let part = |field: &'static str, i: u64| buf.get(&(out, field, i)).cloned();
-                match item["type"].as_str().unwrap() {
-                    "message" => {
-                        let c = &item["content"][0];
-                        let field = if c["type"] == "refusal" {
-                            "refusal"
-                        } else {
-                            "text"
-                        };
-                        assert_eq!(
-                            Some(c[field].as_str().unwrap().to_owned()),
-                            part("content", 0)
-                        );
-                    }
-                    "function_call" => assert_eq!(
-                        item["arguments"].as_str().unwrap(),
-                        part("arguments", 0).unwrap_or_default()
-                    ),
-                    "reasoning" => {
-                        if let Some(s) = item["summary"][0]["text"].as_str() {
-                            assert_eq!(Some(s.to_owned()), part("summary", 0));
-                        }
-                        if let Some(t) = item["content"][0]["text"].as_str() {
-                            assert_eq!(Some(t.to_owned()), part("content", 0));
-                        }
-                    }
-                    other => panic!("unexpected item type {other}"),
-                }
-                done[out as usize] = Some(item.clone());
-            }
-            "response.completed" | "response.incomplete" | "response.failed" => {
-                let r = &e["response"];
-                assert_eq!(r["id"], id);
-                let status = ty.strip_prefix("response.").unwrap();
-                assert_eq!(r["status"], status);
-                let output = r["output"].as_array().unwrap();
-                // A failed response may leave out what it did not finish.
-                if status != "failed" {
-                    assert_eq!(output.len(), added.len(), "{r}");
-                }
-                for (i, item) in output.iter().enumerate() {
-                    match &done[i] {
-                        Some(d) => assert_eq!(item, d),
-                        None => assert_eq!(status, "failed", "item {i} never done"),
-                    }
-                }
-                ended.response = Some(r.clone());
-            }
-            "error" => {
-                assert!(
-                    e["message"].is_string() && e.get("code").is_some() && e.get("param").is_some()
-                );
-                ended.error = Some(e.clone());
-            }
-            other => panic!("unexpected event {other}"),
-        }
-    }
-    ended
-}
-
-/// `v` without what differs between two renderings of one reply: ids and
-/// times.
-fn without_ids(v: &Value) -> Value {
-    match v {
-        Value::Object(m) => Value::Object(
-            m.iter()
-                .filter(|(k, _)| !matches!(k.as_str(), "id" | "created_at" | "completed_at"))
-                .map(|(k, v)| (k.clone(), without_ids(v)))
-                .collect(),
-        ),
-        Value::Array(a) => Value::Array(a.iter().map(without_ids).collect()),
-        other => other.clone(),
-    }
 }
 
 async fn stream(server: &LocalServer, reply: Reply) -> (String, Vec<Value>) {
@@ -764,102 +500,66 @@ async fn faults_and_latency_apply_as_on_chat() {
     server.shutdown().await;
 }
 
-fn fixture_files() -> Vec<std::path::PathBuf> {
-    let dir = fixtures_dir().join("responses");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    assert!(files.len() >= 30, "{files:?}");
-    files
-}
-
 #[tokio::test]
-async fn every_fixture_parses_and_its_stream_matches_its_json() {
-    for path in fixture_files() {
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        let text = std::fs::read_to_string(&path).unwrap();
-        if name.ends_with(".json") {
-            let r: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
-            assert_eq!(r["object"], "response", "{name}");
-            assert!(r["id"].as_str().unwrap().starts_with("resp_"), "{name}");
-            continue;
-        }
-        assert!(name.ends_with(".sse"), "{name}");
-        let evs = events(&text);
-        assert!(!evs.is_empty(), "{name}");
-        assert!(evs.iter().all(|e| e["type"].is_string()), "{name}");
-        let known = |e: &&Value| {
-            let t = e["type"].as_str().unwrap();
-            t != "keepalive"
-                && !t.starts_with("response.future_")
-                && !t.starts_with("response.web_search_call.")
-        };
-        let pair = path.with_extension("json");
-        if name.starts_with("no-sequence-number") {
-            assert!(
-                evs.iter().all(|e| e.get("sequence_number").is_none()),
-                "{name}"
-            );
-            assert!(text.ends_with("data: [DONE]\n\n"), "{name}");
-            assert!(
-                text.contains("\n: keepalive\n") || text.contains(": keepalive"),
-                "{name}"
-            );
-            continue;
-        }
-        // Renumber what the checker skips, so it sees a dense sequence.
-        let seen: Vec<Value> = evs.iter().filter(known).cloned().collect();
-        if seen.len() == evs.len() {
-            let ended = check(&seen);
-            if pair.exists() {
-                let r: Value =
-                    serde_json::from_str(&std::fs::read_to_string(&pair).unwrap()).unwrap();
-                assert_eq!(ended.response.as_ref(), Some(&r), "{name}");
-            }
-        } else {
-            // Sequence numbers still count every event.
-            for (i, e) in evs.iter().enumerate() {
-                assert_eq!(e["sequence_number"], i, "{name}");
-            }
-            let last = &evs.last().unwrap()["response"];
-            let r: Value = serde_json::from_str(&std::fs::read_to_string(&pair).unwrap()).unwrap();
-            assert_eq!(last, &r, "{name}");
-        }
-        if name.contains("obfuscation") {
-            let deltas = evs
-                .iter()
-                .filter(|e| e["type"].as_str().unwrap().ends_with(".delta"));
-            assert!(deltas.clone().count() > 0);
-            assert!(
-                deltas.into_iter().all(|e| e["obfuscation"].is_string()),
-                "{name}"
-            );
-        }
-    }
-}
-
-#[tokio::test]
-async fn fixtures_replay_byte_for_byte_on_the_responses_route() {
+async fn the_new_builders_have_their_chat_equivalents() {
     let server = LocalServer::start().await.unwrap();
-    for path in fixture_files() {
-        let expected = std::fs::read(&path).unwrap();
-        server.push(Reply::fixture(&path));
-        let stream = path.extension().is_some_and(|e| e == "sse");
-        let response = post(&server, &request(stream)).await;
-        assert_eq!(response.status(), 200, "{path:?}");
-        let content_type = if stream {
-            "text/event-stream"
-        } else {
-            "application/json"
-        };
-        assert_eq!(response.headers()["content-type"], content_type, "{path:?}");
-        assert_eq!(
-            response.bytes().await.unwrap().as_ref(),
-            expected.as_slice(),
-            "{path:?}"
-        );
+    let chat = |stream: bool| {
+        let body = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": stream});
+        let url = format!("{}/chat/completions", server.base_url());
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    server.push(Reply::text("Let me check.").then_tool_calls([weather("Oslo")]));
+    let r: Value = serde_json::from_str(&chat(false).await).unwrap();
+    let choice = &r["choices"][0];
+    assert_eq!(choice["message"]["content"], "Let me check.");
+    assert_eq!(
+        choice["message"]["tool_calls"][0]["function"]["name"],
+        "get_weather"
+    );
+    assert_eq!(choice["finish_reason"], "tool_calls");
+
+    server.push(
+        Reply::text("Let me check.")
+            .then_tool_calls([weather("Oslo")])
+            .chunks(2),
+    );
+    let body = chat(true).await;
+    let chunks: Vec<Value> = events(&body);
+    let content: String = chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
+        .collect();
+    assert_eq!(content, "Let me check.");
+    let args: String = chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"].as_str())
+        .collect();
+    assert_eq!(
+        serde_json::from_str::<Value>(&args).unwrap(),
+        weather("Oslo").arguments
+    );
+    assert_eq!(
+        chunks.last().unwrap()["choices"][0]["finish_reason"],
+        "tool_calls"
+    );
+
+    for (reason, finish) in [
+        ("max_output_tokens", "length"),
+        ("content_filter", "content_filter"),
+    ] {
+        server.push(Reply::text("cut").incomplete(reason));
+        let r: Value = serde_json::from_str(&chat(false).await).unwrap();
+        assert_eq!(r["choices"][0]["finish_reason"], finish);
     }
     server.shutdown().await;
 }
