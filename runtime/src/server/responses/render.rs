@@ -432,6 +432,71 @@ mod tests {
         );
     }
 
+    fn kinds(reply: &Reply) -> (Vec<&'static str>, Value) {
+        let request = json!({"model": "m", "input": "hi"});
+        let render = Render {
+            reply,
+            request: &request,
+            n: 1,
+            created_at: 0,
+            model: "m".to_owned(),
+            text: "ab".to_owned(),
+            request_bytes: 40,
+        };
+        let (events, response) = render.render();
+        (events.iter().map(|e| e.kind).collect(), response)
+    }
+
+    #[test]
+    fn each_ending_closes_the_stream_its_own_way() {
+        let call = ToolCallSpec::new("f", json!({"a": 1}));
+        let (k, r) = kinds(&Reply::tool_calls([call.clone()]).chunks(2));
+        assert_eq!(
+            k,
+            [
+                "response.created",
+                "response.in_progress",
+                "response.output_item.added",
+                "response.function_call_arguments.delta",
+                "response.function_call_arguments.delta",
+                "response.function_call_arguments.done",
+                "response.output_item.done",
+                "response.completed",
+            ]
+        );
+        assert_eq!(r["output"][0]["call_id"], "call_f");
+        assert_eq!(r["usage"]["total_tokens"], 10 + 1);
+
+        let (k, r) = kinds(&Reply::tool_calls([call]).incomplete("max_output_tokens"));
+        assert_eq!(k.last(), Some(&"response.incomplete"));
+        assert_eq!(r["output"][0]["arguments"], r#"{"a"#);
+
+        let (k, r) = kinds(&Reply::text("ab").chunks(2).failed("server_error", "boom"));
+        assert_eq!(
+            k[k.len() - 2..],
+            ["response.output_text.delta", "response.failed"]
+        );
+        assert_eq!(
+            r["error"],
+            json!({"code": "server_error", "message": "boom"})
+        );
+        assert_eq!(r["output"][0]["status"], "incomplete");
+
+        let (k, _) = kinds(&Reply::text("ab").stream_error("rate_limit_exceeded", "slow"));
+        assert_eq!(k[k.len() - 2..], ["response.output_text.delta", "error"]);
+
+        let (k, _) = kinds(&Reply::text("ab").no_terminal_event());
+        assert_eq!(k.last(), Some(&"response.output_text.delta"));
+
+        let (k, r) = kinds(&Reply::refusal("no").reasoning_summary("s"));
+        assert!(k.contains(&"response.reasoning_summary_part.done"));
+        assert!(k.contains(&"response.refusal.done"));
+        assert_eq!(
+            r["output"][1]["content"][0],
+            json!({"type": "refusal", "refusal": "no"})
+        );
+    }
+
     #[test]
     fn a_cut_keeps_half_the_chars() {
         assert_eq!(cut_in_half(r#"{"city":"Paris"}"#), r#"{"city":"#);
