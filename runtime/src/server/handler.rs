@@ -31,6 +31,7 @@ const MAX_REQUEST_BYTES: usize = 64 << 20;
 pub(super) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(chat))
+        .route("/v1/responses", post(super::responses::handle))
         .route("/v1/moderations", post(super::moderation::handle))
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_BYTES))
@@ -42,7 +43,7 @@ async fn not_found(uri: Uri) -> Response {
         StatusCode::NOT_FOUND,
         "not_found",
         &format!(
-            "Unknown path {uri}: this server speaks POST /v1/chat/completions and POST /v1/moderations"
+            "Unknown path {uri}: this server speaks POST /v1/chat/completions, POST /v1/responses and POST /v1/moderations"
         ),
         None,
     )
@@ -103,9 +104,10 @@ pub(super) fn record(
     body
 }
 
-/// The text of the last user message (string content or text parts).
-fn last_user_text(body: &Value) -> String {
-    let Some(messages) = body["messages"].as_array() else {
+/// The text of the last user message in `messages` (string content or
+/// text parts): Chat's `messages`, or the Responses API's `input` items.
+pub(super) fn last_user_text(messages: &Value) -> String {
+    let Some(messages) = messages.as_array() else {
         return String::new();
     };
     let Some(last) = messages.iter().rev().find(|m| m["role"] == "user") else {
@@ -184,20 +186,8 @@ async fn chat(
 ) -> Response {
     let body = record(&shared, &method, &uri, &headers, &raw);
     let reply = shared.next_reply();
-    if !reply.first_byte_delay.is_zero() {
-        tokio::time::sleep(reply.first_byte_delay).await;
-    }
-    if reply.fault == Some(Fault::ResetBeforeResponse) {
-        conn.reset();
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-    }
-    if body.is_null() {
-        return error_response(
-            StatusCode::BAD_REQUEST,
-            "invalid_json",
-            "We could not parse the JSON body of your request.",
-            None,
-        );
+    if let Some(response) = prelude(&reply, &conn, &body).await {
+        return response;
     }
     for field in ["model", "messages"] {
         if body.get(field).is_none() {
@@ -215,48 +205,14 @@ async fn chat(
     let stream = body["stream"] == true;
     let include_usage = body["stream_options"]["include_usage"] == true;
 
+    if let Some(response) = canned(&reply, conn.clone(), &shared).await {
+        return response;
+    }
     match &reply.body {
-        Body::Error {
-            status,
-            code,
-            message,
-        } => {
-            let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let mut response = error_response(status, code, message, None);
-            if let Some(wait) = &reply.retry_after
-                && let Ok(v) = wait.parse()
-            {
-                response.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-            response
-        }
-        Body::Raw {
-            status,
-            content_type,
-            body,
-        } => raw_response(*status, content_type, body.clone().into_bytes(), &reply),
-        Body::Fixture(path) => match tokio::fs::read(path).await {
-            Ok(bytes) if path.extension().is_some_and(|e| e == "json") => {
-                raw_response(200, "application/json", bytes, &reply)
-            }
-            Ok(mut bytes) => {
-                if reply.with_done && !bytes.windows(12).any(|w| w == b"data: [DONE]") {
-                    bytes.extend_from_slice(b"data: [DONE]\n\n");
-                }
-                let events = split_events(&bytes);
-                sse(events, &reply, conn, &shared)
-            }
-            Err(e) => error_response(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "fixture_unreadable",
-                &format!("cannot read fixture {}: {e}", path.display()),
-                None,
-            ),
-        },
         Body::Text(_) | Body::ToolCalls(_) | Body::Refusal(_) => {
             let text = match &reply.body {
                 Body::Text(Some(t)) => t.clone(),
-                Body::Text(None) => last_user_text(&body),
+                Body::Text(None) => last_user_text(&body["messages"]),
                 _ => String::new(),
             };
             let rendered = Rendered {
@@ -301,10 +257,85 @@ async fn chat(
                 )
             }
         }
+        // Answered by `canned`.
+        Body::Error { .. } | Body::Raw { .. } | Body::Fixture(_) => {
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
     }
 }
 
-fn raw_response(status: u16, content_type: &str, body: Vec<u8>, reply: &Reply) -> Response {
+/// What every route does first: the reply's first-byte delay and reset
+/// fault, then a 400 for a body that is not JSON. `Some` is the answer.
+pub(super) async fn prelude(reply: &Reply, conn: &Conn, body: &Value) -> Option<Response> {
+    if !reply.first_byte_delay.is_zero() {
+        tokio::time::sleep(reply.first_byte_delay).await;
+    }
+    if reply.fault == Some(Fault::ResetBeforeResponse) {
+        conn.reset();
+        return Some(StatusCode::INTERNAL_SERVER_ERROR.into_response());
+    }
+    if body.is_null() {
+        return Some(error_response(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            "We could not parse the JSON body of your request.",
+            None,
+        ));
+    }
+    None
+}
+
+/// The answer to the reply kinds every route renders alike: an error, a
+/// raw body, a replayed fixture. `None` for the kinds a route renders.
+pub(super) async fn canned(reply: &Reply, conn: Conn, shared: &Shared) -> Option<Response> {
+    Some(match &reply.body {
+        Body::Error {
+            status,
+            code,
+            message,
+        } => {
+            let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let mut response = error_response(status, code, message, None);
+            if let Some(wait) = &reply.retry_after
+                && let Ok(v) = wait.parse()
+            {
+                response.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            response
+        }
+        Body::Raw {
+            status,
+            content_type,
+            body,
+        } => raw_response(*status, content_type, body.clone().into_bytes(), reply),
+        Body::Fixture(path) => match tokio::fs::read(path).await {
+            Ok(bytes) if path.extension().is_some_and(|e| e == "json") => {
+                raw_response(200, "application/json", bytes, reply)
+            }
+            Ok(mut bytes) => {
+                if reply.with_done && !bytes.windows(12).any(|w| w == b"data: [DONE]") {
+                    bytes.extend_from_slice(b"data: [DONE]\n\n");
+                }
+                let events = split_events(&bytes);
+                sse(events, reply, conn, shared)
+            }
+            Err(e) => error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "fixture_unreadable",
+                &format!("cannot read fixture {}: {e}", path.display()),
+                None,
+            ),
+        },
+        Body::Text(_) | Body::ToolCalls(_) | Body::Refusal(_) => return None,
+    })
+}
+
+pub(super) fn raw_response(
+    status: u16,
+    content_type: &str,
+    body: Vec<u8>,
+    reply: &Reply,
+) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = (status, body).into_response();
     if let Ok(v) = content_type.parse() {
@@ -340,7 +371,7 @@ fn split_events(bytes: &[u8]) -> Vec<Bytes> {
 }
 
 /// An SSE response sending `events` with the reply's pacing and fault.
-fn sse(events: Vec<Bytes>, reply: &Reply, conn: Conn, shared: &Shared) -> Response {
+pub(super) fn sse(events: Vec<Bytes>, reply: &Reply, conn: Conn, shared: &Shared) -> Response {
     let delay = reply.chunk_delay;
     let fault = reply.fault;
     let body = async_stream_body(events, delay, fault, conn, shared.shutdown.clone());

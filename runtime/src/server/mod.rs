@@ -2,12 +2,30 @@
 //! must run with no API key and no network.
 //!
 //! It speaks `POST /v1/chat/completions` (JSON and SSE streaming, honouring
-//! `stream_options.include_usage`) and `POST /v1/moderations` (scripted
-//! [`ModerationReply`]s), answers with scripted [`Reply`]s
-//! (text in N chunks, tool calls in argument fragments, refusals, errors with
-//! `Retry-After`, recorded fixtures), injects latency and faults, counts the
-//! TCP connections it accepts, and logs every request it receives, to prove
-//! what left the process. It binds 127.0.0.1 on a free port, over plain
+//! `stream_options.include_usage`), `POST /v1/responses` (the Responses API:
+//! a `Response` object, or with `"stream": true` its typed events, each with
+//! an `event:` line and a `sequence_number`) and `POST /v1/moderations`
+//! (scripted [`ModerationReply`]s). Both model routes take their answers
+//! from one queue of scripted [`Reply`]s, each rendered in the route's shape
+//! (text in N chunks, reasoning, tool calls in argument fragments, refusals,
+//! replies cut short, errors with `Retry-After`, recorded fixtures); the
+//! server injects latency and faults, counts the TCP connections it
+//! accepts, and logs every request it receives, to prove what left the
+//! process.
+//!
+//! On `/v1/responses` a reply streams as `response.created`,
+//! `response.in_progress`, then each output item (`output_item.added`, its
+//! parts and deltas, their `.done` events, `output_item.done`), then the
+//! terminal event: `response.completed`, or what
+//! [`incomplete`](Reply::incomplete), [`failed`](Reply::failed),
+//! [`stream_error`](Reply::stream_error) and
+//! [`no_terminal_event`](Reply::no_terminal_event) ask for. The items are a
+//! `reasoning` item (with [`reasoning_summary`](Reply::reasoning_summary)
+//! and [`reasoning`](Reply::reasoning) text), then a `message`
+//! (`output_text` or `refusal`) and `function_call`s (the
+//! [`ToolCallSpec`] id as `call_id`). A body that is not JSON, has no
+//! `model`, or whose `input` is neither a string nor an array gets
+//! OpenAI's 400. It binds 127.0.0.1 on a free port, over plain
 //! HTTP ([`LocalServer::start`]) or HTTPS with a certificate made at start
 //! ([`LocalServer::start_tls`]).
 //!
@@ -38,6 +56,7 @@ mod handler;
 mod listener;
 mod moderation;
 mod reply;
+mod responses;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;

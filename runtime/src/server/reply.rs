@@ -81,6 +81,21 @@ pub(crate) enum Body {
     Fixture(PathBuf),
 }
 
+/// How a Responses stream ends (the Chat route knows only the first two).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Ending {
+    /// `response.completed`.
+    Completed,
+    /// `response.incomplete` with this `incomplete_details.reason`.
+    Incomplete(String),
+    /// `response.failed` with this `error`.
+    Failed { code: String, message: String },
+    /// An `error` event, and nothing after it.
+    Error { code: String, message: String },
+    /// No terminal event: the body ends after the last delta.
+    Silent,
+}
+
 /// What the server answers to one request. The request's `"stream": true`
 /// decides between a JSON reply and an SSE stream, as OpenAI's does.
 ///
@@ -106,6 +121,11 @@ pub struct Reply {
     pub(crate) fault: Option<Fault>,
     pub(crate) retry_after: Option<String>,
     pub(crate) with_done: bool,
+    pub(crate) summary: Option<String>,
+    pub(crate) then_calls: Vec<ToolCallSpec>,
+    pub(crate) ending: Ending,
+    pub(crate) cached_tokens: u64,
+    pub(crate) reasoning_tokens: Option<u64>,
 }
 
 impl Reply {
@@ -122,6 +142,11 @@ impl Reply {
             fault: None,
             retry_after: None,
             with_done: false,
+            summary: None,
+            then_calls: Vec::new(),
+            ending: Ending::Completed,
+            cached_tokens: 0,
+            reasoning_tokens: None,
         }
     }
 
@@ -200,9 +225,80 @@ impl Reply {
         self
     }
 
-    /// Reasoning sent as `reasoning_content` before the reply.
+    /// Reasoning sent before the reply: `reasoning_content` on Chat
+    /// Completions; on the Responses API a `reasoning` item whose content is
+    /// `reasoning_text` (as vLLM and gpt-oss models send it), streamed in
+    /// `response.reasoning_text.delta` events.
     pub fn reasoning(mut self, text: impl Into<String>) -> Self {
         self.reasoning = Some(text.into());
+        self
+    }
+
+    /// Responses API: a reasoning summary (`summary_text`), streamed in
+    /// `response.reasoning_summary_text.delta` events before the reply, in
+    /// the same `reasoning` item as [`reasoning`](Self::reasoning) text.
+    /// Chat Completions has no equivalent and ignores it.
+    pub fn reasoning_summary(mut self, text: impl Into<String>) -> Self {
+        self.summary = Some(text.into());
+        self
+    }
+
+    /// Calls tools after the text: on Chat Completions the text in
+    /// `content` and then `tool_calls` (finish reason `tool_calls`); on the
+    /// Responses API a `message` item followed by `function_call` items.
+    pub fn then_tool_calls(mut self, calls: impl IntoIterator<Item = ToolCallSpec>) -> Self {
+        self.then_calls.extend(calls);
+        self
+    }
+
+    /// Ends incomplete: on the Responses API `response.incomplete` with
+    /// `incomplete_details.reason` (`max_output_tokens`, `content_filter`),
+    /// the last output item `incomplete`, and the last tool call's
+    /// arguments cut at half their length (the model stopped inside them);
+    /// on Chat Completions finish reason `length` or `content_filter`.
+    pub fn incomplete(mut self, reason: impl Into<String>) -> Self {
+        self.ending = Ending::Incomplete(reason.into());
+        self
+    }
+
+    /// Responses API: fails after the last delta with `response.failed`
+    /// (status `failed`, `error: {code, message}`); a JSON reply is that
+    /// response. Chat Completions ignores it.
+    pub fn failed(mut self, code: impl Into<String>, message: impl Into<String>) -> Self {
+        self.ending = Ending::Failed {
+            code: code.into(),
+            message: message.into(),
+        };
+        self
+    }
+
+    /// Responses API: ends the stream after the last delta with an `error`
+    /// event (e.g. `rate_limit_exceeded`, `context_length_exceeded`) and
+    /// nothing after it; a JSON reply is that error with status 429 for
+    /// `rate_limit_exceeded`, 500 for `server_error`, else 400. Chat
+    /// Completions ignores it.
+    pub fn stream_error(mut self, code: impl Into<String>, message: impl Into<String>) -> Self {
+        self.ending = Ending::Error {
+            code: code.into(),
+            message: message.into(),
+        };
+        self
+    }
+
+    /// Responses API: ends the body after the last delta with no terminal
+    /// event (no `.done` events for the item being written, no
+    /// `response.completed`); a JSON reply is cut at half its bytes. Chat
+    /// Completions ignores it.
+    pub fn no_terminal_event(mut self) -> Self {
+        self.ending = Ending::Silent;
+        self
+    }
+
+    /// Usage details: `cached_tokens` of the input, `reasoning_tokens` of
+    /// the output (default 0 and an estimate from the reasoning texts).
+    pub fn usage_details(mut self, cached_tokens: u64, reasoning_tokens: u64) -> Self {
+        self.cached_tokens = cached_tokens;
+        self.reasoning_tokens = Some(reasoning_tokens);
         self
     }
 
@@ -253,6 +349,21 @@ pub(crate) fn split(s: &str, n: usize) -> Vec<String> {
     out
 }
 
+/// The Chat Completions finish reason: the scripted one, else what the
+/// reply's body and ending imply.
+fn chat_finish(reply: &Reply) -> &str {
+    if let Some(f) = &reply.finish_reason {
+        return f;
+    }
+    match (&reply.ending, &reply.body) {
+        (Ending::Incomplete(r), _) if r == "content_filter" => "content_filter",
+        (Ending::Incomplete(_), _) => "length",
+        (_, Body::ToolCalls(_)) => "tool_calls",
+        (_, Body::Text(_)) if !reply.then_calls.is_empty() => "tool_calls",
+        _ => "stop",
+    }
+}
+
 /// The pieces of a completion a reply renders, as JSON values.
 pub(crate) struct Rendered {
     pub(crate) id: String,
@@ -294,35 +405,34 @@ impl Rendered {
                 events.push(delta(json!({"reasoning_content": piece}), Value::Null));
             }
         }
-        let finish = match &reply.body {
-            Body::ToolCalls(calls) => {
-                for (i, call) in calls.iter().enumerate() {
-                    let args = call.arguments.to_string();
-                    for (k, piece) in split(&args, reply.chunks).into_iter().enumerate() {
-                        let tc = if k == 0 {
-                            json!({"index": i, "id": call.id, "type": "function", "function": {"name": call.name, "arguments": piece}})
-                        } else {
-                            json!({"index": i, "function": {"arguments": piece}})
-                        };
-                        events.push(delta(json!({"tool_calls": [tc]}), Value::Null));
-                    }
+        let stream_calls = |events: &mut Vec<Value>, calls: &[ToolCallSpec]| {
+            for (i, call) in calls.iter().enumerate() {
+                let args = call.arguments.to_string();
+                for (k, piece) in split(&args, reply.chunks).into_iter().enumerate() {
+                    let tc = if k == 0 {
+                        json!({"index": i, "id": call.id, "type": "function", "function": {"name": call.name, "arguments": piece}})
+                    } else {
+                        json!({"index": i, "function": {"arguments": piece}})
+                    };
+                    events.push(delta(json!({"tool_calls": [tc]}), Value::Null));
                 }
-                "tool_calls"
             }
+        };
+        match &reply.body {
+            Body::ToolCalls(calls) => stream_calls(&mut events, calls),
             Body::Refusal(r) => {
                 for piece in split(r, reply.chunks) {
                     events.push(delta(json!({"refusal": piece}), Value::Null));
                 }
-                "stop"
             }
             _ => {
                 for piece in split(text, reply.chunks) {
                     events.push(delta(json!({"content": piece}), Value::Null));
                 }
-                "stop"
+                stream_calls(&mut events, &reply.then_calls);
             }
-        };
-        let finish = reply.finish_reason.as_deref().unwrap_or(finish);
+        }
+        let finish = chat_finish(reply);
         events.push(delta(json!({}), json!(finish)));
         if let Some(u) = usage {
             events.push(self.chunk(Value::Null, Some(u)));
@@ -332,31 +442,31 @@ impl Rendered {
 
     /// The `chat.completion` body for `reply`.
     pub(crate) fn completion(&self, reply: &Reply, text: &str, usage: Value) -> Value {
-        let (message, finish) = match &reply.body {
-            Body::ToolCalls(calls) => (
-                json!({
-                    "role": "assistant",
-                    "content": null,
-                    "tool_calls": calls.iter().map(|c| json!({
+        let calls = |calls: &[ToolCallSpec]| {
+            calls
+                .iter()
+                .map(|c| {
+                    json!({
                         "id": c.id, "type": "function",
                         "function": {"name": c.name, "arguments": c.arguments.to_string()},
-                    })).collect::<Vec<_>>(),
-                }),
-                "tool_calls",
-            ),
-            Body::Refusal(r) => (
-                json!({"role": "assistant", "content": null, "refusal": r}),
-                "stop",
-            ),
-            _ => (
-                json!({"role": "assistant", "content": text, "refusal": null}),
-                "stop",
-            ),
+                    })
+                })
+                .collect::<Vec<_>>()
         };
-        let mut message = message;
+        let mut message = match &reply.body {
+            Body::ToolCalls(c) => {
+                json!({"role": "assistant", "content": null, "tool_calls": calls(c)})
+            }
+            Body::Refusal(r) => json!({"role": "assistant", "content": null, "refusal": r}),
+            _ => json!({"role": "assistant", "content": text, "refusal": null}),
+        };
+        if !reply.then_calls.is_empty() && matches!(reply.body, Body::Text(_)) {
+            message["tool_calls"] = json!(calls(&reply.then_calls));
+        }
         if let Some(r) = &reply.reasoning {
             message["reasoning_content"] = json!(r);
         }
+        let finish = chat_finish(reply);
         json!({
             "id": self.id,
             "object": "chat.completion",
@@ -367,7 +477,7 @@ impl Rendered {
                 "index": 0,
                 "message": message,
                 "logprobs": null,
-                "finish_reason": reply.finish_reason.as_deref().unwrap_or(finish),
+                "finish_reason": finish,
             }],
             "usage": usage,
         })
