@@ -6,4 +6,5 @@ mod cancel;
 mod cross_runtime;
 mod key_leakage;
 mod responses;
+mod responses_wire;
 mod stream;
