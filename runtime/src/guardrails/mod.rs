@@ -218,7 +218,8 @@ pub struct Check {
     pub tripped: bool,
     /// The rewritten text, when something was masked, redacted or hashed.
     pub text: Option<String>,
-    /// What was found (counts by entity or keyword; never a value).
+    /// What was found (counts by entity type; never a matched value or a
+    /// configured term).
     pub info: Value,
 }
 

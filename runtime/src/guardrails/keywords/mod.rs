@@ -115,11 +115,11 @@ impl Keywords {
         } else {
             "keywords"
         };
-        let mut shown = Vec::new();
+        let mut count = 0;
         let mut folded = Vec::new();
         for term in terms {
             let trimmed = term.as_ref().trim().trim_end_matches(TRAILING).trim();
-            let id = shown.len();
+            let id = count;
             for f in spellings(trimmed) {
                 let f = f.trim_end_matches(TRAILING).trim();
                 if !f.is_empty() {
@@ -127,13 +127,13 @@ impl Keywords {
                 }
             }
             if folded.last().is_some_and(|f| f.1 == id) {
-                shown.push(trimmed.to_owned());
+                count += 1;
             }
         }
         if folded.is_empty() {
             return Err(GuardrailError::NoTerms { guardrail: name });
         }
-        let det = KeywordDetector::new(folded, shown, label, name)?;
+        let det = KeywordDetector::new(folded, count, label, name)?;
         Ok(Self {
             scanner: Scanner::new(Arc::new(det), Treatment::Block),
             competitors,
@@ -180,10 +180,13 @@ impl ScanGuard for Keywords {
         &self.scanner
     }
     fn reason(&self, tally: &Tally) -> String {
-        if self.competitors {
-            format!("competitor mentioned: {}", tally.names())
-        } else {
-            format!("blocked keyword matched: {}", tally.names())
+        // Counts only: the terms are configuration an end user must not
+        // learn from an error message.
+        match (self.competitors, tally.total) {
+            (true, 1) => "a competitor is mentioned".to_owned(),
+            (true, n) => format!("competitors are mentioned ({n} matches)"),
+            (false, 1) => "a blocked keyword matched".to_owned(),
+            (false, n) => format!("blocked keywords matched ({n} matches)"),
         }
     }
 }

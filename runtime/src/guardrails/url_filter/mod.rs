@@ -310,10 +310,8 @@ impl ScanGuard for UrlFilter {
         &self.scanner
     }
     fn reason(&self, tally: &Tally) -> String {
-        match tally.notes.is_empty() {
-            true => format!("URL not allowed: {}", tally.names()),
-            false => format!("URL not allowed: {}", tally.notes.join(", ")),
-        }
+        // The kinds of finding, never the URL or its host.
+        format!("URL not allowed: {}", tally.names())
     }
 }
 
