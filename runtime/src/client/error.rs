@@ -39,6 +39,53 @@ impl ApiError {
         }
     }
 
+    /// The error a server's error `body` states: its `error` object, or an
+    /// `error` string (Ollama, some gateways); `None` when it has neither.
+    /// The message is scrubbed by `clean` first, then cut to
+    /// [`SNIPPET_CHARS`] (cutting first could leave a key too short to be
+    /// recognised).
+    pub(crate) fn from_body(
+        status: Option<u16>,
+        body: &str,
+        clean: &dyn Fn(&str) -> String,
+    ) -> Option<Self> {
+        let value: serde_json::Value = serde_json::from_str(body.trim_start()).ok()?;
+        let mut api = match value.get("error")? {
+            serde_json::Value::String(message) => Self::from_wire(
+                status,
+                WireError {
+                    message: message.clone(),
+                    ..WireError::default()
+                },
+            ),
+            error @ serde_json::Value::Object(_) => {
+                Self::from_wire(status, serde_json::from_value(error.clone()).ok()?)
+            }
+            _ => return None,
+        };
+        api.message = snippet(&clean(&api.message));
+        Some(api)
+    }
+
+    /// As [`from_body`](Self::from_body), with the start of the body as the
+    /// message when it states no error (a proxy's HTML page, plain text,
+    /// JSON of another shape): every status reads the same way, the
+    /// server's message when it sent one and a bounded snippet otherwise.
+    pub(crate) fn from_body_or_snippet(
+        status: Option<u16>,
+        body: &str,
+        clean: &dyn Fn(&str) -> String,
+    ) -> Self {
+        Self::from_body(status, body, clean).unwrap_or_else(|| Self {
+            status,
+            code: None,
+            kind: None,
+            param: None,
+            message: snippet(&clean(body.trim())),
+            retry_after: None,
+        })
+    }
+
     /// Whether this is the server saying the prompt does not fit the model's
     /// context window: OpenAI's and Azure's `context_length_exceeded` code,
     /// or the words vLLM, LiteLLM, OpenRouter, Groq, Ollama, Mistral,
