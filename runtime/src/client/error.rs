@@ -127,6 +127,26 @@ impl ApiError {
             || throttling_words(&self.message.to_lowercase())
     }
 
+    /// A short sentence safe to show an end user, by the kind of error:
+    /// context overflow, throttling, a request the server refused, or a
+    /// server failure. A fixed string: never the server's message or body
+    /// (`Display` has them, for logs).
+    pub fn public_message(&self) -> &'static str {
+        if self.is_context_window_overflow() {
+            "The conversation is too long for the model."
+        } else if self.is_throttling() {
+            "The model service is busy. Please try again shortly."
+        } else if self.is_quota_exhausted() {
+            "The model service is not available right now."
+        } else {
+            match self.status {
+                Some(401 | 403) => "The model service is not available right now.",
+                Some(400..=499) => "The model service could not process the request.",
+                _ => "The model service had an error. Please try again later.",
+            }
+        }
+    }
+
     /// Whether the account is out of quota or credit (`insufficient_quota`):
     /// sent as a `429` by OpenAI, but no wait fixes it.
     pub fn is_quota_exhausted(&self) -> bool {
@@ -221,6 +241,40 @@ impl std::fmt::Display for ApiError {
 /// No variant ever holds an API key: texts that came from a server or a
 /// transport are scrubbed of the configured key and of anything shaped like
 /// one before they are stored.
+///
+/// # Two registers
+///
+/// Every error of this crate has two texts:
+///
+/// - **`Display`, for operators and logs**: the hook, stage and reason of a
+///   tripwire, the server's status, code and message, the transport's
+///   error. Keys are scrubbed out of it and a server's message is cut to
+///   512 characters, but a server's message can repeat parts of the
+///   request, so it is not for end users.
+/// - **`public_message()`, for end users**: a fixed sentence per kind of
+///   failure (a `&'static str`), which therefore cannot carry a matched
+///   term, a configured keyword or allow-list entry, a PII value, a secret,
+///   a server's body or a key: [`ClientError::public_message`],
+///   [`ApiError::public_message`], [`HookError::public_message`],
+///   [`Tripwire::public_message`] and
+///   [`ModelError::public_message`](crate::model::ModelError::public_message).
+///
+/// ```
+/// use openai_hooks::{ClientError, HookError};
+///
+/// fn reply_to_user(result: Result<String, ClientError>) -> String {
+///     match result {
+///         Ok(text) => text,
+///         Err(e) => {
+///             tracing::warn!(error = %e, "model call failed"); // the detail, for logs
+///             e.public_message().to_owned()
+///         }
+///     }
+/// }
+/// let stopped = ClientError::from(HookError::tripwire("a blocked keyword matched"));
+/// assert_eq!(reply_to_user(Err(stopped)), "The request was blocked by a content policy.");
+/// assert_eq!(reply_to_user(Err(ClientError::EmptyStream)), "The model service sent an empty reply.");
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClientError {
@@ -294,6 +348,26 @@ pub enum ClientError {
 }
 
 impl ClientError {
+    /// A short sentence safe to show an end user, by the kind of failure: a
+    /// fixed string, so it cannot carry a matched term, a configured
+    /// keyword or allow-list entry, a PII value, a secret, a server's body
+    /// or a key. `Display` has the detail, for logs.
+    pub fn public_message(&self) -> &'static str {
+        match self {
+            Self::Api(e) => e.public_message(),
+            Self::Hook(e) => e.public_message(),
+            Self::Transport { .. } => "The model service could not be reached.",
+            Self::Decode { .. } | Self::Stream(_) => {
+                "The model service sent a reply that could not be read."
+            }
+            Self::Truncated { .. } => "The reply was cut off before it finished.",
+            Self::EmptyStream => "The model service sent an empty reply.",
+            Self::Timeout { .. } => "The model service took too long to reply.",
+            Self::InvalidRequest(_) => "The request could not be sent.",
+            Self::LimitExceeded { .. } => "The reply was too large to process.",
+        }
+    }
+
     /// The tripwire, when a hook stopped the call.
     pub fn tripwire(&self) -> Option<&Tripwire> {
         match self {
