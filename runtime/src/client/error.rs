@@ -20,7 +20,10 @@ pub struct ApiError {
     pub kind: Option<String>,
     /// The request parameter at fault.
     pub param: Option<String>,
-    /// The server's message, with any API key scrubbed out.
+    /// The server's message (the body's `error.message`, or the start of a
+    /// body that has none), with any API key scrubbed out, cut to its
+    /// first 512 characters. For logs: it can repeat the request; show an
+    /// end user [`public_message`](Self::public_message).
     pub message: String,
     /// How long the server asked the caller to wait (`Retry-After`), when the
     /// transport could see the header.
@@ -554,6 +557,49 @@ mod tests {
         assert!(e.is_quota_exhausted());
         assert!(!e.is_throttling());
         assert!(!e.is_context_window_overflow());
+    }
+
+    #[test]
+    fn error_bodies_read_the_same_in_every_shape() {
+        let clean = |s: &str| crate::redact::scrub(s, Some("configured-key-123"));
+        let object = r#"{"error": {"message": "no such model", "code": "model_not_found"}}"#;
+        let e = ApiError::from_body(Some(404), object, &clean).unwrap();
+        assert_eq!(
+            (e.message.as_str(), e.code.as_deref()),
+            ("no such model", Some("model_not_found"))
+        );
+        let string = r#"  {"error": "model 'x' not found"}"#;
+        let e = ApiError::from_body(Some(404), string, &clean).unwrap();
+        assert_eq!(e.message, "model 'x' not found");
+        for other in [r#"{"detail": "x"}"#, r#"{"error": 3}"#, "<html>", ""] {
+            assert!(
+                ApiError::from_body(Some(500), other, &clean).is_none(),
+                "{other}"
+            );
+            let e = ApiError::from_body_or_snippet(Some(500), other, &clean);
+            assert_eq!(e.message, other, "the body itself, not a parse of it");
+        }
+    }
+
+    #[test]
+    fn a_key_across_the_cut_is_scrubbed_before_the_cut() {
+        let clean = |s: &str| crate::redact::scrub(s, Some("configured-key-123"));
+        // The key starts just before the cut: cut first, what is left of it
+        // would be too short to look like a key.
+        let key = "sk-proj-Q7vX2mK9pL4nR8sT1wY6bC3dF5gH0jJ";
+        for body in [
+            format!("{}{key} and more", "x".repeat(SNIPPET_CHARS - 12)),
+            format!("{}configured-key-123", "y".repeat(SNIPPET_CHARS - 6)),
+        ] {
+            let e = ApiError::from_body_or_snippet(Some(502), &body, &clean);
+            assert!(e.message.chars().count() <= SNIPPET_CHARS + 1);
+            assert!(!e.message.contains("sk-proj-Q7"), "{}", e.message);
+            assert!(!e.message.contains("config"), "{}", e.message);
+            let wrapped = serde_json::json!({"error": {"message": body}}).to_string();
+            let e = ApiError::from_body(Some(502), &wrapped, &clean).unwrap();
+            assert!(!e.message.contains("sk-proj-Q7"), "{}", e.message);
+            assert!(!e.message.contains("config"), "{}", e.message);
+        }
     }
 
     #[test]
