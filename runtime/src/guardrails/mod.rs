@@ -158,7 +158,12 @@
 //! Every check records a [`GuardrailResult`] in the call's
 //! [`GuardrailResults`] (a handle in the [`HookContext`](crate::HookContext)
 //! extensions); a tripwire's `info` carries the same structured details.
-//! Neither ever contains a PII value or a secret.
+//! Neither, nor a tripwire's `reason` (part of its `Display`), ever
+//! contains what was matched or what the guardrail was configured with: a
+//! keyword, a competitor, an allow-list entry, a host, a PII value or a
+//! secret. They hold counts, entity types (`KEYWORD`, `EMAIL_ADDRESS`,
+//! `host_not_allowed`, ...), scores and limits. An end user is shown the
+//! error's [`public_message`](crate::ClientError::public_message).
 
 mod error;
 mod input_budget;

@@ -31,7 +31,8 @@ use matcher::{KeywordCursor, KeywordDetector};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum KeywordAction {
-    /// Stop the call with a tripwire naming the keyword (the default).
+    /// Stop the call with a tripwire (the default). It counts the matches;
+    /// it never names the keyword.
     #[default]
     Block,
     /// Replace each match with `<KEYWORD>` (`<COMPETITOR>` for the
