@@ -76,13 +76,17 @@ impl AppState {
     }
 }
 
-/// Maps a client error to a response without leaking details to the caller.
+/// Maps a client error to a response without leaking details to the
+/// caller: the detail (`Display`: hook, reason, the server's message) goes
+/// to the log, the browser gets the error's public message, a fixed
+/// sentence that never names what a guardrail matched or a server said.
 fn upstream_error(e: &ClientError) -> Response {
+    tracing::warn!(error = %e, "model call failed");
     let status = match e {
         ClientError::Hook(_) => StatusCode::UNPROCESSABLE_ENTITY,
         _ => StatusCode::BAD_GATEWAY,
     };
-    (status, format!("model call failed: {e}")).into_response()
+    (status, e.public_message()).into_response()
 }
 
 async fn ask(State(app): State<AppState>, Json(body): Json<Value>) -> Response {
@@ -110,8 +114,9 @@ async fn stream(State(app): State<AppState>, Json(body): Json<Value>) -> Respons
         let mut chunks = match app.llm.create_stream(req).await {
             Ok(chunks) => chunks,
             Err(e) => {
+                tracing::warn!(error = %e, "model call failed");
                 let _ = tx
-                    .send(Event::default().event("error").data(e.to_string()))
+                    .send(Event::default().event("error").data(e.public_message()))
                     .await;
                 return;
             }
@@ -122,7 +127,10 @@ async fn stream(State(app): State<AppState>, Json(body): Json<Value>) -> Respons
                     Some(text) if !text.is_empty() => Event::default().data(text),
                     _ => continue,
                 },
-                Err(e) => Event::default().event("error").data(e.to_string()),
+                Err(e) => {
+                    tracing::warn!(error = %e, "model stream failed");
+                    Event::default().event("error").data(e.public_message())
+                }
             };
             if tx.send(event).await.is_err() {
                 return; // the browser left

@@ -144,10 +144,13 @@ async fn stream_reply(
                 }
             }
             Err(e) => {
+                // `Display` is the detail, for the operator's log; an end
+                // user is shown the public message only.
                 println!("\n  stream stopped: {e}");
                 if let Some(trip) = e.tripwire() {
                     println!("  tripwire info: {}", trip.info);
                 }
+                println!("  the user sees: {}", e.public_message());
                 return Ok(());
             }
         }

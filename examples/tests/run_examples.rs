@@ -225,6 +225,18 @@ fn guardrails() {
         !reply.contains("Acme"),
         "the name never reached the caller: {out}"
     );
+    let stopped = out
+        .lines()
+        .find(|l| l.starts_with("  stream stopped:"))
+        .expect("the stream stopped");
+    assert!(
+        !stopped.contains("Acme") && !stopped.contains("Globex"),
+        "the error names no competitor: {stopped}"
+    );
+    assert!(
+        out.contains("the user sees: The reply was blocked by a content policy."),
+        "{out}"
+    );
     assert!(out.contains("output     competitors  TRIPPED"), "{out}");
     assert!(
         out.contains("refused before sending: hook `budget`"),

@@ -204,12 +204,6 @@ fn code_as_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Er
     })
 }
 
-/// `{"error": {...}}`, the body of an error response.
-#[derive(Debug, Clone, Deserialize)]
-pub(crate) struct WireErrorBody {
-    pub(crate) error: WireError,
-}
-
 /// A tool call as it streams: fragments keyed by `index`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ToolCallDelta {

@@ -20,7 +20,10 @@ pub struct ApiError {
     pub kind: Option<String>,
     /// The request parameter at fault.
     pub param: Option<String>,
-    /// The server's message, with any API key scrubbed out.
+    /// The server's message (the body's `error.message`, or the start of a
+    /// body that has none), with any API key scrubbed out, cut to its
+    /// first 512 characters. For logs: it can repeat the request; show an
+    /// end user [`public_message`](Self::public_message).
     pub message: String,
     /// How long the server asked the caller to wait (`Retry-After`), when the
     /// transport could see the header.
@@ -37,6 +40,53 @@ impl ApiError {
             message: wire.message,
             retry_after: None,
         }
+    }
+
+    /// The error a server's error `body` states: its `error` object, or an
+    /// `error` string (Ollama, some gateways); `None` when it has neither.
+    /// The message is scrubbed by `clean` first, then cut to
+    /// [`SNIPPET_CHARS`] (cutting first could leave a key too short to be
+    /// recognised).
+    pub(crate) fn from_body(
+        status: Option<u16>,
+        body: &str,
+        clean: &dyn Fn(&str) -> String,
+    ) -> Option<Self> {
+        let value: serde_json::Value = serde_json::from_str(body.trim_start()).ok()?;
+        let mut api = match value.get("error")? {
+            serde_json::Value::String(message) => Self::from_wire(
+                status,
+                WireError {
+                    message: message.clone(),
+                    ..WireError::default()
+                },
+            ),
+            error @ serde_json::Value::Object(_) => {
+                Self::from_wire(status, serde_json::from_value(error.clone()).ok()?)
+            }
+            _ => return None,
+        };
+        api.message = snippet(&clean(&api.message));
+        Some(api)
+    }
+
+    /// As [`from_body`](Self::from_body), with the start of the body as the
+    /// message when it states no error (a proxy's HTML page, plain text,
+    /// JSON of another shape): every status reads the same way, the
+    /// server's message when it sent one and a bounded snippet otherwise.
+    pub(crate) fn from_body_or_snippet(
+        status: Option<u16>,
+        body: &str,
+        clean: &dyn Fn(&str) -> String,
+    ) -> Self {
+        Self::from_body(status, body, clean).unwrap_or_else(|| Self {
+            status,
+            code: None,
+            kind: None,
+            param: None,
+            message: snippet(&clean(body.trim())),
+            retry_after: None,
+        })
     }
 
     /// Whether this is the server saying the prompt does not fit the model's
@@ -78,6 +128,26 @@ impl ApiError {
                 )
             })
             || throttling_words(&self.message.to_lowercase())
+    }
+
+    /// A short sentence safe to show an end user, by the kind of error:
+    /// context overflow, throttling, a request the server refused, or a
+    /// server failure. A fixed string: never the server's message or body
+    /// (`Display` has them, for logs).
+    pub fn public_message(&self) -> &'static str {
+        if self.is_context_window_overflow() {
+            "The conversation is too long for the model."
+        } else if self.is_throttling() {
+            "The model service is busy. Please try again shortly."
+        } else if self.is_quota_exhausted() {
+            "The model service is not available right now."
+        } else {
+            match self.status {
+                Some(401 | 403) => "The model service is not available right now.",
+                Some(400..=499) => "The model service could not process the request.",
+                _ => "The model service had an error. Please try again later.",
+            }
+        }
     }
 
     /// Whether the account is out of quota or credit (`insufficient_quota`):
@@ -174,6 +244,40 @@ impl std::fmt::Display for ApiError {
 /// No variant ever holds an API key: texts that came from a server or a
 /// transport are scrubbed of the configured key and of anything shaped like
 /// one before they are stored.
+///
+/// # Two registers
+///
+/// Every error of this crate has two texts:
+///
+/// - **`Display`, for operators and logs**: the hook, stage and reason of a
+///   tripwire, the server's status, code and message, the transport's
+///   error. Keys are scrubbed out of it and a server's message is cut to
+///   512 characters, but a server's message can repeat parts of the
+///   request, so it is not for end users.
+/// - **`public_message()`, for end users**: a fixed sentence per kind of
+///   failure (a `&'static str`), which therefore cannot carry a matched
+///   term, a configured keyword or allow-list entry, a PII value, a secret,
+///   a server's body or a key: [`ClientError::public_message`],
+///   [`ApiError::public_message`], [`HookError::public_message`],
+///   [`Tripwire::public_message`] and
+///   [`ModelError::public_message`](crate::model::ModelError::public_message).
+///
+/// ```
+/// use openai_hooks::{ClientError, HookError};
+///
+/// fn reply_to_user(result: Result<String, ClientError>) -> String {
+///     match result {
+///         Ok(text) => text,
+///         Err(e) => {
+///             tracing::warn!(error = %e, "model call failed"); // the detail, for logs
+///             e.public_message().to_owned()
+///         }
+///     }
+/// }
+/// let stopped = ClientError::from(HookError::tripwire("a blocked keyword matched"));
+/// assert_eq!(reply_to_user(Err(stopped)), "The request was blocked by a content policy.");
+/// assert_eq!(reply_to_user(Err(ClientError::EmptyStream)), "The model service sent an empty reply.");
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClientError {
@@ -247,6 +351,26 @@ pub enum ClientError {
 }
 
 impl ClientError {
+    /// A short sentence safe to show an end user, by the kind of failure: a
+    /// fixed string, so it cannot carry a matched term, a configured
+    /// keyword or allow-list entry, a PII value, a secret, a server's body
+    /// or a key. `Display` has the detail, for logs.
+    pub fn public_message(&self) -> &'static str {
+        match self {
+            Self::Api(e) => e.public_message(),
+            Self::Hook(e) => e.public_message(),
+            Self::Transport { .. } => "The model service could not be reached.",
+            Self::Decode { .. } | Self::Stream(_) => {
+                "The model service sent a reply that could not be read."
+            }
+            Self::Truncated { .. } => "The reply was cut off before it finished.",
+            Self::EmptyStream => "The model service sent an empty reply.",
+            Self::Timeout { .. } => "The model service took too long to reply.",
+            Self::InvalidRequest(_) => "The request could not be sent.",
+            Self::LimitExceeded { .. } => "The reply was too large to process.",
+        }
+    }
+
     /// The tripwire, when a hook stopped the call.
     pub fn tripwire(&self) -> Option<&Tripwire> {
         match self {
@@ -433,6 +557,49 @@ mod tests {
         assert!(e.is_quota_exhausted());
         assert!(!e.is_throttling());
         assert!(!e.is_context_window_overflow());
+    }
+
+    #[test]
+    fn error_bodies_read_the_same_in_every_shape() {
+        let clean = |s: &str| crate::redact::scrub(s, Some("configured-key-123"));
+        let object = r#"{"error": {"message": "no such model", "code": "model_not_found"}}"#;
+        let e = ApiError::from_body(Some(404), object, &clean).unwrap();
+        assert_eq!(
+            (e.message.as_str(), e.code.as_deref()),
+            ("no such model", Some("model_not_found"))
+        );
+        let string = r#"  {"error": "model 'x' not found"}"#;
+        let e = ApiError::from_body(Some(404), string, &clean).unwrap();
+        assert_eq!(e.message, "model 'x' not found");
+        for other in [r#"{"detail": "x"}"#, r#"{"error": 3}"#, "<html>", ""] {
+            assert!(
+                ApiError::from_body(Some(500), other, &clean).is_none(),
+                "{other}"
+            );
+            let e = ApiError::from_body_or_snippet(Some(500), other, &clean);
+            assert_eq!(e.message, other, "the body itself, not a parse of it");
+        }
+    }
+
+    #[test]
+    fn a_key_across_the_cut_is_scrubbed_before_the_cut() {
+        let clean = |s: &str| crate::redact::scrub(s, Some("configured-key-123"));
+        // The key starts just before the cut: cut first, what is left of it
+        // would be too short to look like a key.
+        let key = "sk-proj-Q7vX2mK9pL4nR8sT1wY6bC3dF5gH0jJ";
+        for body in [
+            format!("{}{key} and more", "x".repeat(SNIPPET_CHARS - 12)),
+            format!("{}configured-key-123", "y".repeat(SNIPPET_CHARS - 6)),
+        ] {
+            let e = ApiError::from_body_or_snippet(Some(502), &body, &clean);
+            assert!(e.message.chars().count() <= SNIPPET_CHARS + 1);
+            assert!(!e.message.contains("sk-proj-Q7"), "{}", e.message);
+            assert!(!e.message.contains("config"), "{}", e.message);
+            let wrapped = serde_json::json!({"error": {"message": body}}).to_string();
+            let e = ApiError::from_body(Some(502), &wrapped, &clean).unwrap();
+            assert!(!e.message.contains("sk-proj-Q7"), "{}", e.message);
+            assert!(!e.message.contains("config"), "{}", e.message);
+        }
     }
 
     #[test]

@@ -15,7 +15,7 @@ use super::stream::{ChatStream, checked};
 use crate::redact::scrub;
 use crate::transport::{self, BodyLimit, Handoff, HttpFailure, NotApi, TimedOut, limit_of_event};
 use crate::types::responses::{Response, ResponseEvent, ResponsesRequest};
-use crate::types::{ChatChunk, ChatRequest, ChatResponse, WireError, WireErrorBody};
+use crate::types::{ChatChunk, ChatRequest, ChatResponse, WireError};
 
 /// async-openai's client, through its "bring your own type" calls so that
 /// replies decode into this crate's lenient [types](crate::types).
@@ -69,7 +69,7 @@ impl<C: Config> ChatClient for async_openai::Client<C> {
                         ) {
                             return Err(exceeded(limit));
                         }
-                        error.message = scrub(&error.message, Some(&key));
+                        error.message = snippet(&scrub(&error.message, Some(&key)));
                     }
                     Ok(chunk)
                 }
@@ -178,13 +178,22 @@ pub(crate) fn convert_with(err: OpenAIError, what: &'static str, key: &str) -> C
     let clean = |s: &str| scrub(s, Some(key));
     match err {
         OpenAIError::ApiError(resp) => {
+            let status = Some(resp.status_code.as_u16());
             let e = resp.api_error;
+            if e.code.is_none() && e.r#type.is_none() && e.param.is_none() {
+                // async-openai hands a 5xx body over whole, as the message
+                // (it does not parse server errors): read it as any other
+                // error body, so a 503 reads like a 429.
+                return ClientError::Api(ApiError::from_body_or_snippet(
+                    status, &e.message, &clean,
+                ));
+            }
             ClientError::Api(ApiError {
-                status: Some(resp.status_code.as_u16()),
+                status,
                 code: e.code,
                 kind: e.r#type,
                 param: e.param,
-                message: clean(&e.message),
+                message: snippet(&clean(&e.message)),
                 retry_after: None,
             })
         }
@@ -192,14 +201,12 @@ pub(crate) fn convert_with(err: OpenAIError, what: &'static str, key: &str) -> C
             // async-openai reports an error body it could not read (a numeric
             // `code`, say) the same way as a bad success body: try the
             // lenient error shape first.
-            match serde_json::from_str::<WireErrorBody>(&content) {
-                Ok(body) => {
-                    let mut api = ApiError::from_wire(None, body.error);
-                    api.message = clean(&api.message);
+            match ApiError::from_body(None, &content, &clean) {
+                Some(mut api) => {
                     api.status = api.code.as_deref().and_then(status_like);
                     ClientError::Api(api)
                 }
-                Err(_) => ClientError::decode(what, source, &clean(&content)),
+                None => ClientError::decode(what, source, &clean(&content)),
             }
         }
         OpenAIError::Reqwest(e) => transport(&e.without_url(), &clean),
@@ -232,20 +239,8 @@ fn boxed(
 ) -> ClientError {
     let b = match b.downcast::<HttpFailure>() {
         Ok(failure) => {
-            let status = failure.status.as_u16();
-            let mut api = match serde_json::from_str::<WireErrorBody>(failure.body.trim_start()) {
-                Ok(body) => ApiError::from_wire(Some(status), body.error),
-                // Not an OpenAI-shaped body (a proxy's HTML page, say).
-                Err(_) => ApiError {
-                    status: Some(status),
-                    code: None,
-                    kind: None,
-                    param: None,
-                    message: snippet(&failure.body),
-                    retry_after: None,
-                },
-            };
-            api.message = clean(&api.message);
+            let status = Some(failure.status.as_u16());
+            let mut api = ApiError::from_body_or_snippet(status, &failure.body, clean);
             api.retry_after = failure.retry_after;
             return ClientError::Api(api);
         }

@@ -158,7 +158,12 @@
 //! Every check records a [`GuardrailResult`] in the call's
 //! [`GuardrailResults`] (a handle in the [`HookContext`](crate::HookContext)
 //! extensions); a tripwire's `info` carries the same structured details.
-//! Neither ever contains a PII value or a secret.
+//! Neither, nor a tripwire's `reason` (part of its `Display`), ever
+//! contains what was matched or what the guardrail was configured with: a
+//! keyword, a competitor, an allow-list entry, a host, a PII value or a
+//! secret. They hold counts, entity types (`KEYWORD`, `EMAIL_ADDRESS`,
+//! `host_not_allowed`, ...), scores and limits. An end user is shown the
+//! error's [`public_message`](crate::ClientError::public_message).
 
 mod error;
 mod input_budget;
@@ -218,7 +223,8 @@ pub struct Check {
     pub tripped: bool,
     /// The rewritten text, when something was masked, redacted or hashed.
     pub text: Option<String>,
-    /// What was found (counts by entity or keyword; never a value).
+    /// What was found (counts by entity type; never a matched value or a
+    /// configured term).
     pub info: Value,
 }
 

@@ -11,8 +11,12 @@ use crate::hooks::{HookContext, Stage};
 /// The outcome of one guardrail check: which guardrail, where, whether it
 /// tripped, and what it found.
 ///
-/// `info` holds counts, entity types, matched keywords, hosts, limits: never
-/// a PII value or a secret.
+/// `info` holds counts, entity types (`EMAIL_ADDRESS`, `KEYWORD`,
+/// `COMPETITOR`, `host_not_allowed`, ...), scores, limits and schema
+/// keywords: never a matched value, nor a configured term (a keyword, a
+/// competitor, an allow-list entry), a host, a PII value or a secret. It is
+/// safe to log; the same holds for a built-in guardrail's
+/// [`Tripwire`](crate::Tripwire) `reason` and `info`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GuardrailResult {
     /// The guardrail's name (see [`Guardrail::name`](super::Guardrail::name)).

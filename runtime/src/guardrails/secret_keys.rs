@@ -239,7 +239,6 @@ impl RunRule for SecretRule {
                 start: start + a,
                 end: start + b,
                 kind,
-                note: None,
             });
         }
     }

@@ -17,10 +17,30 @@ pub struct Tripwire {
     pub hook: Cow<'static, str>,
     /// Where it tripped.
     pub stage: Stage,
-    /// Why, for people.
+    /// Why, for operators: it is part of the tripwire's `Display`, which
+    /// goes to logs. The built-in guardrails never put a matched value or a
+    /// configured term here; a hook of your own should not either. Show an
+    /// end user [`public_message`](Self::public_message) instead.
     pub reason: String,
-    /// Structured details for programs (what matched, scores, ...).
+    /// Structured details for programs (counts, entity types, scores, the
+    /// guardrail's name, ...). The built-in guardrails never put a matched
+    /// value or a configured term here.
     pub info: Value,
+}
+
+impl Tripwire {
+    /// A short sentence safe to show an end user: that a check stopped the
+    /// request (pre-request) or the reply (any later stage). A fixed
+    /// string, so it cannot carry anything that was matched or configured;
+    /// `Display` (hook, stage, reason) is for logs.
+    pub fn public_message(&self) -> &'static str {
+        match self.stage {
+            Stage::PreRequest => "The request was blocked by a content policy.",
+            Stage::PostResponse | Stage::Chunk | Stage::StreamEnd => {
+                "The reply was blocked by a content policy."
+            }
+        }
+    }
 }
 
 impl std::fmt::Display for Tripwire {
@@ -70,7 +90,7 @@ impl HookError {
     /// ```
     /// use openai_hooks::HookError;
     /// let err = HookError::tripwire("competitor named")
-    ///     .with_info(serde_json::json!({"term": "acme"}));
+    ///     .with_info(serde_json::json!({"matches": 1}));
     /// assert!(matches!(err, HookError::Tripwire(_)));
     /// ```
     pub fn tripwire(reason: impl Into<String>) -> Self {
@@ -97,6 +117,17 @@ impl HookError {
             t.info = info;
         }
         self
+    }
+
+    /// A short sentence safe to show an end user: the tripwire's
+    /// [`public_message`](Tripwire::public_message), or that a check could
+    /// not be completed (a failure or a panic, whose `Display` may quote the
+    /// failing call's error). A fixed string; `Display` is for logs.
+    pub fn public_message(&self) -> &'static str {
+        match self {
+            Self::Tripwire(t) => t.public_message(),
+            Self::Failed { .. } | Self::Panicked { .. } => "A safety check could not be completed.",
+        }
     }
 
     /// Whether this is a tripwire.

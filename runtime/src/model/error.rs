@@ -21,6 +21,10 @@ pub enum StructuredFailure {
 }
 
 /// An error from [`OpenAIModel`](super::OpenAIModel).
+///
+/// `Display` is the detail, for logs (a structured-output failure quotes
+/// the model's raw reply); [`public_message`](Self::public_message) is the
+/// sentence to show an end user.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ModelError {
@@ -67,6 +71,29 @@ pub enum ModelError {
 }
 
 impl ModelError {
+    /// A short sentence safe to show an end user, by the kind of failure: a
+    /// fixed string, never a server's message, a tripwire's reason or the
+    /// model's raw reply. `Display` has the detail, for logs (see
+    /// [`ClientError::public_message`]).
+    pub fn public_message(&self) -> &'static str {
+        match self {
+            ModelError::ContextWindowOverflow(api) | ModelError::Throttled(api) => {
+                api.public_message()
+            }
+            ModelError::Hook(e) => e.public_message(),
+            ModelError::Client(e) => e.public_message(),
+            ModelError::InvalidRequest(_) => "The request could not be sent.",
+            ModelError::Config(_) => "The model is not available right now.",
+            ModelError::StructuredOutput {
+                kind: StructuredFailure::Refusal,
+                ..
+            } => "The model declined to answer.",
+            ModelError::StructuredOutput { .. } => {
+                "The model's reply was not in the expected format."
+            }
+        }
+    }
+
     /// How long the server asked to wait, for throttling.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {

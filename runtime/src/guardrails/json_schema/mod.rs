@@ -38,8 +38,9 @@ const MAX_ERRORS: usize = 8;
 /// without an error, or use a non-streamed call when nothing invalid may
 /// reach the caller at all.
 ///
-/// Results and tripwires name the failing locations and schema keywords;
-/// messages are masked so no value of the reply is repeated in them.
+/// Results and tripwires name the failing locations (JSON pointers into the
+/// reply and the schema) and schema keywords; never a value of the reply or
+/// of the schema.
 ///
 /// # Size cap
 ///
@@ -160,10 +161,13 @@ impl JsonSchemaOutput {
             .iter_errors(&value)
             .take(MAX_ERRORS)
             .map(|e| {
+                // The keyword and the two paths only: a validator's
+                // message, even masked, can quote the schema (`enum`,
+                // `const`) or the reply's property names.
                 json!({
                     "instance_path": e.instance_path().as_str(),
                     "schema_path": e.schema_path().as_str(),
-                    "message": e.masked().to_string(),
+                    "keyword": e.kind().keyword(),
                 })
             })
             .collect();
@@ -195,10 +199,14 @@ impl JsonSchemaOutput {
                 "the reply exceeds the {}-byte cap on text validated against the JSON schema",
                 info["max_bytes"]
             ),
-            _ => format!(
-                "the reply does not match the JSON schema: {}",
-                info["errors"][0]["message"].as_str().unwrap_or("invalid")
-            ),
+            // The failing keyword (`type`, `required`, `enum`, ...), a word
+            // of the JSON Schema vocabulary, never a value.
+            _ => match info["errors"][0]["keyword"].as_str() {
+                Some(keyword) => {
+                    format!("the reply does not match the JSON schema (keyword `{keyword}`)")
+                }
+                None => "the reply does not match the JSON schema".to_owned(),
+            },
         };
         HookError::tripwire(reason).with_info(info)
     }

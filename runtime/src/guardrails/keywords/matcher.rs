@@ -74,8 +74,10 @@ struct Matcher {
 pub(crate) struct KeywordDetector {
     fwd: Matcher,
     rev: Matcher,
-    /// The configured term for each term id.
-    pub(crate) terms: Vec<String>,
+    /// How many terms were configured (term ids are `0..terms`). The terms
+    /// themselves are not kept: a finding is reported by its label, never
+    /// by the term it matched.
+    pub(crate) terms: usize,
     pub(crate) label: &'static str,
     pub(crate) name: &'static str,
 }
@@ -83,7 +85,7 @@ pub(crate) struct KeywordDetector {
 impl std::fmt::Debug for KeywordDetector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KeywordDetector")
-            .field("terms", &self.terms.len())
+            .field("terms", &self.terms)
             .field("spellings", &self.fwd.term.len())
             .finish_non_exhaustive()
     }
@@ -91,10 +93,10 @@ impl std::fmt::Debug for KeywordDetector {
 
 impl KeywordDetector {
     /// Compiles `spellings` (folded patterns, each with the id of the term
-    /// it spells; a term is shown in results as `shown[id]`).
+    /// it spells, below `terms`).
     pub(crate) fn new(
         spellings: Vec<(String, usize)>,
-        shown: Vec<String>,
+        terms: usize,
         label: &'static str,
         name: &'static str,
     ) -> Result<Self, GuardrailError> {
@@ -105,7 +107,7 @@ impl KeywordDetector {
         Ok(Self {
             fwd: Matcher::new(spellings, name)?,
             rev: Matcher::new(reversed, name)?,
-            terms: shown,
+            terms,
             label,
             name,
         })
@@ -273,7 +275,6 @@ impl Matcher {
             start: s,
             end: e,
             kind: self.term[id] as u32,
-            note: None,
         }
     }
 }
@@ -390,8 +391,10 @@ impl Detector for KeywordDetector {
         frontier
     }
 
-    fn entity(&self, kind: u32) -> &str {
-        self.terms.get(kind as usize).map_or("", String::as_str)
+    fn entity(&self, _kind: u32) -> &str {
+        // The label, not the term: results and tripwires never carry a
+        // configured term (it may be a confidential codename).
+        self.label
     }
 
     fn label(&self, _kind: u32) -> &str {

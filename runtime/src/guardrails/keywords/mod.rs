@@ -31,7 +31,8 @@ use matcher::{KeywordCursor, KeywordDetector};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum KeywordAction {
-    /// Stop the call with a tripwire naming the keyword (the default).
+    /// Stop the call with a tripwire (the default). It counts the matches;
+    /// it never names the keyword.
     #[default]
     Block,
     /// Replace each match with `<KEYWORD>` (`<COMPETITOR>` for the
@@ -115,11 +116,11 @@ impl Keywords {
         } else {
             "keywords"
         };
-        let mut shown = Vec::new();
+        let mut count = 0;
         let mut folded = Vec::new();
         for term in terms {
             let trimmed = term.as_ref().trim().trim_end_matches(TRAILING).trim();
-            let id = shown.len();
+            let id = count;
             for f in spellings(trimmed) {
                 let f = f.trim_end_matches(TRAILING).trim();
                 if !f.is_empty() {
@@ -127,13 +128,13 @@ impl Keywords {
                 }
             }
             if folded.last().is_some_and(|f| f.1 == id) {
-                shown.push(trimmed.to_owned());
+                count += 1;
             }
         }
         if folded.is_empty() {
             return Err(GuardrailError::NoTerms { guardrail: name });
         }
-        let det = KeywordDetector::new(folded, shown, label, name)?;
+        let det = KeywordDetector::new(folded, count, label, name)?;
         Ok(Self {
             scanner: Scanner::new(Arc::new(det), Treatment::Block),
             competitors,
@@ -180,10 +181,13 @@ impl ScanGuard for Keywords {
         &self.scanner
     }
     fn reason(&self, tally: &Tally) -> String {
-        if self.competitors {
-            format!("competitor mentioned: {}", tally.names())
-        } else {
-            format!("blocked keyword matched: {}", tally.names())
+        // Counts only: the terms are configuration an end user must not
+        // learn from an error message.
+        match (self.competitors, tally.total) {
+            (true, 1) => "a competitor is mentioned".to_owned(),
+            (true, n) => format!("competitors are mentioned ({n} matches)"),
+            (false, 1) => "a blocked keyword matched".to_owned(),
+            (false, n) => format!("blocked keywords matched ({n} matches)"),
         }
     }
 }

@@ -180,7 +180,6 @@ impl DfaDetector {
                 start: s,
                 end: (s + len).min(end),
                 kind: pid.as_u32(),
-                note: None,
             });
         }
     }

@@ -102,8 +102,6 @@ pub(crate) struct Finding {
     pub(crate) end: usize,
     /// Detector-specific kind (entity, keyword index, ...).
     pub(crate) kind: u32,
-    /// A safe detail for results (a URL's host), never a secret or PII.
-    pub(crate) note: Option<String>,
 }
 
 /// Finds spans in folded text, incrementally.
@@ -230,32 +228,23 @@ impl<D: Detector> Scanner<D> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Blocked;
 
-/// What a guardrail found over a call or a stream: counts per entity, and
-/// safe notes. Never holds a matched value.
+/// What a guardrail found over a call or a stream: counts per entity
+/// (entity types such as `EMAIL_ADDRESS`, `KEYWORD` or `host_not_allowed`).
+/// Never holds a matched value or a configured term.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Tally {
     pub(crate) counts: BTreeMap<String, u64>,
-    pub(crate) notes: Vec<String>,
     pub(crate) total: u64,
 }
 
-/// At most this many notes are kept (a reply could name thousands of hosts).
-const MAX_NOTES: usize = 16;
-
 impl Tally {
-    fn add(&mut self, entity: &str, note: Option<&String>) {
+    fn add(&mut self, entity: &str) {
         self.total += 1;
         match self.counts.get_mut(entity) {
             Some(n) => *n += 1,
             None => {
                 self.counts.insert(entity.to_owned(), 1);
             }
-        }
-        if let Some(note) = note
-            && self.notes.len() < MAX_NOTES
-            && !self.notes.contains(note)
-        {
-            self.notes.push(note.clone());
         }
     }
 
@@ -265,17 +254,13 @@ impl Tally {
         names.join(", ")
     }
 
-    /// Structured details: `{"action", "findings": {entity: count}, "notes"}`.
+    /// Structured details: `{"action", "findings": {entity: count}, "total"}`.
     pub(crate) fn info(&self, treat: Treatment) -> Value {
-        let mut info = json!({
+        json!({
             "action": treat.as_str(),
             "findings": self.counts,
             "total": self.total,
-        });
-        if !self.notes.is_empty() {
-            info["notes"] = json!(self.notes);
-        }
-        info
+        })
     }
 }
 

@@ -364,7 +364,6 @@ mod tests {
                 start,
                 end: start + run.len(),
                 kind: 0,
-                note: None,
             });
         }
         fn entity(&self, _kind: u32) -> &str {

@@ -176,7 +176,9 @@ pub const URL_LOOKAHEAD: usize = 256;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum UrlAction {
-    /// Stop the call with a tripwire naming the host (the default).
+    /// Stop the call with a tripwire naming the kind of finding
+    /// (`host_not_allowed`, `scheme_not_allowed`, ...), never the URL or its
+    /// host (the default).
     #[default]
     Block,
     /// Replace the URL with `<URL>` and go on.
@@ -310,10 +312,8 @@ impl ScanGuard for UrlFilter {
         &self.scanner
     }
     fn reason(&self, tally: &Tally) -> String {
-        match tally.notes.is_empty() {
-            true => format!("URL not allowed: {}", tally.names()),
-            false => format!("URL not allowed: {}", tally.notes.join(", ")),
-        }
+        // The kinds of finding, never the URL or its host.
+        format!("URL not allowed: {}", tally.names())
     }
 }
 

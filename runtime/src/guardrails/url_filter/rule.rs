@@ -10,8 +10,9 @@ pub(super) const KIND_HOST: u32 = 2;
 pub(super) const KIND_CONFUSABLE: u32 = 3;
 pub(super) const KIND_MIXED: u32 = 4;
 
-/// Why a URL trips, and its host for the result's notes.
-pub(super) type Verdict = Option<(u32, Option<String>)>;
+/// Why a URL trips (its kind of finding). The host is not kept: results
+/// and tripwires never name it.
+pub(super) type Verdict = Option<u32>;
 
 /// How the text of a candidate becomes a URL to parse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -194,7 +195,7 @@ impl UrlRule {
         let (start, end) = (c.start, c.end);
         let text = v.get(start..end).ok_or(Miss::Broken)?;
         let verdict = match c.how {
-            How::Scheme if c.cut => Some((KIND_SCHEME, None)),
+            How::Scheme if c.cut => Some(KIND_SCHEME),
             How::Scheme => self.read_scheme(text)?,
             How::Target => self.read_target(text)?,
             How::Relative => {
@@ -260,12 +261,10 @@ impl UrlRule {
     pub(super) fn read_scheme(&self, text: &str) -> Result<Verdict, Miss> {
         let colon = text.find(':').ok_or(Miss::Broken)?;
         let scheme = text[..colon].to_ascii_lowercase();
-        let url = Base::Scheme.parse(text);
         if !self.schemes.contains(&scheme) {
-            let host = url.and_then(|u| u.host_str().map(str::to_owned));
-            return Ok(Some((KIND_SCHEME, host)));
+            return Ok(Some(KIND_SCHEME));
         }
-        let url = url.ok_or(Miss::Broken)?;
+        let url = Base::Scheme.parse(text).ok_or(Miss::Broken)?;
         Ok(self.verdict(text, &url, Base::Scheme))
     }
 
@@ -346,14 +345,13 @@ impl UrlRule {
     }
 
     pub(super) fn verdict_as(&self, text: &str, url: &Url, base: Base, retry: bool) -> Verdict {
-        let note = url.host_str().map(str::to_owned);
         let has_scheme = base == Base::Scheme;
         if has_scheme && !self.schemes.iter().any(|s| s == url.scheme()) {
-            return Some((KIND_SCHEME, note));
+            return Some(KIND_SCHEME);
         }
         let (hs, he) = raw_host(text, base);
         if !self.allow_userinfo && (!url.username().is_empty() || url.password().is_some()) {
-            return Some((KIND_USERINFO, note));
+            return Some(KIND_USERINFO);
         }
         let host = match url.host() {
             None => return None,
@@ -366,12 +364,12 @@ impl UrlRule {
             .find_map(|a| a.allows(url, has_scheme, self))
         {
             if !self.allow_userinfo && backslash_userinfo(text, base) {
-                return Some((KIND_USERINFO, note));
+                return Some(KIND_USERINFO);
             }
             let mixed = host
                 .get(..front)
                 .is_some_and(|f| f.split('.').any(mixed_label));
-            return mixed.then_some((KIND_MIXED, note));
+            return mixed.then_some(KIND_MIXED);
         }
         // A URL followed by text of another script without a space: its
         // host without that tail.
@@ -397,13 +395,13 @@ impl UrlRule {
                 _ => false,
             });
             if confusable {
-                return Some((KIND_CONFUSABLE, note));
+                return Some(KIND_CONFUSABLE);
             }
             if host.split('.').any(mixed_label) {
-                return Some((KIND_MIXED, note));
+                return Some(KIND_MIXED);
             }
         }
-        Some((KIND_HOST, note))
+        Some(KIND_HOST)
     }
 }
 

@@ -56,14 +56,13 @@ impl RunRule for UrlRule {
             carry.prev = piece.last().copied();
             return text.len();
         }
-        let mut push = |s: usize, e: usize, kind: u32, note: Option<String>| {
+        let mut push = |s: usize, e: usize, kind: u32| {
             let (s, e) = (view.src(s), view.src(e));
             if e > s {
                 out.push(Finding {
                     start: start + s,
                     end: start + e,
                     kind,
-                    note,
                 });
             }
         };
@@ -72,7 +71,7 @@ impl RunRule for UrlRule {
         if let Some(open) = carry.open.take() {
             let (end, depth, closed) = extent(bytes, 0, open.rule, open.depth, last);
             if let Some(kind) = open.kind {
-                push(0, end, kind, None);
+                push(0, end, kind);
             }
             if !closed {
                 carry.open = Some(Open { depth, ..open });
@@ -130,15 +129,12 @@ impl RunRule for UrlRule {
                     broken += 1;
                     return Flow::Into;
                 }
-                Err(Miss::Broken) => (Some((KIND_HOST, None)), c.start, c.end),
+                Err(Miss::Broken) => (Some(KIND_HOST), c.start, c.end),
             };
             if c.open && !last && e == c.end {
                 // A URL longer than the piece: judged on what is here, and
                 // the rest of it goes with it.
-                let kind = verdict.map(|(kind, note)| {
-                    push(s, e, kind, note);
-                    kind
-                });
+                let kind = verdict.inspect(|&kind| push(s, e, kind));
                 held = Some(Open {
                     rule: c.rule,
                     depth: c.depth,
@@ -147,8 +143,8 @@ impl RunRule for UrlRule {
                 next = bytes.len();
                 return Flow::Stop;
             }
-            if let Some((kind, note)) = verdict {
-                push(s, e, kind, note);
+            if let Some(kind) = verdict {
+                push(s, e, kind);
             }
             next = next.max(e);
             Flow::Past

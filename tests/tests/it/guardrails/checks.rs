@@ -13,7 +13,8 @@ use openai_hooks::guardrails::{
     PiiEntity, SecretAction, SecretKeys, SecretPreset, UrlAction, UrlFilter,
 };
 use openai_hooks::{
-    ChatClient, ChatRequest, ChatResponse, ChatStream, ClientError, HookContext, PreRequest, Stage,
+    ChatClient, ChatRequest, ChatResponse, ChatStream, ClientError, HookContext, HookError,
+    PreRequest, Stage,
 };
 use serde_json::json;
 use support::request::request;
@@ -91,11 +92,12 @@ fn keywords_with_symbol_edges_need_no_boundary_there() {
 }
 
 #[test]
-fn keywords_tripwire_names_the_keyword_and_competitors_say_so() {
+fn keywords_tripwire_counts_without_naming_the_keyword_and_competitors_say_so() {
     let kw = Keywords::new(["acme"]).unwrap();
     let check = kw.check("ask Acme");
     assert!(check.tripped);
-    assert_eq!(check.info["findings"]["acme"], 1);
+    assert_eq!(check.info["findings"]["KEYWORD"], 1);
+    assert!(!check.info.to_string().to_lowercase().contains("acme"));
     let rivals = Keywords::competitors(["Globex"]).unwrap();
     assert_eq!(rivals.name(), "competitors");
     let seen = stream_text(
@@ -106,9 +108,14 @@ fn keywords_tripwire_names_the_keyword_and_competitors_say_so() {
     );
     let err = seen.error.as_ref().expect("trips");
     assert!(
-        err.to_string().contains("competitor mentioned: Globex"),
+        err.to_string().contains("a competitor is mentioned"),
         "{err}"
     );
+    assert!(!err.to_string().to_lowercase().contains("globex"), "{err}");
+    let HookError::Tripwire(trip) = err else {
+        panic!("a tripwire: {err}");
+    };
+    assert_eq!(trip.info["findings"]["COMPETITOR"], 1);
     assert_eq!(seen.text(0), "we beat ");
 }
 
@@ -424,12 +431,13 @@ fn url_filter_allow_list() {
 }
 
 #[test]
-fn url_filter_names_the_host_and_masks() {
+fn url_filter_names_the_kind_not_the_host_and_masks() {
     let f = UrlFilter::new(["example.com"]).unwrap();
     let check = f.check("visit https://evil.test/a?token=s3cret");
     assert!(check.tripped);
-    assert_eq!(check.info["notes"][0], "evil.test");
-    assert!(!check.info.to_string().contains("s3cret"));
+    assert_eq!(check.info["findings"]["host_not_allowed"], 1);
+    let info = check.info.to_string();
+    assert!(!info.contains("s3cret") && !info.contains("evil"), "{info}");
     let m = UrlFilter::new(["example.com"])
         .unwrap()
         .action(UrlAction::Mask);
@@ -502,18 +510,15 @@ fn url_filter_reads_fullwidth_and_zero_width_forms() {
             .tripped
     );
     // Zero-width characters inside a host or scheme do not hide it.
-    for (bad, host) in [
-        ("https://ev\u{200B}il.test/x", "evil.test"),
-        ("https://evil\u{200D}.test", "evil.test"),
-        ("htt\u{FEFF}ps://evil.test", "evil.test"),
-        (
-            "https://example.com\u{2060}.evil.test/",
-            "example.com.evil.test",
-        ),
+    for bad in [
+        "https://ev\u{200B}il.test/x",
+        "https://evil\u{200D}.test",
+        "htt\u{FEFF}ps://evil.test",
+        "https://example.com\u{2060}.evil.test/",
     ] {
         let check = f.check(bad);
         assert!(check.tripped, "{bad:?}");
-        assert_eq!(check.info["notes"][0], host, "{bad:?}");
+        assert_eq!(check.info["findings"]["host_not_allowed"], 1, "{bad:?}");
     }
     // ... and do not make an allowed one look foreign.
     assert!(!f.check("https://exa\u{200B}mple.com/guide").tripped);

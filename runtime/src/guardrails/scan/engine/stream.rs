@@ -161,7 +161,7 @@ impl<C> FieldStream<C> {
                 });
             }
             for f in &self.found[known..] {
-                tally.add(sc.det.entity(f.kind), f.note.as_ref());
+                tally.add(sc.det.entity(f.kind));
             }
             if self.found.len() > known && (sc.treat == Treatment::Block || straddles) {
                 return Err(Blocked);
