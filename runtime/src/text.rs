@@ -30,6 +30,9 @@ use async_openai::types::chat::ChatCompletionMessageToolCalls as ToolCall;
 
 use crate::types::ChatRequest;
 
+mod responses;
+pub use responses::{walk_responses_request, walk_responses_request_mut};
+
 /// Who wrote a piece of request text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Author {
@@ -75,15 +78,25 @@ pub enum Place {
     /// An assistant message's `refusal` field.
     Refusal,
     /// The arguments (JSON text) of the assistant message's tool call at
-    /// position `n` in its `tool_calls`.
+    /// position `n` in its `tool_calls` (in a Responses request, the call
+    /// item's arguments or input, `n` = 0).
     ToolArguments(usize),
+    /// A Responses request's `instructions`.
+    Instructions,
+    /// A Responses request's function or custom tool call output, given as
+    /// one string.
+    ToolOutput,
 }
 
 impl Place {
-    /// Whether the text is the message's content (the string, or a part of
-    /// it), not a refusal field or tool-call arguments.
+    /// Whether the text is the message's content (the string, a part of it,
+    /// a tool output, or a Responses request's instructions), not a refusal
+    /// field or tool-call arguments.
     pub fn is_content(self) -> bool {
-        matches!(self, Self::Content | Self::Part(_))
+        matches!(
+            self,
+            Self::Content | Self::Part(_) | Self::ToolOutput | Self::Instructions
+        )
     }
 }
 

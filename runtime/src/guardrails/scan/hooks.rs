@@ -4,7 +4,10 @@
 //! What is scanned:
 //! - pre-request: the text of system, developer and user messages (string
 //!   content and text parts); assistant history, tool results and images are
-//!   left alone;
+//!   left alone. On a Responses request: `instructions`, system, developer
+//!   and user messages, and function and custom tool call outputs;
+//! - post-response on a Responses reply: every text of every output item
+//!   ([`output_item_texts`]);
 //! - post-response and streamed: every channel of every choice that
 //!   [`channels`](super::channels) names (content, refusal, reasoning, tool
 //!   call and legacy function call arguments and names, audio transcripts,
@@ -44,7 +47,8 @@ use crate::guardrails::Guardrail;
 use crate::guardrails::result::{GuardrailResult, record, record_shared};
 use crate::hooks::{ChunkAction, HookContext, HookError, Stage};
 use crate::limits::{MAX_CHOICES, MAX_HELD_BYTES, MAX_TOOL_CALLS};
-use crate::text::walk_request_mut;
+use crate::text::{Author, walk_request_mut, walk_responses_request_mut};
+use crate::types::responses::{OutputItem, Response, ResponsesRequest};
 use crate::types::{ChatChunk, ChatRequest, ChatResponse, ChunkChoice};
 
 /// A guardrail built on a [`Scanner`]; its [`Guardrail::name`] names it in
@@ -127,6 +131,79 @@ pub(crate) fn for_each_input_text<E>(
             Ok(())
         }
     })
+}
+
+/// The pre-request hook of a scanning guardrail on a Responses request:
+/// `instructions`, system, developer and user messages, and function and
+/// custom tool call outputs.
+pub(crate) fn pre_request_responses<G: ScanGuard>(
+    g: &G,
+    req: &mut ResponsesRequest,
+    cx: &mut HookContext,
+) -> Result<(), HookError> {
+    let mut tally = Tally::default();
+    let outcome = walk_responses_request_mut(req, |piece, t| {
+        if piece.author.wrote_input() || piece.author == Author::Tool {
+            apply_text(g, t, &mut tally)
+        } else {
+            Ok(())
+        }
+    });
+    finish_whole(g, Stage::PreRequest, outcome, &tally, cx)
+}
+
+/// The post-response hook of a scanning guardrail on a Responses reply:
+/// every text its output items carry (see [`output_item_texts`]).
+pub(crate) fn post_response_responses<G: ScanGuard>(
+    g: &G,
+    resp: &mut Response,
+    cx: &mut HookContext,
+) -> Result<(), HookError> {
+    let mut tally = Tally::default();
+    let outcome = resp.output.iter_mut().try_for_each(|item| {
+        output_item_texts(item, &mut |t, json| {
+            if let Some(new) = g.scanner().apply_as(t, json, &mut tally)? {
+                *t = new;
+            }
+            Ok(())
+        })
+    });
+    finish_whole(g, Stage::PostResponse, outcome, &tally, cx)
+}
+
+/// Calls `f` on every text of a Responses output item, with whether it is
+/// JSON: a message's `output_text` and `refusal` parts and their citations'
+/// URLs and titles, a reasoning item's text and summary parts, a function
+/// call's arguments (JSON) and a custom tool call's input. `logprobs` spell
+/// the text token by token, so they are removed from every part.
+pub(crate) fn output_item_texts<E>(
+    item: &mut OutputItem,
+    f: &mut impl FnMut(&mut String, bool) -> Result<(), E>,
+) -> Result<(), E> {
+    for part in item.content.iter_mut().chain(item.summary.iter_mut()) {
+        part.extra.remove("logprobs");
+        if let Some(t) = part.text.as_mut() {
+            f(t, false)?;
+        }
+        if let Some(t) = part.refusal.as_mut() {
+            f(t, false)?;
+        }
+        for note in &mut part.annotations {
+            for t in [note.url.as_mut(), note.title.as_mut()]
+                .into_iter()
+                .flatten()
+            {
+                f(t, false)?;
+            }
+        }
+    }
+    if let Some(t) = item.arguments.as_mut() {
+        f(t, true)?;
+    }
+    if let Some(t) = item.input.as_mut() {
+        f(t, false)?;
+    }
+    Ok(())
 }
 
 /// The pre-request hook of a scanning guardrail.
@@ -236,6 +313,26 @@ macro_rules! scan_hooks {
                 cx: &mut $crate::HookContext,
             ) -> Result<(), $crate::HookError> {
                 $crate::guardrails::scan::hooks::post_response(self, resp, cx)
+            }
+        }
+
+        impl $crate::PreRequest<$crate::types::responses::ResponsesRequest> for $guard {
+            async fn pre_request(
+                &self,
+                req: &mut $crate::types::responses::ResponsesRequest,
+                cx: &mut $crate::HookContext,
+            ) -> Result<(), $crate::HookError> {
+                $crate::guardrails::scan::hooks::pre_request_responses(self, req, cx)
+            }
+        }
+
+        impl $crate::PostResponse<$crate::types::responses::Response> for $guard {
+            async fn post_response(
+                &self,
+                resp: &mut $crate::types::responses::Response,
+                cx: &mut $crate::HookContext,
+            ) -> Result<(), $crate::HookError> {
+                $crate::guardrails::scan::hooks::post_response_responses(self, resp, cx)
             }
         }
 

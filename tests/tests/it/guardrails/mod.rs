@@ -6,5 +6,6 @@ mod channels;
 mod checks;
 mod evasion;
 mod pipeline;
+mod responses;
 mod scan_hooks;
 mod streaming;
