@@ -11,6 +11,7 @@
 //! |---|---|---|---|
 //! | [`MAX_CHOICES`] | 128 | distinct choice `index` values in one stream | `LimitExceeded { what: "choices per stream" }` |
 //! | [`MAX_TOOL_CALLS`] | 128 | tool calls in one choice: distinct tool-call `index` values (and, where a server numbers every call 0, distinct ids at one index) | `LimitExceeded { what: "tool calls per choice" }` |
+//! | [`MAX_TEXT_CHANNELS`] | 256 | texts (an output item's part, a call's arguments) one scanning guardrail follows in a Responses stream | the guardrail trips (fail closed), `info["limit"]` names it |
 //! | [`MAX_TOOL_ARGUMENT_BYTES`] | 1 MiB | one tool call's argument text, gathered from fragments | `LimitExceeded { what: "tool-argument bytes per call" }` |
 //! | [`MAX_GATHERED_BYTES`] | 8 MiB | a stream's reply kept whole for checks that judge it at the end: its strings, plus each chunk held after a finish reason (its strings and its size) | `LimitExceeded { what: "reply bytes kept for whole-reply checks" }` |
 //! | [`MAX_HELD_BYTES`] | 1 MiB | text one scanning guardrail holds back at once in a stream, over every choice and field | the guardrail trips (fail closed), `info["limit"]` = `{"what": "held-back bytes per stream", "limit": …}` |
@@ -62,6 +63,10 @@ pub const MAX_CHOICES: usize = 128;
 
 /// Distinct tool-call indices in one choice.
 pub const MAX_TOOL_CALLS: usize = 128;
+
+/// Text channels (output item, part, kind) a scanning guardrail follows in
+/// one Responses stream.
+pub const MAX_TEXT_CHANNELS: usize = 256;
 
 /// Bytes of one tool call's arguments, gathered from a stream.
 pub const MAX_TOOL_ARGUMENT_BYTES: usize = 1 << 20;

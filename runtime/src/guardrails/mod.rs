@@ -190,7 +190,7 @@ pub use remote::moderation::{
     ModerationResponse, ModerationResult, ModerationVerdict,
 };
 pub use result::{GuardrailResult, GuardrailResults};
-pub use scan::hooks::ScanState;
+pub use scan::hooks::{EventScanState, ScanState};
 pub use secret_keys::{SecretAction, SecretKeys, SecretKeysState, SecretPreset};
 pub use url_filter::{URL_LOOKAHEAD, UrlAction, UrlFilter, UrlFilterState};
 

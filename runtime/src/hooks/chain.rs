@@ -18,15 +18,27 @@ use crate::client::ClientError;
 /// that code.
 #[doc(hidden)]
 pub trait ChunkChain<E>: Send {
-    /// Runs every hook on `chunk` until one drops it or fails.
-    fn on_chunk(&mut self, chunk: &mut E, cx: &HookContext) -> Result<ChunkAction, HookError>;
+    /// Runs every hook on `chunk` until one drops it or fails. What a hook
+    /// releases ahead of it ([`OnChunk::release`]) goes through the hooks
+    /// after that one and is queued in `before`.
+    fn on_chunk(
+        &mut self,
+        chunk: &mut E,
+        cx: &HookContext,
+        before: &mut VecDeque<E>,
+    ) -> Result<ChunkAction, HookError>;
     /// Flushes every hook in order; what hook `i` flushes goes through hooks
     /// after `i` before it is queued in `out`.
     fn on_end(&mut self, cx: &HookContext, out: &mut VecDeque<E>) -> Result<(), HookError>;
 }
 
 impl<E> ChunkChain<E> for () {
-    fn on_chunk(&mut self, _: &mut E, _: &HookContext) -> Result<ChunkAction, HookError> {
+    fn on_chunk(
+        &mut self,
+        _: &mut E,
+        _: &HookContext,
+        _: &mut VecDeque<E>,
+    ) -> Result<ChunkAction, HookError> {
         Ok(ChunkAction::Pass)
     }
     fn on_end(&mut self, _: &HookContext, _: &mut VecDeque<E>) -> Result<(), HookError> {
@@ -82,24 +94,56 @@ impl<E, H: OnChunk<E>, N: ChunkChain<E>> Link<E, H, N> {
     }
 }
 
+impl<E, H: OnChunk<E>, N: ChunkChain<E>> Link<E, H, N> {
+    /// Takes what the hook releases, one item at a time, through the hooks
+    /// after it and into `out`.
+    fn drain(
+        &mut self,
+        cx: &HookContext,
+        out: &mut VecDeque<E>,
+        stage: Stage,
+    ) -> Result<(), HookError> {
+        while !self.benched {
+            let (hook, state) = (&self.hook, &mut self.state);
+            let r = std::panic::catch_unwind(AssertUnwindSafe(|| Ok(hook.release(state))));
+            let Some(Some(mut item)) = self.settle(r, stage)? else {
+                break;
+            };
+            if self.next.on_chunk(&mut item, cx, out)? == ChunkAction::Pass {
+                out.push_back(item);
+            }
+        }
+        Ok(())
+    }
+}
+
 impl<E, H: OnChunk<E>, N: ChunkChain<E>> ChunkChain<E> for Link<E, H, N> {
-    fn on_chunk(&mut self, chunk: &mut E, cx: &HookContext) -> Result<ChunkAction, HookError> {
+    fn on_chunk(
+        &mut self,
+        chunk: &mut E,
+        cx: &HookContext,
+        before: &mut VecDeque<E>,
+    ) -> Result<ChunkAction, HookError> {
         if !self.benched {
             let (hook, state) = (&self.hook, &mut self.state);
             let r = std::panic::catch_unwind(AssertUnwindSafe(|| hook.on_chunk(chunk, state, cx)));
-            if let Some(ChunkAction::Drop) = self.settle(r, Stage::Chunk)? {
+            let action = self.settle(r, Stage::Chunk)?;
+            self.drain(cx, before, Stage::Chunk)?;
+            if action == Some(ChunkAction::Drop) {
                 return Ok(ChunkAction::Drop);
             }
         }
-        self.next.on_chunk(chunk, cx)
+        self.next.on_chunk(chunk, cx, before)
     }
 
     fn on_end(&mut self, cx: &HookContext, out: &mut VecDeque<E>) -> Result<(), HookError> {
         if !self.benched {
             let (hook, state) = (&self.hook, &mut self.state);
             let r = std::panic::catch_unwind(AssertUnwindSafe(|| hook.on_end(state, cx)));
-            if let Some(Some(mut flushed)) = self.settle(r, Stage::StreamEnd)?
-                && self.next.on_chunk(&mut flushed, cx)? == ChunkAction::Pass
+            let flushed = self.settle(r, Stage::StreamEnd)?;
+            self.drain(cx, out, Stage::StreamEnd)?;
+            if let Some(Some(mut flushed)) = flushed
+                && self.next.on_chunk(&mut flushed, cx, out)? == ChunkAction::Pass
             {
                 out.push_back(flushed);
             }
@@ -209,12 +253,19 @@ impl<E, K: ChunkChain<E>> Stream for Hooked<'_, E, K> {
             };
             match upstream.as_mut().poll_next(cx) {
                 Poll::Pending => return Poll::Pending,
-                Poll::Ready(Some(Ok(mut chunk))) => match this.chain.on_chunk(&mut chunk, &this.cx)
-                {
-                    Ok(ChunkAction::Pass) => return Poll::Ready(Some(Ok(chunk))),
-                    Ok(ChunkAction::Drop) => continue,
-                    Err(e) => return this.stop(e.into()),
-                },
+                // What hooks release ahead of the chunk is queued before
+                // it, and emitted first.
+                Poll::Ready(Some(Ok(mut chunk))) => {
+                    match this.chain.on_chunk(&mut chunk, &this.cx, &mut this.flushed) {
+                        // The usual case: nothing released, no queue.
+                        Ok(ChunkAction::Pass) if this.flushed.is_empty() => {
+                            return Poll::Ready(Some(Ok(chunk)));
+                        }
+                        Ok(ChunkAction::Pass) => this.flushed.push_back(chunk),
+                        Ok(ChunkAction::Drop) => {}
+                        Err(e) => return this.stop(e.into()),
+                    }
+                }
                 // A stream that ended with no finish reason: its text is
                 // over, so what hooks hold is judged as its end and
                 // released (a match in it trips, and is recorded, but the

@@ -186,6 +186,17 @@ pub trait OnChunk<E = ChatChunk>: Send + Sync {
         let _ = (state, cx);
         Ok(None)
     }
+
+    /// Items to emit ahead of the chunk [`on_chunk`](Self::on_chunk) was
+    /// just given (or, after [`on_end`](Self::on_end), before the stream
+    /// ends), taken one at a time until `None`; each goes through the hooks
+    /// after this one. For a hook that holds text back and must release it
+    /// as items of its own: a Responses stream has no later delta to carry
+    /// what a text's last delta held. None by default.
+    fn release(&self, state: &mut Self::State) -> Option<E> {
+        let _ = state;
+        None
+    }
 }
 
 // Hooks behind `&` and `Arc` are hooks, so a client can share one with
@@ -232,6 +243,9 @@ macro_rules! forward_hooks {
                 cx: &HookContext,
             ) -> Result<Option<E>, HookError> {
                 T::on_end(self, state, cx)
+            }
+            fn release(&self, state: &mut Self::State) -> Option<E> {
+                T::release(self, state)
             }
         }
     )*};

@@ -103,10 +103,14 @@ impl<'a> EntryChain<'a> {
 }
 
 impl ChunkChain<ChatChunk> for EntryChain<'_> {
+    // The pipeline's guardrails release nothing ahead of a chunk (on Chat
+    // Completions, held text goes out with the chunk that finishes a
+    // choice).
     fn on_chunk(
         &mut self,
         chunk: &mut ChatChunk,
         cx: &HookContext,
+        _: &mut VecDeque<ChatChunk>,
     ) -> Result<ChunkAction, HookError> {
         self.run_from(0, chunk, cx)
     }

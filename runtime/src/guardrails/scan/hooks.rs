@@ -36,7 +36,9 @@
 //! limit is not delivered, nor anything after it), with the limit in the
 //! tripwire's `info["limit"]`.
 
+mod events;
 mod stream;
+pub(crate) use events::EventState;
 pub(crate) use stream::StreamState;
 
 use std::collections::HashMap;
@@ -286,6 +288,33 @@ impl<C: Send> ScanState<C> {
     }
 }
 
+/// Per-stream state of a scanning guardrail as a Responses event hook
+/// (`OnChunk<ResponseEvent>`): the text each output item's channels hold
+/// back, and what was emitted for each (events that repeat a text whole are
+/// given that). `C` is the guardrail's own scanning position.
+pub struct EventScanState<C>(pub(crate) EventState<C>);
+
+impl<C> Default for EventScanState<C> {
+    fn default() -> Self {
+        Self(EventState::default())
+    }
+}
+
+impl<C> std::fmt::Debug for EventScanState<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventScanState").finish_non_exhaustive()
+    }
+}
+
+impl<C: Send> EventScanState<C> {
+    /// Bytes of streamed text this state holds back now, over every
+    /// channel (at most [`MAX_HELD_BYTES`](crate::limits::MAX_HELD_BYTES):
+    /// past it the guardrail trips).
+    pub fn held_bytes(&self) -> usize {
+        self.0.held_bytes()
+    }
+}
+
 /// Implements [`PreRequest`](crate::PreRequest),
 /// [`PostResponse`](crate::PostResponse) and [`OnChunk`](crate::OnChunk) for
 /// a [`ScanGuard`], with `$state` naming its [`ScanState`].
@@ -333,6 +362,34 @@ macro_rules! scan_hooks {
                 cx: &mut $crate::HookContext,
             ) -> Result<(), $crate::HookError> {
                 $crate::guardrails::scan::hooks::post_response_responses(self, resp, cx)
+            }
+        }
+
+        impl $crate::OnChunk<$crate::types::responses::ResponseEvent> for $guard {
+            type State = $crate::guardrails::EventScanState<$cursor>;
+
+            fn on_chunk(
+                &self,
+                event: &mut $crate::types::responses::ResponseEvent,
+                state: &mut Self::State,
+                cx: &$crate::HookContext,
+            ) -> Result<$crate::ChunkAction, $crate::HookError> {
+                state.0.on_event(self, event, cx)
+            }
+
+            fn on_end(
+                &self,
+                state: &mut Self::State,
+                cx: &$crate::HookContext,
+            ) -> Result<Option<$crate::types::responses::ResponseEvent>, $crate::HookError> {
+                state.0.on_end(self, cx).map(|()| None)
+            }
+
+            fn release(
+                &self,
+                state: &mut Self::State,
+            ) -> Option<$crate::types::responses::ResponseEvent> {
+                state.0.release()
             }
         }
 

@@ -7,5 +7,6 @@ mod checks;
 mod evasion;
 mod pipeline;
 mod responses;
+mod responses_stream;
 mod scan_hooks;
 mod streaming;

@@ -96,7 +96,7 @@ fn on_end_flushes_a_stream_cut_short_and_records_once() {
     let mut c = chunk(2, Field::Refusal, "mail jane@example.c", false);
     openai_hooks::OnChunk::on_chunk(&pii, &mut c, &mut state, &cx).unwrap();
     assert_eq!(c.choices[0].delta.refusal.as_deref(), Some("mail "));
-    let end = openai_hooks::OnChunk::on_end(&pii, &mut state, &cx)
+    let end = openai_hooks::OnChunk::<ChatChunk>::on_end(&pii, &mut state, &cx)
         .unwrap()
         .expect("held text");
     assert_eq!(end.id, "chatcmpl-1");

@@ -1,0 +1,615 @@
+//! The per-stream state of a scanning guardrail on a Responses event
+//! stream.
+//!
+//! Each text the stream builds is a channel: an output item's
+//! `output_text`, `refusal` or `reasoning_text` part, a reasoning summary
+//! part, a function call's arguments (JSON) or a custom tool call's input.
+//! Its deltas go through a text stream that holds back what could still
+//! complete a match, as on Chat Completions. What a channel still holds
+//! when it ends (its `.done` event, the item's or part's `.done`, the
+//! terminal event, or the end of the upstream) is released as a delta
+//! event of its own, emitted just before the event that ended it (see
+//! [`OnChunk::release`](crate::OnChunk::release)).
+//!
+//! Events that repeat a text whole (`*.done`, `content_part.done`,
+//! `output_item.done`, the terminal `response`) get the text that was
+//! emitted for it, never the server's own copy; a text that never streamed
+//! (a server that sends an item whole) is scanned whole there. Citations,
+//! error messages and every string of an event type this crate does not
+//! know are scanned whole. `logprobs`, which spell the text token by
+//! token, are removed.
+
+use std::collections::VecDeque;
+
+use serde_json::Value;
+
+use super::{Stop, limit_info, limit_trip, result, trip};
+use crate::guardrails::result::record_shared;
+use crate::guardrails::scan::engine::{Detector, FieldStream, Scanner, Tail, Tally};
+use crate::guardrails::scan::hooks::ScanGuard;
+use crate::hooks::{ChunkAction, HookContext, HookError, Stage};
+use crate::limits::{MAX_GATHERED_BYTES, MAX_HELD_BYTES, MAX_TEXT_CHANNELS};
+use crate::types::responses::{OutputContent, OutputItem, Response, ResponseEvent};
+
+/// What kind of text a channel carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    OutputText,
+    Refusal,
+    ReasoningText,
+    Summary,
+    Arguments,
+    CustomInput,
+}
+
+impl Kind {
+    /// The kind a `*.delta` or `*.done` event's text is, and the delta
+    /// event type that carries it.
+    fn of_event(event: &str) -> Option<(Self, &'static str)> {
+        let (stem, _) = event.rsplit_once('.')?;
+        Some(match stem {
+            "response.output_text" => (Self::OutputText, "response.output_text.delta"),
+            "response.refusal" => (Self::Refusal, "response.refusal.delta"),
+            "response.reasoning_text" => (Self::ReasoningText, "response.reasoning_text.delta"),
+            "response.reasoning_summary_text" => {
+                (Self::Summary, "response.reasoning_summary_text.delta")
+            }
+            "response.function_call_arguments" => {
+                (Self::Arguments, "response.function_call_arguments.delta")
+            }
+            "response.custom_tool_call_input" => {
+                (Self::CustomInput, "response.custom_tool_call_input.delta")
+            }
+            _ => return None,
+        })
+    }
+
+    /// The kind of a content part, by its `type`.
+    fn of_part(part: &OutputContent, summary: bool) -> Self {
+        match part.kind.as_str() {
+            _ if summary => Self::Summary,
+            "refusal" => Self::Refusal,
+            "reasoning_text" => Self::ReasoningText,
+            _ => Self::OutputText,
+        }
+    }
+
+    fn is_json(self) -> bool {
+        self == Self::Arguments
+    }
+}
+
+/// Which text: the output item, the part in it (0 for a call), the kind.
+type Key = (u32, u32, Kind);
+
+/// One text of the stream.
+struct Channel<C> {
+    key: Key,
+    /// `Ok` while text goes on; `Err` once ended, with what it held at its
+    /// end, scanned again in front of any text that still comes.
+    stream: Result<Box<FieldStream<C>>, Tail>,
+    /// Everything emitted for it so far: what events that repeat the text
+    /// whole are given.
+    emitted: String,
+    /// The item's id, from its deltas, for the release events.
+    item_id: Option<String>,
+}
+
+/// Per-stream state of a scanning guardrail as a Responses event hook.
+pub(crate) struct EventState<C> {
+    channels: Vec<Channel<C>>,
+    /// Original bytes held back now, over every channel.
+    held: usize,
+    /// Bytes of `emitted`, over every channel.
+    kept: usize,
+    /// Delta events releasing what ended channels held, to emit next.
+    pending: VecDeque<ResponseEvent>,
+    tally: Tally,
+    reported: bool,
+}
+
+impl<C> Default for EventState<C> {
+    fn default() -> Self {
+        Self {
+            channels: Vec::new(),
+            held: 0,
+            kept: 0,
+            pending: VecDeque::new(),
+            tally: Tally::default(),
+            reported: false,
+        }
+    }
+}
+
+impl<C: Send> EventState<C> {
+    /// Bytes of streamed text held back now.
+    pub(crate) fn held_bytes(&self) -> usize {
+        self.held
+    }
+
+    /// The next release to emit.
+    pub(crate) fn release(&mut self) -> Option<ResponseEvent> {
+        self.pending.pop_front()
+    }
+
+    pub(crate) fn on_event<G: ScanGuard<Det: Detector<Cursor = C>>>(
+        &mut self,
+        g: &G,
+        event: &mut ResponseEvent,
+        cx: &HookContext,
+    ) -> Result<ChunkAction, HookError> {
+        let outcome = self.scan_event(g.scanner(), event);
+        self.settle(g, cx, outcome).map(|()| ChunkAction::Pass)
+    }
+
+    /// Releases what every channel still holds, judged as the end of its
+    /// text.
+    pub(crate) fn on_end<G: ScanGuard<Det: Detector<Cursor = C>>>(
+        &mut self,
+        g: &G,
+        cx: &HookContext,
+    ) -> Result<(), HookError> {
+        let sc = g.scanner();
+        let mut outcome = Ok(());
+        for i in 0..self.channels.len() {
+            outcome = self.end_channel(sc, i);
+            if outcome.is_err() {
+                break;
+            }
+        }
+        self.settle(g, cx, outcome)?;
+        self.report(g, cx, false, None);
+        Ok(())
+    }
+
+    fn settle<G: ScanGuard>(
+        &mut self,
+        g: &G,
+        cx: &HookContext,
+        outcome: Result<(), Stop>,
+    ) -> Result<(), HookError> {
+        match outcome {
+            Ok(()) => Ok(()),
+            Err(Stop::Blocked) => {
+                self.pending.clear();
+                self.report(g, cx, true, None);
+                Err(trip(g, &self.tally))
+            }
+            Err(Stop::Limit { what, limit }) => {
+                self.pending.clear();
+                self.report(g, cx, true, Some(limit_info(what, limit)));
+                Err(limit_trip(g, &self.tally, what, limit))
+            }
+        }
+    }
+
+    fn report<G: ScanGuard>(
+        &mut self,
+        g: &G,
+        cx: &HookContext,
+        tripped: bool,
+        limit: Option<Value>,
+    ) {
+        if !self.reported {
+            self.reported = true;
+            let mut r = result(g, Stage::Chunk, tripped, &self.tally);
+            if let Some(limit) = limit {
+                r.info["limit"] = limit;
+            }
+            record_shared(cx, r);
+        }
+    }
+
+    fn scan_event<D: Detector<Cursor = C>>(
+        &mut self,
+        sc: &Scanner<D>,
+        event: &mut ResponseEvent,
+    ) -> Result<(), Stop> {
+        event.extra.remove("logprobs");
+        let kind = event.kind.clone();
+        let output = event.output_index.unwrap_or(0);
+        let part = event.summary_index.or(event.content_index).unwrap_or(0);
+        if let Some((k, _)) = Kind::of_event(&kind) {
+            if kind.ends_with(".delta") {
+                return self.delta(sc, (output, part, k), event);
+            }
+            if kind.ends_with(".done") {
+                return self.done(sc, (output, part, k), event);
+            }
+        }
+        match kind.as_str() {
+            "response.content_part.added"
+            | "response.content_part.done"
+            | "response.reasoning_summary_part.added"
+            | "response.reasoning_summary_part.done" => {
+                let summary = kind.contains("summary");
+                if let Some(p) = event.part.as_mut() {
+                    let key = (output, part, Kind::of_part(p, summary));
+                    if kind.ends_with(".done") {
+                        self.end_key(sc, key)?;
+                    }
+                    self.whole_part(sc, key, p)?;
+                }
+            }
+            "response.output_item.added" | "response.output_item.done" => {
+                if let Some(item) = event.item.as_mut() {
+                    if kind.ends_with(".done") {
+                        self.end_item(sc, output)?;
+                    }
+                    self.whole_item(sc, output, item)?;
+                }
+            }
+            "response.created"
+            | "response.in_progress"
+            | "response.completed"
+            | "response.incomplete"
+            | "response.failed"
+            | "response.queued" => {
+                if matches!(
+                    kind.as_str(),
+                    "response.completed" | "response.incomplete" | "response.failed"
+                ) {
+                    self.end_all(sc)?;
+                }
+                if let Some(r) = event.response.as_mut() {
+                    self.whole_response(sc, r)?;
+                }
+            }
+            "response.output_text.annotation.added" => {
+                if let Some(note) = event.extra.get_mut("annotation") {
+                    strings(sc, note, &mut self.tally)?;
+                }
+            }
+            "error" | "keepalive" => {
+                if let Some(m) = event.message.as_mut() {
+                    whole(sc, m, false, &mut self.tally)?;
+                }
+                if let Some(e) = event.extra.get_mut("error") {
+                    strings(sc, e, &mut self.tally)?;
+                }
+            }
+            // An event this crate does not know: every string in it.
+            _ => {
+                self.end_all_if_terminal(sc, event)?;
+                for t in [
+                    event.text.as_mut(),
+                    event.refusal.as_mut(),
+                    event.arguments.as_mut(),
+                ]
+                .into_iter()
+                .flatten()
+                {
+                    whole(sc, t, false, &mut self.tally)?;
+                }
+                if let Some(d) = event.delta.as_mut() {
+                    strings(sc, d, &mut self.tally)?;
+                }
+                for v in event.extra.values_mut() {
+                    strings(sc, v, &mut self.tally)?;
+                }
+                if let Some(item) = event.item.as_mut() {
+                    self.whole_item(sc, output, item)?;
+                }
+                if let Some(p) = event.part.as_mut() {
+                    self.whole_part(sc, (output, part, Kind::of_part(p, false)), p)?;
+                }
+                if let Some(r) = event.response.as_mut() {
+                    self.whole_response(sc, r)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// An unknown event that still ends the response (one with no type but
+    /// an error object): its channels end first.
+    fn end_all_if_terminal<D: Detector<Cursor = C>>(
+        &mut self,
+        sc: &Scanner<D>,
+        event: &ResponseEvent,
+    ) -> Result<(), Stop> {
+        if event.is_terminal() {
+            self.end_all(sc)?;
+        }
+        Ok(())
+    }
+
+    /// Where channel `key` is, made (open) if new.
+    fn channel<D: Detector<Cursor = C>>(
+        &mut self,
+        sc: &Scanner<D>,
+        key: Key,
+    ) -> Result<usize, Stop> {
+        if let Some(i) = self.channels.iter().rposition(|c| c.key == key) {
+            return Ok(i);
+        }
+        if self.channels.len() == MAX_TEXT_CHANNELS {
+            return Err(Stop::Limit {
+                what: "text channels per stream",
+                limit: MAX_TEXT_CHANNELS,
+            });
+        }
+        let stream = match key.2.is_json() {
+            true => FieldStream::new_json(&*sc.det),
+            false => FieldStream::new(&*sc.det),
+        };
+        self.channels.push(Channel {
+            key,
+            stream: Ok(Box::new(stream)),
+            emitted: String::new(),
+            item_id: None,
+        });
+        Ok(self.channels.len() - 1)
+    }
+
+    fn keep(&mut self, i: usize, text: &str) -> Result<(), Stop> {
+        self.kept += text.len();
+        if self.kept > MAX_GATHERED_BYTES {
+            return Err(Stop::Limit {
+                what: "text bytes kept per stream",
+                limit: MAX_GATHERED_BYTES,
+            });
+        }
+        self.channels[i].emitted.push_str(text);
+        Ok(())
+    }
+
+    fn delta<D: Detector<Cursor = C>>(
+        &mut self,
+        sc: &Scanner<D>,
+        key: Key,
+        event: &mut ResponseEvent,
+    ) -> Result<(), Stop> {
+        let Some(Value::String(text)) = event.delta.as_mut() else {
+            // Not text: every string in it, whole.
+            if let Some(d) = event.delta.as_mut() {
+                strings(sc, d, &mut self.tally)?;
+            }
+            return Ok(());
+        };
+        let i = self.channel(sc, key)?;
+        let channel = &mut self.channels[i];
+        if channel.item_id.is_none() {
+            channel.item_id.clone_from(&event.item_id);
+        }
+        if let Err(tail) = &channel.stream {
+            // Text after the channel ended: its tail is scanned again in
+            // front of it (never emitted twice).
+            let stream = FieldStream::resume(sc, tail);
+            self.held += stream.held();
+            channel.stream = Ok(Box::new(stream));
+        }
+        let Ok(stream) = &mut channel.stream else {
+            unreachable!("opened above");
+        };
+        let before = stream.held();
+        stream.push(sc, text, false, &mut self.tally)?;
+        self.held = self.held - before + stream.held();
+        if self.held > MAX_HELD_BYTES {
+            return Err(Stop::Limit {
+                what: "held-back bytes per stream",
+                limit: MAX_HELD_BYTES,
+            });
+        }
+        let text = text.clone();
+        self.keep(i, &text)
+    }
+
+    /// A `*.done` event: the channel ends (what it held is released ahead
+    /// of the event), and the event's whole text is what was emitted.
+    fn done<D: Detector<Cursor = C>>(
+        &mut self,
+        sc: &Scanner<D>,
+        key: Key,
+        event: &mut ResponseEvent,
+    ) -> Result<(), Stop> {
+        match self.channels.iter().rposition(|c| c.key == key) {
+            Some(i) => {
+                self.end_channel_at(sc, i, Some(&*event))?;
+                if let Some(field) = field_of(event, key.2) {
+                    field.clone_from(&self.channels[i].emitted);
+                }
+            }
+            None => {
+                if let Some(t) = field_of(event, key.2) {
+                    whole(sc, t, key.2.is_json(), &mut self.tally)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn end_key<D: Detector<Cursor = C>>(&mut self, sc: &Scanner<D>, key: Key) -> Result<(), Stop> {
+        match self.channels.iter().rposition(|c| c.key == key) {
+            Some(i) => self.end_channel(sc, i),
+            None => Ok(()),
+        }
+    }
+
+    fn end_item<D: Detector<Cursor = C>>(
+        &mut self,
+        sc: &Scanner<D>,
+        output: u32,
+    ) -> Result<(), Stop> {
+        for i in 0..self.channels.len() {
+            if self.channels[i].key.0 == output {
+                self.end_channel(sc, i)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn end_all<D: Detector<Cursor = C>>(&mut self, sc: &Scanner<D>) -> Result<(), Stop> {
+        for i in 0..self.channels.len() {
+            self.end_channel(sc, i)?;
+        }
+        Ok(())
+    }
+
+    fn end_channel<D: Detector<Cursor = C>>(
+        &mut self,
+        sc: &Scanner<D>,
+        i: usize,
+    ) -> Result<(), Stop> {
+        self.end_channel_at(sc, i, None)
+    }
+
+    /// Ends channel `i` if open: what it held, judged as the end of its
+    /// text, goes out as a delta event (with the ids of `like`, the event
+    /// that ended it, when it has them).
+    fn end_channel_at<D: Detector<Cursor = C>>(
+        &mut self,
+        sc: &Scanner<D>,
+        i: usize,
+        like: Option<&ResponseEvent>,
+    ) -> Result<(), Stop> {
+        let channel = &mut self.channels[i];
+        let Ok(stream) = &mut channel.stream else {
+            return Ok(());
+        };
+        self.held -= stream.held();
+        let mut last = String::new();
+        let tail = stream.finish(sc, &mut last, &mut self.tally)?;
+        channel.stream = Err(tail);
+        if last.is_empty() {
+            return Ok(());
+        }
+        let key = channel.key;
+        let item_id = like
+            .and_then(|e| e.item_id.clone())
+            .or_else(|| channel.item_id.clone());
+        self.keep(i, &last)?;
+        let delta_kind = match key.2 {
+            Kind::OutputText => "response.output_text.delta",
+            Kind::Refusal => "response.refusal.delta",
+            Kind::ReasoningText => "response.reasoning_text.delta",
+            Kind::Summary => "response.reasoning_summary_text.delta",
+            Kind::Arguments => "response.function_call_arguments.delta",
+            Kind::CustomInput => "response.custom_tool_call_input.delta",
+        };
+        let mut release = ResponseEvent {
+            kind: delta_kind.to_owned(),
+            output_index: Some(key.0),
+            item_id,
+            delta: Some(Value::String(last)),
+            ..ResponseEvent::default()
+        };
+        match key.2 {
+            Kind::Summary => release.summary_index = Some(key.1),
+            Kind::Arguments | Kind::CustomInput => {}
+            _ => release.content_index = Some(key.1),
+        }
+        self.pending.push_back(release);
+        Ok(())
+    }
+
+    /// A part repeated whole: the text emitted for it, or (never streamed)
+    /// scanned whole; its citations scanned whole.
+    fn whole_part<D: Detector<Cursor = C>>(
+        &mut self,
+        sc: &Scanner<D>,
+        key: Key,
+        part: &mut OutputContent,
+    ) -> Result<(), Stop> {
+        part.extra.remove("logprobs");
+        let emitted = self
+            .channels
+            .iter()
+            .rfind(|c| c.key == key)
+            .map(|c| c.emitted.clone());
+        for t in [part.text.as_mut(), part.refusal.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            match &emitted {
+                Some(e) => t.clone_from(e),
+                None => whole(sc, t, false, &mut self.tally)?,
+            }
+        }
+        for note in &mut part.annotations {
+            for t in [note.url.as_mut(), note.title.as_mut()]
+                .into_iter()
+                .flatten()
+            {
+                whole(sc, t, false, &mut self.tally)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn whole_item<D: Detector<Cursor = C>>(
+        &mut self,
+        sc: &Scanner<D>,
+        output: u32,
+        item: &mut OutputItem,
+    ) -> Result<(), Stop> {
+        for (i, p) in item.content.iter_mut().enumerate() {
+            let key = (output, i as u32, Kind::of_part(p, false));
+            self.whole_part(sc, key, p)?;
+        }
+        for (i, p) in item.summary.iter_mut().enumerate() {
+            self.whole_part(sc, (output, i as u32, Kind::Summary), p)?;
+        }
+        for (t, kind) in [
+            (item.arguments.as_mut(), Kind::Arguments),
+            (item.input.as_mut(), Kind::CustomInput),
+        ] {
+            let Some(t) = t else { continue };
+            match self.channels.iter().rfind(|c| c.key == (output, 0, kind)) {
+                Some(c) => t.clone_from(&c.emitted),
+                None => whole(sc, t, kind.is_json(), &mut self.tally)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn whole_response<D: Detector<Cursor = C>>(
+        &mut self,
+        sc: &Scanner<D>,
+        response: &mut Response,
+    ) -> Result<(), Stop> {
+        for (i, item) in response.output.iter_mut().enumerate() {
+            self.whole_item(sc, i as u32, item)?;
+        }
+        if let Some(e) = response.error.as_mut() {
+            whole(sc, &mut e.message, false, &mut self.tally)?;
+        }
+        Ok(())
+    }
+}
+
+/// The field of a `*.done` event that repeats the text whole.
+fn field_of(event: &mut ResponseEvent, kind: Kind) -> Option<&mut String> {
+    match kind {
+        Kind::Refusal => event.refusal.as_mut(),
+        Kind::Arguments => event.arguments.as_mut(),
+        Kind::CustomInput => match event.extra.get_mut("input") {
+            Some(Value::String(s)) => Some(s),
+            _ => None,
+        },
+        _ => event.text.as_mut(),
+    }
+}
+
+/// Scans one text whole, in place.
+fn whole<D: Detector>(
+    sc: &Scanner<D>,
+    text: &mut String,
+    json: bool,
+    tally: &mut Tally,
+) -> Result<(), Stop> {
+    if let Some(new) = sc.apply_as(text, json, tally)? {
+        *text = new;
+    }
+    Ok(())
+}
+
+/// Scans every string in a JSON value whole, in place.
+fn strings<D: Detector>(sc: &Scanner<D>, v: &mut Value, tally: &mut Tally) -> Result<(), Stop> {
+    match v {
+        Value::String(s) => whole(sc, s, false, tally),
+        Value::Array(a) => a.iter_mut().try_for_each(|v| strings(sc, v, tally)),
+        Value::Object(o) => o.values_mut().try_for_each(|v| strings(sc, v, tally)),
+        _ => Ok(()),
+    }
+}
