@@ -227,10 +227,11 @@ impl ClientArgs {
     /// without paying for the root store every time. Each client it builds
     /// has a connection pool and TLS session cache of its own. The key,
     /// base URL and headers are not applied: they belong to the
-    /// async-openai config. TLS settings made on the returned builder (roots,
-    /// versions, another backend) replace the shared configuration rather
-    /// than add to it; give roots here with
-    /// [`root_certificate_pem`](Self::root_certificate_pem).
+    /// async-openai config. The TLS configuration is already built, so TLS
+    /// settings made on the returned builder (roots, TLS versions) are
+    /// ignored by reqwest, and choosing a TLS backend on it
+    /// (`tls_backend_rustls`) goes back to a configuration per client; give
+    /// roots here with [`root_certificate_pem`](Self::root_certificate_pem).
     ///
     /// Fails with [`ModelError::Config`] when a root given is not a PEM
     /// certificate or the platform's verifier cannot be made (no system
