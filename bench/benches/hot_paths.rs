@@ -230,8 +230,66 @@ fn telemetry_unobserved(c: &mut Criterion) {
     group.finish();
 }
 
+/// Building a client for one call, as a client per call does: async-openai
+/// on a default reqwest client (which builds its TLS configuration, reading
+/// the system's root store), the same on a `Transport` (what
+/// `ClientArgs::build` did before it shared its TLS configuration), and
+/// `ClientArgs::build` now, without and with an extra root. No request is
+/// sent: this is the construction alone.
+fn client_per_call(c: &mut Criterion) {
+    use openai_hooks::async_openai::Client;
+    use openai_hooks::async_openai::config::OpenAIConfig;
+    use openai_hooks::model::ClientArgs;
+    use openai_hooks::transport::Transport;
+
+    const BASE: &str = "http://127.0.0.1:9/v1";
+    let config = || {
+        OpenAIConfig::new()
+            .with_api_base(BASE)
+            .with_api_key("bench-key")
+    };
+    // A real certificate for the extra-root case: the local server's.
+    let pem = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(async {
+            let server = openai_hooks::server::LocalServer::start_tls()
+                .await
+                .expect("a TLS server");
+            let pem = server.certificate_pem().expect("a certificate").to_owned();
+            server.shutdown().await;
+            pem
+        });
+    let args = ClientArgs::new().base_url(BASE).api_key("bench-key");
+    let with_root = args.clone().root_certificate_pem(pem);
+    let mut group = c.benchmark_group("client per call");
+    group.sample_size(30);
+    group.bench_function("async-openai, default reqwest client", |b| {
+        b.iter(|| black_box(Client::with_config(config())))
+    });
+    group.bench_function("async-openai on a Transport, default reqwest client", |b| {
+        b.iter(|| {
+            let http = reqwest::Client::builder().build().expect("a client");
+            let transport = Transport::builder()
+                .http_client(http)
+                .build()
+                .expect("a transport");
+            black_box(transport.client(config()))
+        })
+    });
+    group.bench_function("ClientArgs::build, shared TLS", |b| {
+        b.iter(|| black_box(args.build().expect("a client")))
+    });
+    group.bench_function("ClientArgs::build, shared TLS, extra root", |b| {
+        b.iter(|| black_box(with_root.build().expect("a client")))
+    });
+    group.finish();
+}
+
 criterion_group!(
     benches,
+    client_per_call,
     per_request,
     per_chunk,
     telemetry_unobserved,

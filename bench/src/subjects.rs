@@ -54,17 +54,36 @@ impl Endpoint {
         let config = OpenAIConfig::new()
             .with_api_base(&self.base_url)
             .with_api_key("bench-key");
-        Ok(Client::with_config(config).with_http_client(self.http()?))
+        // `Client::build`, not `with_config(..).with_http_client(..)`,
+        // which would build a second reqwest client and throw it away.
+        Ok(Client::build(self.http()?, config))
     }
 
-    /// A function that makes a new client, for the factory and
-    /// per-runtime sources.
+    /// A function that makes a new client, for the per-runtime source.
     fn maker(&self) -> MakeClient {
         let endpoint = self.clone();
         Box::new(move || {
             endpoint
                 .client()
                 .map_err(|e| ModelError::Config(e.to_string()))
+        })
+    }
+
+    /// A function that makes a new client on the shared TLS configuration
+    /// (`ClientArgs::http_client_builder`, with `args`' roots), for the
+    /// factory source: the same client as [`client`](Self::client) makes,
+    /// without reading the root store each time.
+    fn shared_tls_maker(&self, args: ClientArgs) -> MakeClient {
+        let base_url = self.base_url.clone();
+        Box::new(move || {
+            let http = args
+                .http_client_builder()?
+                .build()
+                .map_err(|e| ModelError::Config(format!("building the HTTP client: {e}")))?;
+            let config = OpenAIConfig::new()
+                .with_api_base(&base_url)
+                .with_api_key("bench-key");
+            Ok(Client::build(http, config))
         })
     }
 
@@ -95,7 +114,9 @@ pub(crate) fn models(
         )
         .build()?;
     let per_runtime = model().per_runtime(endpoint.maker()).build()?;
-    let factory = model().factory(endpoint.maker()).build()?;
+    let factory = model()
+        .factory(endpoint.shared_tls_maker(endpoint.args(pem)))
+        .build()?;
     let ephemeral = model().client_args(endpoint.args(pem)).build()?;
     Ok(vec![
         Subject::ModelFixed(Box::new(fixed)),
@@ -120,7 +141,8 @@ pub(crate) enum Subject {
     ModelFixed(Box<OpenAIModel<Fixed<Raw>>>),
     /// `OpenAIModel` with a client per runtime.
     ModelPerRuntime(Box<OpenAIModel<PerRuntime<Raw, MakeClient>>>),
-    /// `OpenAIModel` with a factory that makes a client per request.
+    /// `OpenAIModel` with a factory that makes a client per request on the
+    /// shared TLS configuration.
     ModelFactory(Box<OpenAIModel<Factory<MakeClient>>>),
     /// `OpenAIModel` with its default: a client per request from args.
     ModelEphemeral(Box<OpenAIModel<Ephemeral>>),

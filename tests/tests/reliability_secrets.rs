@@ -175,6 +175,7 @@ fn no_error_and_no_log_line_shows_the_key() {
             "Hook::Failed",
             "Hook::Panicked",
             "Hook::Tripwire",
+            "InvalidRequest",
             "Stream",
             "Timeout",
             "Transport",

@@ -3,7 +3,7 @@
 //! | source | lifetime | use |
 //! |---|---|---|
 //! | [`Fixed`] | injected and shared; never closed by the model | a guarded client, one pool per process or worker |
-//! | [`Ephemeral`] | a new client per request (the default) | simplest, safe anywhere, pays connection set-up every time |
+//! | [`Ephemeral`] | a new client per request (the default) | simplest, safe anywhere, pays client and connection set-up every time (the TLS configuration is built once and shared) |
 //! | [`Factory`] | a new client whenever one is needed | fresh credentials or tokens per request |
 //! | [`PerRuntime`] | one client per tokio runtime, reused inside it | several runtimes (one per worker thread): pooling without cross-runtime failures |
 //!
@@ -16,7 +16,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use async_openai::Client;
@@ -26,6 +26,7 @@ use tokio::runtime::{Handle, Id};
 
 use super::ModelError;
 use crate::client::ChatClient;
+use crate::transport::tls::SharedTls;
 use crate::transport::{RetryPolicy, Transport};
 
 /// Gives a model the client for one request.
@@ -61,6 +62,40 @@ pub trait ClientSource: Send + Sync {
 /// its [`RetryPolicy`] (the default unless [`retry`](Self::retry) says
 /// otherwise) and its bounds on what a server can make it read
 /// ([`limits`](crate::limits)).
+///
+/// # Cost, and what is shared
+///
+/// Every [`build`](Self::build) makes a new client with a connection pool
+/// and a TLS session cache of its own; nothing a connection needs is shared
+/// between two clients, nor between tokio runtimes. What is shared is the
+/// TLS configuration (the certificate verifier and its roots): a default
+/// `reqwest::Client` builds one per client, reading and parsing the
+/// system's root certificates each time (milliseconds of CPU, even for a
+/// client that only speaks plain HTTP). Here it is built once per process
+/// for the system's roots, and once per `ClientArgs` value (and its clones)
+/// when [`root_certificate_pem`](Self::root_certificate_pem) adds roots.
+/// [`http_client_builder`](Self::http_client_builder) gives the same to a
+/// client you build yourself.
+///
+/// # What is trusted
+///
+/// The roots a default reqwest 0.13 client (feature `rustls`) trusts, with
+/// the same verifier (`rustls-platform-verifier`), crypto provider (the
+/// process default if one was installed before the first client was built,
+/// else aws-lc-rs) and TLS versions (1.2 and 1.3):
+///
+/// - on Linux and other Unix systems but macOS and iOS: the system's root
+///   certificates (`SSL_CERT_FILE` or `SSL_CERT_DIR` when set, else the
+///   distribution's bundle), read once per process, so a change to them is
+///   seen after a restart (reqwest reads them per client);
+/// - on macOS, iOS and Windows: the operating system's verifier, with its
+///   trust settings and revocation checks;
+/// - on Android: the system's trust store (extra roots are refused there,
+///   as reqwest refuses them);
+/// - and the certificates given with
+///   [`root_certificate_pem`](Self::root_certificate_pem).
+///
+/// ALPN offers `http/1.1`, as reqwest does without its `http2` feature.
 #[derive(Clone, Default)]
 pub struct ClientArgs {
     api_key: Option<SecretString>,
@@ -71,6 +106,10 @@ pub struct ClientArgs {
     timeout: Option<Duration>,
     root_certificates: Vec<Vec<u8>>,
     retry: Option<RetryPolicy>,
+    /// The TLS configuration with `root_certificates`, once built; shared by
+    /// clones, replaced when a root is added. (Without extra roots the
+    /// process-wide one is used and this stays empty.)
+    tls: Arc<OnceLock<SharedTls>>,
 }
 
 /// A URL as `Debug` may show it: user info (`user:pass@`), a query
@@ -162,10 +201,15 @@ impl ClientArgs {
         self
     }
 
-    /// Trusts a PEM certificate (a private CA, or the local server's
-    /// self-signed one) besides the system's roots.
+    /// Trusts the certificates of a PEM text (a private CA, or the local
+    /// server's self-signed one) besides the platform's roots (see
+    /// [What is trusted](Self#what-is-trusted)). A text with no certificate,
+    /// or one that is not valid, makes building a client fail with
+    /// [`ModelError::Config`].
     pub fn root_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
         self.root_certificates.push(pem.into());
+        // Clones made before this keep the configuration without it.
+        self.tls = Arc::default();
         self
     }
 
@@ -176,7 +220,66 @@ impl ClientArgs {
         self
     }
 
-    /// A new client (with its own connection pool) from these settings.
+    /// A builder for a `reqwest::Client` on the shared TLS configuration
+    /// (see [Cost, and what is shared](Self#cost-and-what-is-shared)) with
+    /// these args' roots and [`timeout`](Self::timeout): for a factory that
+    /// makes its own clients (its own pool settings, proxy, or transport)
+    /// without paying for the root store every time. Each client it builds
+    /// has a connection pool and TLS session cache of its own. The key,
+    /// base URL and headers are not applied: they belong to the
+    /// async-openai config. The TLS configuration is already built, so TLS
+    /// settings made on the returned builder (roots, TLS versions) are
+    /// ignored by reqwest, and choosing a TLS backend on it
+    /// (`tls_backend_rustls`) goes back to a configuration per client; give
+    /// roots here with [`root_certificate_pem`](Self::root_certificate_pem).
+    ///
+    /// Fails with [`ModelError::Config`] when a root given is not a PEM
+    /// certificate or the platform's verifier cannot be made (no system
+    /// roots on Linux, say); the message never quotes the PEM's text.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use openai_hooks::async_openai::config::OpenAIConfig;
+    /// use openai_hooks::model::{ClientArgs, ClientSource, ModelError, OpenAIModel};
+    /// use openai_hooks::transport::Transport;
+    ///
+    /// # fn main() -> Result<(), ModelError> {
+    /// let args = ClientArgs::new().timeout(Duration::from_secs(60));
+    /// // A factory that makes a client per call, each with a fresh token
+    /// // and a pool that keeps no idle connection.
+    /// let model = OpenAIModel::builder("gpt-4o-mini")
+    ///     .factory(move || {
+    ///         let http = args
+    ///             .http_client_builder()?
+    ///             .pool_max_idle_per_host(0)
+    ///             .build()
+    ///             .map_err(|e| ModelError::Config(format!("HTTP client: {e}")))?;
+    ///         let transport = Transport::builder()
+    ///             .http_client(http)
+    ///             .build()
+    ///             .map_err(|e| ModelError::Config(e.to_string()))?;
+    ///         let token = "sk-fresh-token"; // from your token source
+    ///         Ok(transport.client(OpenAIConfig::new().with_api_key(token)))
+    ///     })
+    ///     .build()?;
+    /// // What the model does for every call:
+    /// let client = model.client_source().client()?;
+    /// # drop(client);
+    /// # Ok(()) }
+    /// ```
+    pub fn http_client_builder(&self) -> Result<reqwest::ClientBuilder, ModelError> {
+        let tls = SharedTls::get(&self.tls, &self.root_certificates)
+            .map_err(|e| ModelError::Config(e.to_string()))?;
+        let mut http = tls.reqwest_builder();
+        if let Some(limit) = self.timeout {
+            http = http.timeout(limit);
+        }
+        Ok(http)
+    }
+
+    /// A new client (with its own connection pool) from these settings, on
+    /// the shared TLS configuration (see
+    /// [Cost, and what is shared](Self#cost-and-what-is-shared)).
     pub fn build(&self) -> Result<Client<OpenAIConfig>, ModelError> {
         let mut config = OpenAIConfig::new();
         match &self.api_key {
@@ -215,16 +318,8 @@ impl ClientArgs {
                 .with_header(header, SensitiveValue(value))
                 .map_err(|_| invalid())?;
         }
-        let mut http = reqwest::Client::builder();
-        if let Some(limit) = self.timeout {
-            http = http.timeout(limit);
-        }
-        for pem in &self.root_certificates {
-            let cert = reqwest::Certificate::from_pem(pem)
-                .map_err(|e| ModelError::Config(format!("root certificate: {e}")))?;
-            http = http.tls_certs_merge([cert]);
-        }
-        let http = http
+        let http = self
+            .http_client_builder()?
             .build()
             .map_err(|e| ModelError::Config(format!("building the HTTP client: {e}")))?;
         let transport = Transport::builder()
@@ -291,7 +386,9 @@ impl<C: ChatClient + 'static> ClientSource for Fixed<C> {
     }
 }
 
-/// A new async-openai client for every request, from [`ClientArgs`].
+/// A new async-openai client for every request, from [`ClientArgs`]: a
+/// connection pool of its own per request, on a TLS configuration built
+/// once (see [`ClientArgs`]).
 #[derive(Debug, Clone, Default)]
 pub struct Ephemeral(pub ClientArgs);
 

@@ -37,7 +37,9 @@
 mod body;
 mod events;
 mod retry;
+pub(crate) mod tls;
 
+use std::sync::OnceLock;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -107,7 +109,8 @@ impl TransportBuilder {
     }
 
     /// Trusts a PEM certificate (a private CA, or the local server's
-    /// self-signed one) in addition to the system's roots.
+    /// self-signed one) in addition to the roots a default reqwest client
+    /// trusts (see [`ClientArgs`](crate::model::ClientArgs) for which).
     pub fn add_root_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
         self.root_certificates.push(pem.into());
         self
@@ -154,20 +157,28 @@ impl TransportBuilder {
         self
     }
 
-    /// Builds the transport.
+    /// Builds the transport. Without [`http_client`](Self::http_client),
+    /// on a new `reqwest::Client` (a pool of its own) that shares the
+    /// process's TLS configuration (the system's roots are read once, not
+    /// per transport; see [`ClientArgs`](crate::model::ClientArgs) for what
+    /// is trusted).
     pub fn build(self) -> Result<Transport, ClientError> {
         let http = match self.http {
             Some(http) => http,
             None => {
-                let mut b = reqwest::Client::builder();
+                // The system-roots configuration is the process-wide one;
+                // one with extra roots is built for this transport.
+                let tls = tls::SharedTls::get(&OnceLock::new(), &self.root_certificates).map_err(
+                    |e| match e {
+                        tls::TlsError::Root { .. } => ClientError::InvalidRequest(e.to_string()),
+                        tls::TlsError::Verifier(_) => ClientError::Transport {
+                            message: format!("building the HTTP client: {e}"),
+                        },
+                    },
+                )?;
+                let mut b = tls.reqwest_builder();
                 if let Some(d) = self.connect_timeout {
                     b = b.connect_timeout(d);
-                }
-                for pem in &self.root_certificates {
-                    let cert = reqwest::Certificate::from_pem(pem).map_err(|e| {
-                        ClientError::InvalidRequest(format!("root certificate: {e}"))
-                    })?;
-                    b = b.tls_certs_merge([cert]);
                 }
                 b.build().map_err(|e| ClientError::Transport {
                     message: format!("building the HTTP client: {e}"),

@@ -13,6 +13,7 @@ use openai_hooks::model::{
     BlockDelta, ClientArgs, ClientSource, Message, ModelError, OpenAIModel, StreamEvent,
 };
 use openai_hooks::server::{LocalServer, RecordedRequest, Reply};
+use openai_hooks::transport::RetryPolicy;
 use openai_hooks::{
     ChatClient, ChatRequest, ClientError, HookContext, HookError, PreRequest, openai_client,
 };
@@ -867,6 +868,172 @@ async fn client_args_timeout_limits_each_request() {
         .unwrap();
     server.push(answer_reply().first_byte_delay(Duration::from_millis(300)));
     call_served(&unlimited, Mode::Complete).await;
+    server.shutdown().await;
+}
+
+/// Client args for the HTTPS server `server`, trusting `root` (a PEM) if
+/// given; no retries, so a refused handshake fails at once.
+fn https_args(server: &LocalServer, root: Option<&str>) -> ClientArgs {
+    let args = ClientArgs::new()
+        .base_url(server.base_url())
+        .api_key("k")
+        .retry(RetryPolicy::none());
+    match root {
+        Some(pem) => args.root_certificate_pem(pem),
+        None => args,
+    }
+}
+
+/// Whether `err` is a transport error that a certificate check caused.
+fn refused_certificate(err: &ModelError) -> bool {
+    matches!(
+        err,
+        ModelError::Client(ClientError::Transport { message })
+            if message.to_ascii_lowercase().contains("certificate")
+    )
+}
+
+#[tokio::test]
+async fn ephemeral_over_https_trusts_an_extra_root_on_every_call_each_on_its_own_connection() {
+    let server = LocalServer::start_tls().await.unwrap();
+    let pem = server.certificate_pem().unwrap().to_owned();
+    let model = OpenAIModel::builder("gpt-4o-mini")
+        .client_args(https_args(&server, Some(&pem)).header("x-client", "eph"))
+        .build()
+        .unwrap();
+    let mut modes = Vec::new();
+    for round in 0..2 {
+        for mode in MODES {
+            call(&model, &server, mode).await;
+            modes.push(mode);
+            assert_eq!(
+                server.connections_accepted(),
+                modes.len() as u64,
+                "round {round}, {mode:?}: each call on a connection of its own"
+            );
+        }
+    }
+    assert_sent_as(&server.requests(), &modes);
+    assert_eq!(clients_seen(&server), vec!["eph"; modes.len()]);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn ephemeral_over_https_without_the_root_is_refused_with_a_transport_error() {
+    let server = LocalServer::start_tls().await.unwrap();
+    let other = LocalServer::start_tls().await.unwrap();
+    let pem = server.certificate_pem().unwrap().to_owned();
+    let untrusting = OpenAIModel::builder("gpt-4o-mini")
+        .client_args(https_args(&server, None))
+        .build()
+        .unwrap();
+    // Another server's certificate is no help either.
+    let trusting_another = OpenAIModel::builder("gpt-4o-mini")
+        .client_args(https_args(&server, other.certificate_pem()))
+        .build()
+        .unwrap();
+    for mode in MODES {
+        for (who, model) in [
+            ("no root", &untrusting),
+            ("another root", &trusting_another),
+        ] {
+            let err = call_error(model, mode).await;
+            assert!(refused_certificate(&err), "{who}, {mode:?}: {err:?}");
+        }
+    }
+    assert!(server.requests().is_empty(), "nothing reached the handler");
+    // Roots added to a clone apply to the clone only, and the first
+    // configuration built for the clone's source does not stick to it.
+    let base = https_args(&server, None);
+    let with_root = base.clone().root_certificate_pem(pem.clone());
+    let model = OpenAIModel::builder("gpt-4o-mini")
+        .client_args(with_root)
+        .build()
+        .unwrap();
+    call(&model, &server, Mode::Complete).await;
+    let model = OpenAIModel::builder("gpt-4o-mini")
+        .client_args(base)
+        .build()
+        .unwrap();
+    let err = call_error(&model, Mode::Complete).await;
+    assert!(refused_certificate(&err), "{err:?}");
+    assert_eq!(server.requests().len(), 1);
+    // The same args, built from once they trust the wrong root, then with
+    // the right one added: the new root applies.
+    let args = https_args(&server, other.certificate_pem());
+    let err = call_error(
+        &OpenAIModel::builder("m")
+            .client_args(args.clone())
+            .build()
+            .unwrap(),
+        Mode::Complete,
+    )
+    .await;
+    assert!(refused_certificate(&err), "{err:?}");
+    let model = OpenAIModel::builder("gpt-4o-mini")
+        .client_args(args.root_certificate_pem(pem))
+        .build()
+        .unwrap();
+    call(&model, &server, Mode::Complete).await;
+    assert_eq!(server.requests().len(), 2);
+    server.shutdown().await;
+    other.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_factory_on_the_shared_tls_configuration_makes_a_client_and_connection_per_call() {
+    let server = LocalServer::start_tls().await.unwrap();
+    let args = https_args(&server, server.certificate_pem());
+    let base = server.base_url();
+    let made = Arc::new(AtomicUsize::new(0));
+    let counter = made.clone();
+    let model = OpenAIModel::builder("gpt-4o-mini")
+        .factory(move || {
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            let http = args
+                .http_client_builder()?
+                .build()
+                .map_err(|e| ModelError::Config(e.to_string()))?;
+            let config = OpenAIConfig::new()
+                .with_api_base(&base)
+                .with_header("x-client", n.to_string())
+                .map_err(|e| ModelError::Config(e.to_string()))?;
+            Ok(Client::with_config(config).with_http_client(http))
+        })
+        .build()
+        .unwrap();
+    for mode in MODES {
+        call(&model, &server, mode).await;
+    }
+    assert_eq!(made.load(Ordering::SeqCst), 3);
+    assert_eq!(clients_seen(&server), ["0", "1", "2"]);
+    assert_eq!(server.connections_accepted(), 3, "a connection per client");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_root_that_is_no_pem_certificate_is_a_config_error() {
+    // No PEM section, an unfinished one, and one whose bytes are no
+    // certificate.
+    for pem in [
+        "",
+        "not a certificate",
+        "-----BEGIN CERTIFICATE-----\nAAAA\n",
+        "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----\n",
+    ] {
+        let args = ClientArgs::new().root_certificate_pem(pem);
+        let err = args.build().unwrap_err();
+        assert!(matches!(err, ModelError::Config(_)), "{pem:?}: {err:?}");
+        let err = args.http_client_builder().unwrap_err();
+        assert!(matches!(err, ModelError::Config(_)), "{pem:?}: {err:?}");
+    }
+    // A valid root first does not hide an invalid second one.
+    let server = LocalServer::start_tls().await.unwrap();
+    let valid = ClientArgs::new().root_certificate_pem(server.certificate_pem().unwrap());
+    assert!(valid.build().is_ok());
+    let err = valid.root_certificate_pem("junk").build().unwrap_err();
+    assert!(matches!(err, ModelError::Config(_)), "{err:?}");
+    assert!(err.to_string().contains("root certificate 2"), "{err}");
     server.shutdown().await;
 }
 
