@@ -4,11 +4,15 @@
 //! the same for the Responses API ([`ResponsesClient`],
 //! [`DynResponsesClient`], [`checked_events`]).
 //!
-//! Everything here but [`checked`] and [`checked_events`] is re-exported at
-//! the crate root.
+//! [`stream_owned`] and [`response_stream_owned`] give a `'static` stream
+//! that holds its client (`Arc`), for a handler that returns it.
+//!
+//! Everything here but those and [`checked`] and [`checked_events`] is
+//! re-exported at the crate root.
 
 mod error;
 mod openai;
+mod owned;
 mod responses;
 mod stream;
 
@@ -18,6 +22,7 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 
 pub use error::{ApiError, ClientError};
+pub use owned::{response_stream_owned, stream_owned};
 pub use responses::{DynResponsesClient, ResponseStream, ResponsesClient, checked_events};
 pub use stream::{ChatStream, checked};
 

@@ -383,6 +383,49 @@ impl<S: ClientSource> OpenAIModel<S> {
         }
     }
 
+    /// [`stream`](Self::stream) with owned inputs, holding the model: the
+    /// same events and errors, and dropping the stream drops the call, but
+    /// the stream is `'static`, for a handler that returns it (an axum SSE
+    /// body) or a task of its own. Clone the `Arc` to keep the model.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use futures::StreamExt;
+    /// use openai_hooks::model::{Message, OpenAIModel};
+    /// use openai_hooks::server::{LocalServer, Reply};
+    /// use openai_hooks::async_openai::{Client, config::OpenAIConfig};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = LocalServer::start().await?;
+    /// server.push(Reply::text("Hello"));
+    /// let client = Client::with_config(OpenAIConfig::new().with_api_base(server.base_url()));
+    /// let model = Arc::new(OpenAIModel::builder("gpt-4o-mini").client(client).build()?);
+    /// let events = Arc::clone(&model).stream_owned(vec![Message::user("Hi")], vec![], None, None);
+    /// let events = tokio::spawn(events.collect::<Vec<_>>()).await?;
+    /// assert!(events.iter().all(Result::is_ok));
+    /// # server.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    pub fn stream_owned(
+        self: Arc<Self>,
+        messages: Vec<Message>,
+        tools: Vec<ToolSpec>,
+        system_prompt: Option<SystemPrompt>,
+        tool_choice: Option<ToolChoice>,
+    ) -> impl Stream<Item = Result<StreamEvent, ModelError>> + Send + 'static
+    where
+        S: 'static,
+    {
+        async_stream::stream! {
+            let events = self.stream(&messages, &tools, system_prompt.as_ref(), tool_choice.as_ref());
+            futures::pin_mut!(events);
+            while let Some(event) = events.next().await {
+                yield event;
+            }
+        }
+    }
+
     /// The reply to a conversation as a `T`: the request asks for `T`'s
     /// JSON schema in strict mode (always one complete reply), and the
     /// reply is parsed. A refusal, several choices, or text that is not a

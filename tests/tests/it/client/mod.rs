@@ -7,6 +7,7 @@ mod cancel;
 mod cross_runtime;
 mod errors;
 mod key_leakage;
+mod owned;
 mod responses;
 mod responses_wire;
 mod stream;
