@@ -251,3 +251,31 @@ fn guardrails() {
         "the server saw the masked prompt: {out}"
     );
 }
+
+#[test]
+fn responses() {
+    let out = run("responses");
+    assert!(
+        out.contains("  Write to <EMAIL_ADDRESS> or call <PHONE_NUMBER>."),
+        "the deltas were masked: {out}"
+    );
+    assert!(
+        out.contains("completed: Write to <EMAIL_ADDRESS> or call <PHONE_NUMBER>."),
+        "the completed response repeats what was emitted: {out}"
+    );
+    assert!(out.contains("stream stopped: "), "{out}");
+    assert!(
+        !out.to_lowercase().contains("zephyr"),
+        "the codename never reached the caller: {out}"
+    );
+    assert!(
+        out.contains("the user sees: The reply was blocked by a content policy."),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "the first request left as: \"How do I reach support? My mail is <EMAIL_ADDRESS>\""
+        ),
+        "the request was masked before it left: {out}"
+    );
+}
