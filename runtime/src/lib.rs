@@ -12,6 +12,7 @@
 //! | [`model`] | [`OpenAIModel`]: Strands-style events and structured output over an injected, per-runtime, factory or per-request client |
 //! | [`telemetry`] | a hook that traces calls with OpenTelemetry GenAI names |
 //! | [`types`], [`text`], [`limits`] | lenient wire types; the walk over a request's text; what a server can make the client hold |
+//! | `sse` (feature `axum`) | a model's reply as Server-Sent Events from an axum handler, errors as statuses safe to show |
 //! | `server` (feature `server`) | a local OpenAI-compatible server for tests, examples and benchmarks |
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -31,6 +32,9 @@ pub mod types;
 
 #[cfg(feature = "server")]
 pub mod server;
+
+#[cfg(feature = "axum")]
+pub mod sse;
 
 #[doc(hidden)]
 #[path = "private.rs"]

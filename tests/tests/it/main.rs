@@ -46,6 +46,7 @@ mod macros;
 mod middleware;
 mod model;
 mod server;
+mod sse;
 mod support;
 mod telemetry;
 mod transport;
