@@ -36,7 +36,7 @@ use openai_hooks::async_openai::config::OpenAIConfig;
 use openai_hooks::guardrails::Pii;
 use openai_hooks::server::Reply;
 use openai_hooks::{ChatClient, ChatRequest, ClientError, openai_client};
-use openai_hooks_examples::Backend;
+use openai_hooks_examples::backend;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 
@@ -155,7 +155,7 @@ fn app(state: AppState) -> Router {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
     let serve_forever = std::env::args().any(|a| a == "--serve");
-    let backend = Backend::start(
+    let backend = backend(
         Reply::echo()
             .chunks(6)
             .chunk_delay(Duration::from_millis(20)),

@@ -21,7 +21,7 @@ use openai_hooks::{
     ChatClient, ChatRequest, ChatResponse, HookContext, HookError, PostResponse, PreRequest,
     openai_client,
 };
-use openai_hooks_examples::Backend;
+use openai_hooks_examples::backend;
 
 /// Which deployment each tier names behind the gateway.
 struct Router {
@@ -109,7 +109,7 @@ fn ask(tier: &str, prompt: &str) -> Result<ChatRequest, serde_json::Error> {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
-    let backend = Backend::start(Reply::echo()).await?;
+    let backend = backend(Reply::echo()).await?;
     // The gateway's headers go on the one client every call shares.
     let config = backend
         .config

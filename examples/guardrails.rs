@@ -34,7 +34,7 @@ use openai_hooks::server::Reply;
 use openai_hooks::{
     ChatChunk, ChatClient, ChatRequest, ChunkAction, HookContext, HookError, OnChunk, openai_client,
 };
-use openai_hooks_examples::Backend;
+use openai_hooks_examples::backend;
 
 /// The bundle, as a deployment would ship it next to the service.
 const BUNDLE: &str = include_str!("guardrails.json");
@@ -161,7 +161,7 @@ async fn stream_reply(
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
-    let backend = Backend::start(Reply::text("(no reply scripted)")).await?;
+    let backend = backend(Reply::text("(no reply scripted)")).await?;
     if let Some(server) = &backend.server {
         // What the local model says to the first two prompts.
         server.push(

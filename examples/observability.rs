@@ -21,7 +21,7 @@ use openai_hooks::async_openai::config::OpenAIConfig;
 use openai_hooks::server::Reply;
 use openai_hooks::telemetry::Telemetry;
 use openai_hooks::{ChatClient, ChatRequest, openai_client};
-use openai_hooks_examples::Backend;
+use openai_hooks_examples::backend;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::format::FmtSpan;
 
@@ -51,7 +51,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
 
-    let backend = Backend::start(
+    let backend = backend(
         Reply::text("Spans, metrics and logs, all with the same names.")
             .chunks(6)
             .first_byte_delay(Duration::from_millis(30))

@@ -30,9 +30,10 @@ use openai_hooks::OpenAIModel;
 use openai_hooks::async_openai::Client;
 use openai_hooks::async_openai::config::OpenAIConfig;
 use openai_hooks::model::{BlockDelta, Message, ModelError, StreamEvent};
+use openai_hooks::server::Backend;
 use openai_hooks::server::{LocalServer, Reply};
 use openai_hooks::{ChatClient, ChatRequest};
-use openai_hooks_examples::Backend;
+use openai_hooks_examples::backend;
 
 const WORKERS: usize = 4;
 const CALLS_PER_WORKER: usize = 5;
@@ -50,7 +51,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         .worker_threads(1)
         .enable_all()
         .build()?;
-    let backend = server_rt.block_on(Backend::start(Reply::text("pong").chunks(2)))?;
+    let backend = server_rt.block_on(backend(Reply::text("pong").chunks(2)))?;
     // Part 1 needs a server it can script: the backend's when it is the
     // local server, otherwise a local server of its own.
     let own_server = match backend.server {

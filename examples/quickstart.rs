@@ -23,7 +23,7 @@ use openai_hooks::{
     ChatChunk, ChatClient, ChatRequest, ChunkAction, HookContext, HookError, OnChunk, PreRequest,
     openai_client,
 };
-use openai_hooks_examples::Backend;
+use openai_hooks_examples::backend;
 
 /// Masks e-mail addresses in user text before the request leaves.
 struct MaskEmails;
@@ -128,7 +128,7 @@ no handshake to wait.";
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
     // The OpenAI API when OPENAI_API_KEY is set, the local server otherwise.
-    let backend = Backend::start(
+    let backend = backend(
         Reply::text(LOCAL_REPLY)
             .chunks(14)
             .chunk_delay(Duration::from_millis(40)),

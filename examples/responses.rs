@@ -23,7 +23,7 @@ use openai_hooks::async_openai::types::responses::CreateResponseArgs;
 use openai_hooks::guardrails::{Keywords, Pii};
 use openai_hooks::server::Reply;
 use openai_hooks::{ResponsesClient, openai_client};
-use openai_hooks_examples::Backend;
+use openai_hooks_examples::backend;
 
 #[openai_client(api = responses)]
 struct Guarded {
@@ -66,7 +66,7 @@ async fn ask(client: &Guarded, model: &str, prompt: &str) -> Result<(), Box<dyn 
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
-    let backend = Backend::start(Reply::text("Hello")).await?;
+    let backend = backend(Reply::text("Hello")).await?;
     if let Some(server) = &backend.server {
         server.push(Reply::text("Write to jane.doe@example.com or call 555-123-4567.").chunks(9));
         server.push(Reply::text("The plan is called Project Zephyr and ships in May.").chunks(7));

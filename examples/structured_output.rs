@@ -16,7 +16,7 @@ use openai_hooks::OpenAIModel;
 use openai_hooks::async_openai::Client;
 use openai_hooks::model::{Message, ModelError, StructuredFailure, SystemPrompt};
 use openai_hooks::server::Reply;
-use openai_hooks_examples::Backend;
+use openai_hooks_examples::backend;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -47,7 +47,7 @@ Please refund one of the charges as soon as possible.";
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
-    let backend = Backend::start(Reply::echo()).await?;
+    let backend = backend(Reply::echo()).await?;
     if let Some(server) = &backend.server {
         // The local server answers the first ticket with its default reply
         // and refuses the second, to show the typed error.

@@ -17,7 +17,7 @@ use openai_hooks::async_openai::Client;
 use openai_hooks::async_openai::config::OpenAIConfig;
 use openai_hooks::server::Reply;
 use openai_hooks::{ChatClient, ChatRequest, HookContext, HookError, PreRequest, openai_client};
-use openai_hooks_examples::Backend;
+use openai_hooks_examples::backend;
 
 /// Tags every request with a stable end-user identifier (OpenAI's
 /// `safety_identifier`), so abuse monitoring can tell callers apart.
@@ -48,7 +48,7 @@ const REQUESTS_PER_TASK: usize = 4;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
-    let backend = Backend::start(
+    let backend = backend(
         Reply::echo()
             .chunks(1)
             .first_byte_delay(Duration::from_millis(5)),

@@ -52,6 +52,7 @@
 //! # Ok(()) }
 //! ```
 
+mod backend;
 mod handler;
 mod listener;
 mod moderation;
@@ -71,6 +72,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
+pub use backend::Backend;
 use listener::{Conn, Counters, TrackedListener};
 pub use moderation::ModerationReply;
 pub use reply::{Fault, Reply, ToolCallSpec};
