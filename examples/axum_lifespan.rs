@@ -33,12 +33,13 @@ use axum::{Json, Router};
 use futures::StreamExt;
 use openai_hooks::async_openai::Client;
 use openai_hooks::async_openai::config::OpenAIConfig;
+use openai_hooks::client::stream_owned;
 use openai_hooks::guardrails::Pii;
 use openai_hooks::server::Reply;
 use openai_hooks::{ChatClient, ChatRequest, ClientError, openai_client};
 use openai_hooks_examples::backend;
 use serde_json::{Value, json};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 /// The guarded client: PII masked in the question and in the answer.
 #[openai_client]
@@ -105,41 +106,31 @@ async fn stream(State(app): State<AppState>, Json(body): Json<Value>) -> Respons
         Ok(req) => req,
         Err(bad) => return bad.into_response(),
     };
-    // The model's stream borrows the client, so a task that owns a clone of
-    // the Arc drives it and forwards events; when the browser goes away the
-    // channel closes, the task stops, and the model stream (with its
-    // connection) is dropped at once.
-    let (tx, rx) = mpsc::channel::<Event>(16);
-    tokio::spawn(async move {
-        let mut chunks = match app.llm.create_stream(req).await {
-            Ok(chunks) => chunks,
-            Err(e) => {
-                tracing::warn!(error = %e, "model call failed");
-                let _ = tx
-                    .send(Event::default().event("error").data(e.public_message()))
-                    .await;
-                return;
-            }
-        };
-        while let Some(chunk) = chunks.next().await {
-            let event = match chunk {
-                Ok(chunk) => match chunk.content() {
-                    Some(text) if !text.is_empty() => Event::default().data(text),
-                    _ => continue,
-                },
+    // An owned stream holds its own `Arc` of the client, so the handler can
+    // return it; when the browser goes away axum drops it, and with it the
+    // model call and its connection. An error before the first chunk is a
+    // status; one after it, a last `error` event.
+    let chunks = match stream_owned(Arc::clone(&app.llm), req).await {
+        Ok(chunks) => chunks,
+        Err(e) => return upstream_error(&e),
+    };
+    let events = chunks
+        .filter_map(|chunk| async move {
+            match chunk {
+                Ok(chunk) => chunk
+                    .content()
+                    .filter(|text| !text.is_empty())
+                    .map(|text| Event::default().data(text)),
                 Err(e) => {
                     tracing::warn!(error = %e, "model stream failed");
-                    Event::default().event("error").data(e.public_message())
+                    Some(Event::default().event("error").data(e.public_message()))
                 }
-            };
-            if tx.send(event).await.is_err() {
-                return; // the browser left
             }
-        }
-        let _ = tx.send(Event::default().event("done").data("")).await;
-    });
-    let events =
-        tokio_stream::wrappers::ReceiverStream::new(rx).map(Ok::<_, std::convert::Infallible>);
+        })
+        .chain(futures::stream::once(async {
+            Event::default().event("done").data("")
+        }))
+        .map(Ok::<_, std::convert::Infallible>);
     Sse::new(events)
         .keep_alive(KeepAlive::default())
         .into_response()
