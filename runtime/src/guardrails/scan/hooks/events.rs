@@ -19,10 +19,13 @@
 //! know are scanned whole. `logprobs`, which spell the text token by
 //! token, are removed.
 
+mod text;
+
 use std::collections::VecDeque;
 
 use serde_json::Value;
 
+use self::text::{Kind, field_of, strings, whole};
 use super::{Stop, limit_info, limit_trip, result, trip};
 use crate::guardrails::result::record_shared;
 use crate::guardrails::scan::engine::{Detector, FieldStream, Scanner, Tail, Tally};
@@ -30,54 +33,6 @@ use crate::guardrails::scan::hooks::ScanGuard;
 use crate::hooks::{ChunkAction, HookContext, HookError, Stage};
 use crate::limits::{MAX_GATHERED_BYTES, MAX_HELD_BYTES, MAX_TEXT_CHANNELS};
 use crate::types::responses::{OutputContent, OutputItem, Response, ResponseEvent};
-
-/// What kind of text a channel carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    OutputText,
-    Refusal,
-    ReasoningText,
-    Summary,
-    Arguments,
-    CustomInput,
-}
-
-impl Kind {
-    /// The kind a `*.delta` or `*.done` event's text is, and the delta
-    /// event type that carries it.
-    fn of_event(event: &str) -> Option<(Self, &'static str)> {
-        let (stem, _) = event.rsplit_once('.')?;
-        Some(match stem {
-            "response.output_text" => (Self::OutputText, "response.output_text.delta"),
-            "response.refusal" => (Self::Refusal, "response.refusal.delta"),
-            "response.reasoning_text" => (Self::ReasoningText, "response.reasoning_text.delta"),
-            "response.reasoning_summary_text" => {
-                (Self::Summary, "response.reasoning_summary_text.delta")
-            }
-            "response.function_call_arguments" => {
-                (Self::Arguments, "response.function_call_arguments.delta")
-            }
-            "response.custom_tool_call_input" => {
-                (Self::CustomInput, "response.custom_tool_call_input.delta")
-            }
-            _ => return None,
-        })
-    }
-
-    /// The kind of a content part, by its `type`.
-    fn of_part(part: &OutputContent, summary: bool) -> Self {
-        match part.kind.as_str() {
-            _ if summary => Self::Summary,
-            "refusal" => Self::Refusal,
-            "reasoning_text" => Self::ReasoningText,
-            _ => Self::OutputText,
-        }
-    }
-
-    fn is_json(self) -> bool {
-        self == Self::Arguments
-    }
-}
 
 /// Which text: the output item, the part in it (0 for a call), the kind.
 type Key = (u32, u32, Kind);
@@ -209,7 +164,7 @@ impl<C: Send> EventState<C> {
         let kind = event.kind.clone();
         let output = event.output_index.unwrap_or(0);
         let part = event.summary_index.or(event.content_index).unwrap_or(0);
-        if let Some((k, _)) = Kind::of_event(&kind) {
+        if let Some(k) = Kind::of_event(&kind) {
             if kind.ends_with(".delta") {
                 return self.delta(sc, (output, part, k), event);
             }
@@ -479,16 +434,8 @@ impl<C: Send> EventState<C> {
             .and_then(|e| e.item_id.clone())
             .or_else(|| channel.item_id.clone());
         self.keep(i, &last)?;
-        let delta_kind = match key.2 {
-            Kind::OutputText => "response.output_text.delta",
-            Kind::Refusal => "response.refusal.delta",
-            Kind::ReasoningText => "response.reasoning_text.delta",
-            Kind::Summary => "response.reasoning_summary_text.delta",
-            Kind::Arguments => "response.function_call_arguments.delta",
-            Kind::CustomInput => "response.custom_tool_call_input.delta",
-        };
         let mut release = ResponseEvent {
-            kind: delta_kind.to_owned(),
+            kind: key.2.delta_event().to_owned(),
             output_index: Some(key.0),
             item_id,
             delta: Some(Value::String(last)),
@@ -575,41 +522,5 @@ impl<C: Send> EventState<C> {
             whole(sc, &mut e.message, false, &mut self.tally)?;
         }
         Ok(())
-    }
-}
-
-/// The field of a `*.done` event that repeats the text whole.
-fn field_of(event: &mut ResponseEvent, kind: Kind) -> Option<&mut String> {
-    match kind {
-        Kind::Refusal => event.refusal.as_mut(),
-        Kind::Arguments => event.arguments.as_mut(),
-        Kind::CustomInput => match event.extra.get_mut("input") {
-            Some(Value::String(s)) => Some(s),
-            _ => None,
-        },
-        _ => event.text.as_mut(),
-    }
-}
-
-/// Scans one text whole, in place.
-fn whole<D: Detector>(
-    sc: &Scanner<D>,
-    text: &mut String,
-    json: bool,
-    tally: &mut Tally,
-) -> Result<(), Stop> {
-    if let Some(new) = sc.apply_as(text, json, tally)? {
-        *text = new;
-    }
-    Ok(())
-}
-
-/// Scans every string in a JSON value whole, in place.
-fn strings<D: Detector>(sc: &Scanner<D>, v: &mut Value, tally: &mut Tally) -> Result<(), Stop> {
-    match v {
-        Value::String(s) => whole(sc, s, false, tally),
-        Value::Array(a) => a.iter_mut().try_for_each(|v| strings(sc, v, tally)),
-        Value::Object(o) => o.values_mut().try_for_each(|v| strings(sc, v, tally)),
-        _ => Ok(()),
     }
 }
