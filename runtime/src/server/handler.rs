@@ -33,6 +33,11 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/chat/completions", post(chat))
         .route("/v1/responses", post(super::responses::handle))
         .route("/v1/moderations", post(super::moderation::handle))
+        .route(
+            "/openai/deployments/{deployment}/chat/completions",
+            post(super::azure::deployment_chat),
+        )
+        .route("/openai/v1/chat/completions", post(super::azure::v1_chat))
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_BYTES))
         .with_state(shared)
@@ -43,7 +48,7 @@ async fn not_found(uri: Uri) -> Response {
         StatusCode::NOT_FOUND,
         "not_found",
         &format!(
-            "Unknown path {uri}: this server speaks POST /v1/chat/completions, POST /v1/responses and POST /v1/moderations"
+            "Unknown path {uri}: this server speaks POST /v1/chat/completions, POST /v1/responses, POST /v1/moderations, and Azure's POST /openai/deployments/{{deployment}}/chat/completions and /openai/v1/chat/completions"
         ),
         None,
     )
@@ -176,7 +181,7 @@ fn unanswered_tool_calls(body: &Value) -> Option<Response> {
     None
 }
 
-async fn chat(
+pub(super) async fn chat(
     State(shared): State<Arc<Shared>>,
     ConnectInfo(conn): ConnectInfo<Conn>,
     method: Method,

@@ -5,7 +5,11 @@
 //! `stream_options.include_usage`), `POST /v1/responses` (the Responses API:
 //! a `Response` object, or with `"stream": true` its typed events, each with
 //! an `event:` line and a `sequence_number`) and `POST /v1/moderations`
-//! (scripted [`ModerationReply`]s). Both model routes take their answers
+//! (scripted [`ModerationReply`]s), and Azure OpenAI's chat routes
+//! (`/openai/deployments/{deployment}/chat/completions?api-version=...`,
+//! as async-openai's `AzureConfig` calls it, and `/openai/v1/chat/completions`;
+//! both need an `api-key` header or a bearer token, the first an
+//! `api-version`). Both model routes take their answers
 //! from one queue of scripted [`Reply`]s, each rendered in the route's shape
 //! (text in N chunks, reasoning, tool calls in argument fragments, refusals,
 //! replies cut short, errors with `Retry-After`, recorded fixtures); the
@@ -52,6 +56,7 @@
 //! # Ok(()) }
 //! ```
 
+mod azure;
 mod backend;
 mod handler;
 mod listener;

@@ -3,6 +3,7 @@
 //! of errors and `Debug`, errors' public messages and the checks every
 //! stream gets.
 
+mod azure;
 mod cancel;
 mod cross_runtime;
 mod errors;
