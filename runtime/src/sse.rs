@@ -64,7 +64,7 @@ pub type StatusOf = fn(&ModelError) -> StatusCode;
 /// |---|---|
 /// | throttled (or an upstream 429) | 429, with `Retry-After` when the server gave one |
 /// | the conversation is too long for the model | 400 |
-/// | a guardrail's tripwire | 422 |
+/// | a guardrail's tripwire, a server's content filter | 422 |
 /// | an invalid request built from the caller's input | 400 |
 /// | a timeout waiting for the server | 504 |
 /// | any other upstream error (an API error, a cut or unreadable reply, a limit, a transport failure) | 502 |
@@ -73,6 +73,7 @@ pub fn status_of(e: &ModelError) -> StatusCode {
     match e {
         ModelError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
         ModelError::ContextWindowOverflow(_) => StatusCode::BAD_REQUEST,
+        ModelError::ContentFiltered(_) => StatusCode::UNPROCESSABLE_ENTITY,
         ModelError::Hook(h) | ModelError::Client(ClientError::Hook(h)) => hook_status(h),
         ModelError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
         ModelError::Client(ClientError::Api(api)) if api.status == Some(429) => {

@@ -12,6 +12,7 @@
 //! `tests/fixtures`, keep those fields, and keep every field they do not name in
 //! `extra`, so nothing a server sent is lost on the way to a hook or the caller.
 
+pub mod azure;
 pub mod responses;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};

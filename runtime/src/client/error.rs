@@ -137,6 +137,8 @@ impl ApiError {
     pub fn public_message(&self) -> &'static str {
         if self.is_context_window_overflow() {
             "The conversation is too long for the model."
+        } else if self.is_content_filtered() {
+            "The request was blocked by a content policy."
         } else if self.is_throttling() {
             "The model service is busy. Please try again shortly."
         } else if self.is_quota_exhausted() {
@@ -148,6 +150,14 @@ impl ApiError {
                 _ => "The model service had an error. Please try again later.",
             }
         }
+    }
+
+    /// Whether a content filter refused the request or withheld the reply:
+    /// Azure OpenAI's `content_filter` code (its body's `innererror` holds
+    /// the categories, `ResponsibleAIPolicyViolation`).
+    pub fn is_content_filtered(&self) -> bool {
+        self.code.as_deref() == Some("content_filter")
+            || self.message.contains("ResponsibleAIPolicyViolation")
     }
 
     /// Whether the account is out of quota or credit (`insufficient_quota`):

@@ -38,6 +38,11 @@ pub enum ModelError {
     #[error("throttled: {}", .0)]
     Throttled(Box<ApiError>),
 
+    /// The server's content filter refused the prompt (Azure OpenAI's
+    /// `content_filter`): retrying the same prompt gets the same answer.
+    #[error("content filtered: {}", .0)]
+    ContentFiltered(Box<ApiError>),
+
     /// A hook stopped the call with a tripwire or failed; its name, stage,
     /// reason and details are in the [`HookError`].
     #[error(transparent)]
@@ -77,9 +82,9 @@ impl ModelError {
     /// [`ClientError::public_message`]).
     pub fn public_message(&self) -> &'static str {
         match self {
-            ModelError::ContextWindowOverflow(api) | ModelError::Throttled(api) => {
-                api.public_message()
-            }
+            ModelError::ContextWindowOverflow(api)
+            | ModelError::Throttled(api)
+            | ModelError::ContentFiltered(api) => api.public_message(),
             ModelError::Hook(e) => e.public_message(),
             ModelError::Client(e) => e.public_message(),
             ModelError::InvalidRequest(_) => "The request could not be sent.",
@@ -113,6 +118,9 @@ impl From<ClientError> for ModelError {
         match e {
             ClientError::Api(api) if api.is_context_window_overflow() => {
                 ModelError::ContextWindowOverflow(Box::new(api))
+            }
+            ClientError::Api(api) if api.is_content_filtered() => {
+                ModelError::ContentFiltered(Box::new(api))
             }
             ClientError::Api(api) if api.is_throttling() => ModelError::Throttled(Box::new(api)),
             ClientError::Hook(hook) => ModelError::Hook(hook),

@@ -182,3 +182,93 @@ async fn the_v1_route_takes_a_bearer_token() {
     assert_eq!(sent.headers["authorization"], "Bearer entra-token");
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn azure_filter_results_read_as_typed_values() {
+    let server = LocalServer::start().await.unwrap();
+    let client = Client::with_config(config(&server));
+    let dir = crate::support::fixtures_dir();
+
+    server.push(Reply::fixture(
+        dir.join("response/azure-length-content-filter.json"),
+    ));
+    let reply = client.create(request()).await.unwrap();
+    let prompt = reply.prompt_filter_results();
+    assert_eq!(prompt.len(), 1);
+    assert_eq!(
+        prompt[0].content_filter_results.0["hate"]
+            .severity
+            .as_deref(),
+        Some("safe")
+    );
+    assert!(!prompt[0].content_filter_results.filtered());
+    let choice = reply.choices[0].content_filter_results().unwrap();
+    assert_eq!(choice.0.len(), 4);
+    assert_eq!(choice.flagged().count(), 0);
+
+    server.push(Reply::fixture(
+        dir.join("stream/azure-content-filter-usage.sse"),
+    ));
+    let chunks: Vec<_> = client
+        .create_stream(request())
+        .await
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+        .await;
+    let prompt = chunks[0].prompt_filter_results();
+    assert_eq!(
+        prompt[0].content_filter_results.0["jailbreak"].detected,
+        Some(false)
+    );
+    let per_choice = chunks
+        .iter()
+        .flat_map(|c| &c.choices)
+        .filter_map(|c| c.content_filter_results())
+        .count();
+    assert!(per_choice > 0);
+    server.shutdown().await;
+}
+
+/// Azure's answer to a prompt its filter refuses.
+const FILTERED: &str = r#"{"error":{"message":"The response was filtered due to the prompt triggering Azure OpenAI's content management policy. Please modify your prompt and retry.","type":null,"param":"prompt","code":"content_filter","status":400,"innererror":{"code":"ResponsibleAIPolicyViolation","content_filter_result":{"hate":{"filtered":false,"severity":"safe"},"jailbreak":{"filtered":true,"detected":true},"self_harm":{"filtered":false,"severity":"safe"},"sexual":{"filtered":false,"severity":"safe"},"violence":{"filtered":false,"severity":"safe"}}}}}"#;
+
+#[tokio::test]
+async fn a_content_filter_refusal_is_its_own_error() {
+    let server = LocalServer::start().await.unwrap();
+    let transport = Transport::builder()
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let client = transport.client(config(&server));
+    server.push(Reply::raw(400, "application/json", FILTERED));
+    let err = client.create(request()).await.unwrap_err();
+    match &err {
+        ClientError::Api(api) => {
+            assert!(api.is_content_filtered(), "{api:?}");
+            assert!(!api.is_context_window_overflow() && !api.is_throttling());
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        err.public_message(),
+        "The request was blocked by a content policy."
+    );
+
+    let model = OpenAIModel::builder("gpt-4o-prod")
+        .client(client)
+        .build()
+        .unwrap();
+    server.push(Reply::raw(400, "application/json", FILTERED));
+    let events: Vec<_> = model
+        .stream(&[Message::user("hi")], &[], None, None)
+        .collect()
+        .await;
+    match events.last() {
+        Some(Err(openai_hooks::model::ModelError::ContentFiltered(api))) => {
+            assert_eq!(api.status, Some(400))
+        }
+        other => panic!("{other:?}"),
+    }
+    server.shutdown().await;
+}
