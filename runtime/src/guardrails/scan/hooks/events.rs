@@ -15,9 +15,14 @@
 //! `output_item.done`, the terminal `response`) get the text that was
 //! emitted for it, never the server's own copy; a text that never streamed
 //! (a server that sends an item whole) is scanned whole there. Citations,
-//! error messages and every string of an event type this crate does not
-//! know are scanned whole. `logprobs`, which spell the text token by
-//! token, are removed.
+//! error messages, tool names, every string of an event type this crate
+//! does not know, and the fields a known event's type does not use (a
+//! `text` on a delta, an `item` on a part event) are scanned whole; so,
+//! unless `scan_unknown_fields(false)`, are strings in fields the types do
+//! not name (a vendor's `transcript`, an `output_audio` part, a built-in
+//! tool call's `action`, the terminal response's echoed `instructions`),
+//! ids, type tags and opaque payloads aside. `logprobs`, which spell the
+//! text token by token, are removed.
 
 use std::collections::VecDeque;
 
@@ -26,7 +31,7 @@ use serde_json::Value;
 use super::{Stop, limit_info, limit_trip, result, trip};
 use crate::guardrails::result::record_shared;
 use crate::guardrails::scan::engine::{Detector, FieldStream, Scanner, Tail, Tally};
-use crate::guardrails::scan::hooks::ScanGuard;
+use crate::guardrails::scan::hooks::{ScanGuard, extra_texts, response_texts};
 use crate::hooks::{ChunkAction, HookContext, HookError, Stage};
 use crate::limits::{MAX_GATHERED_BYTES, MAX_HELD_BYTES, MAX_TEXT_CHANNELS};
 use crate::types::responses::{OutputContent, OutputItem, Response, ResponseEvent};
@@ -211,13 +216,20 @@ impl<C: Send> EventState<C> {
         let part = event.summary_index.or(event.content_index).unwrap_or(0);
         if let Some((k, _)) = Kind::of_event(&kind) {
             if kind.ends_with(".delta") {
-                return self.delta(sc, (output, part, k), event);
+                self.delta(sc, (output, part, k), event)?;
+                return self.rest(sc, event, Used::DELTA, "");
             }
             if kind.ends_with(".done") {
-                return self.done(sc, (output, part, k), event);
+                self.done(sc, (output, part, k), event)?;
+                return match k {
+                    Kind::Refusal => self.rest(sc, event, Used::REFUSAL, ""),
+                    Kind::Arguments => self.rest(sc, event, Used::ARGUMENTS, ""),
+                    Kind::CustomInput => self.rest(sc, event, Used::NONE, "input"),
+                    _ => self.rest(sc, event, Used::TEXT, ""),
+                };
             }
         }
-        match kind.as_str() {
+        let (used, skip) = match kind.as_str() {
             "response.content_part.added"
             | "response.content_part.done"
             | "response.reasoning_summary_part.added"
@@ -230,6 +242,7 @@ impl<C: Send> EventState<C> {
                     }
                     self.whole_part(sc, key, p)?;
                 }
+                (Used::PART, "")
             }
             "response.output_item.added" | "response.output_item.done" => {
                 if let Some(item) = event.item.as_mut() {
@@ -238,6 +251,7 @@ impl<C: Send> EventState<C> {
                     }
                     self.whole_item(sc, output, item)?;
                 }
+                (Used::ITEM, "")
             }
             "response.created"
             | "response.in_progress"
@@ -254,11 +268,13 @@ impl<C: Send> EventState<C> {
                 if let Some(r) = event.response.as_mut() {
                     self.whole_response(sc, r)?;
                 }
+                (Used::RESPONSE, "")
             }
             "response.output_text.annotation.added" => {
                 if let Some(note) = event.extra.get_mut("annotation") {
                     strings(sc, note, &mut self.tally)?;
                 }
+                (Used::NONE, "annotation")
             }
             "error" | "keepalive" => {
                 if let Some(m) = event.message.as_mut() {
@@ -267,6 +283,7 @@ impl<C: Send> EventState<C> {
                 if let Some(e) = event.extra.get_mut("error") {
                     strings(sc, e, &mut self.tally)?;
                 }
+                (Used::MESSAGE, "error")
             }
             // An event this crate does not know: every string in it.
             _ => {
@@ -275,6 +292,9 @@ impl<C: Send> EventState<C> {
                     event.text.as_mut(),
                     event.refusal.as_mut(),
                     event.arguments.as_mut(),
+                    event.message.as_mut(),
+                    event.code.as_mut(),
+                    event.param.as_mut(),
                 ]
                 .into_iter()
                 .flatten()
@@ -296,7 +316,65 @@ impl<C: Send> EventState<C> {
                 if let Some(r) = event.response.as_mut() {
                     self.whole_response(sc, r)?;
                 }
+                return Ok(());
             }
+        };
+        self.rest(sc, event, used, skip)
+    }
+
+    /// The fields of a known event that its type does not use (a `text` on
+    /// a delta, a `response` on a part event, a vendor's own field), each
+    /// scanned whole; `skip` names a field of `extra` the type did use.
+    /// Fields the types do not name are left out with `scan_unknown` off.
+    fn rest<D: Detector<Cursor = C>>(
+        &mut self,
+        sc: &Scanner<D>,
+        event: &mut ResponseEvent,
+        used: Used,
+        skip: &str,
+    ) -> Result<(), Stop> {
+        let output = event.output_index.unwrap_or(0);
+        let part = event.summary_index.or(event.content_index).unwrap_or(0);
+        for (bit, t) in [
+            (Used::TEXT, event.text.as_mut()),
+            (Used::REFUSAL, event.refusal.as_mut()),
+            (Used::ARGUMENTS, event.arguments.as_mut()),
+            (Used::MESSAGE, event.message.as_mut()),
+            (Used::NONE, event.code.as_mut()),
+            (Used::NONE, event.param.as_mut()),
+        ] {
+            if let Some(t) = t.filter(|_| !used.has(bit)) {
+                whole(sc, t, false, &mut self.tally)?;
+            }
+        }
+        if !used.has(Used::DELTA)
+            && let Some(d) = event.delta.as_mut()
+        {
+            strings(sc, d, &mut self.tally)?;
+        }
+        if !used.has(Used::ITEM)
+            && let Some(item) = event.item.as_mut()
+        {
+            self.whole_item(sc, output, item)?;
+        }
+        if !used.has(Used::PART)
+            && let Some(p) = event.part.as_mut()
+        {
+            self.whole_part(sc, (output, part, Kind::of_part(p, false)), p)?;
+        }
+        if !used.has(Used::RESPONSE)
+            && let Some(r) = event.response.as_mut()
+        {
+            self.whole_response(sc, r)?;
+        }
+        if sc.scan_unknown && !event.extra.is_empty() {
+            let used = event.extra.remove(skip);
+            let tally = &mut self.tally;
+            let outcome = extra_texts(&mut event.extra, &mut |t| whole(sc, t, false, tally));
+            if let Some(v) = used {
+                event.extra.insert(skip.to_owned(), v);
+            }
+            outcome?;
         }
         Ok(())
     }
@@ -526,13 +604,20 @@ impl<C: Send> EventState<C> {
                 None => whole(sc, t, false, &mut self.tally)?,
             }
         }
+        let tally = &mut self.tally;
         for note in &mut part.annotations {
             for t in [note.url.as_mut(), note.title.as_mut()]
                 .into_iter()
                 .flatten()
             {
-                whole(sc, t, false, &mut self.tally)?;
+                whole(sc, t, false, tally)?;
             }
+            if sc.scan_unknown {
+                extra_texts(&mut note.extra, &mut |t| whole(sc, t, false, tally))?;
+            }
+        }
+        if sc.scan_unknown {
+            extra_texts(&mut part.extra, &mut |t| whole(sc, t, false, tally))?;
         }
         Ok(())
     }
@@ -560,6 +645,13 @@ impl<C: Send> EventState<C> {
                 None => whole(sc, t, kind.is_json(), &mut self.tally)?,
             }
         }
+        let tally = &mut self.tally;
+        if let Some(t) = item.name.as_mut() {
+            whole(sc, t, false, tally)?;
+        }
+        if sc.scan_unknown {
+            extra_texts(&mut item.extra, &mut |t| whole(sc, t, false, tally))?;
+        }
         Ok(())
     }
 
@@ -571,10 +663,31 @@ impl<C: Send> EventState<C> {
         for (i, item) in response.output.iter_mut().enumerate() {
             self.whole_item(sc, i as u32, item)?;
         }
-        if let Some(e) = response.error.as_mut() {
-            whole(sc, &mut e.message, false, &mut self.tally)?;
-        }
-        Ok(())
+        let tally = &mut self.tally;
+        response_texts(response, sc.scan_unknown, &mut |t| {
+            whole(sc, t, false, tally)
+        })
+    }
+}
+
+/// Which named fields of an event its type uses (the others are scanned
+/// whole by [`EventState::rest`]).
+#[derive(Clone, Copy)]
+struct Used(u8);
+
+impl Used {
+    const NONE: Self = Self(0);
+    const TEXT: Self = Self(1);
+    const REFUSAL: Self = Self(2);
+    const ARGUMENTS: Self = Self(4);
+    const MESSAGE: Self = Self(8);
+    const DELTA: Self = Self(16);
+    const ITEM: Self = Self(32);
+    const PART: Self = Self(64);
+    const RESPONSE: Self = Self(128);
+
+    fn has(self, bit: Self) -> bool {
+        bit.0 != 0 && self.0 & bit.0 != 0
     }
 }
 

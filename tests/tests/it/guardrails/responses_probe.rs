@@ -1,0 +1,412 @@
+//! Adversarial probes of the scanning guardrails on the Responses API:
+//! broken or hostile servers and careless models trying to get a planted
+//! value past the event hooks (and the whole-reply hooks) in a field, an
+//! event or an order the guardrails might not expect.
+
+use std::sync::Mutex;
+
+use futures::StreamExt;
+use openai_hooks::async_openai::types::responses::{CreateResponse, CreateResponseArgs};
+use openai_hooks::guardrails::{Keywords, Pii, SecretAction, SecretKeys};
+use openai_hooks::types::responses::{Response, ResponseEvent, ResponsesRequest};
+use openai_hooks::{
+    ClientError, HookContext, PreRequest, ResponseStream, ResponsesClient, openai_client,
+};
+use serde_json::{Value, json};
+
+/// An inner client that streams the events it is given, or returns the
+/// response it is given.
+struct Scripted(Mutex<Option<Vec<Value>>>);
+
+impl Scripted {
+    fn new(events: Vec<Value>) -> Self {
+        Self(Mutex::new(Some(events)))
+    }
+}
+
+impl ResponsesClient for Scripted {
+    async fn create(&self, _: ResponsesRequest) -> Result<Response, ClientError> {
+        let mut v = self.0.lock().unwrap().take().unwrap();
+        Ok(serde_json::from_value(v.remove(0)).unwrap())
+    }
+
+    async fn create_stream(&self, _: ResponsesRequest) -> Result<ResponseStream<'_>, ClientError> {
+        let events = self.0.lock().unwrap().take().unwrap();
+        let items: Vec<_> = events
+            .into_iter()
+            .map(|v| Ok(serde_json::from_value::<ResponseEvent>(v).unwrap()))
+            .collect();
+        Ok(openai_hooks::client::checked_events(Box::pin(
+            futures::stream::iter(items),
+        )))
+    }
+}
+
+#[openai_client(api = responses)]
+struct Masked {
+    #[inner]
+    client: Scripted,
+    #[on_chunk]
+    #[post_response]
+    pii: Pii,
+    #[on_chunk]
+    #[post_response]
+    secrets: SecretKeys,
+    #[on_chunk]
+    #[post_response]
+    words: Keywords,
+}
+
+fn masked(events: Vec<Value>) -> Masked {
+    Masked {
+        client: Scripted::new(events),
+        pii: Pii::new(),
+        secrets: SecretKeys::new().action(SecretAction::Mask),
+        words: Keywords::new(["project zephyr"]).unwrap(),
+    }
+}
+
+fn request() -> ResponsesRequest {
+    CreateResponseArgs::default()
+        .model("m")
+        .input("hi")
+        .build()
+        .unwrap()
+}
+
+const EMAIL: &str = "jane.doe@example.com";
+const SSN: &str = "123-45-6789";
+const KEY: &str = "sk-proj-4fT9qLm2Xv8RkP0sWz7YbN3c";
+
+/// Everything the caller got: every event, and the error that ended the
+/// stream, as one string.
+async fn stream(events: Vec<Value>) -> String {
+    let client = masked(events);
+    let mut s = client.create_stream(request()).await.unwrap();
+    let mut out = Vec::new();
+    let mut end = String::new();
+    while let Some(item) = s.next().await {
+        match item {
+            Ok(e) => out.push(e),
+            Err(e) => {
+                end = format!("{e} {e:?}");
+                break;
+            }
+        }
+    }
+    format!("{} {end}", serde_json::to_string(&out).unwrap())
+}
+
+fn assert_clean(all: &str) {
+    for plant in [EMAIL, SSN, KEY] {
+        assert!(!all.contains(plant), "{plant} leaked: {all}");
+    }
+    assert!(
+        !all.to_lowercase().contains("project zephyr"),
+        "blocked term leaked: {all}"
+    );
+}
+
+fn created() -> Value {
+    json!({"type": "response.created", "response": {"status": "in_progress", "output": []}})
+}
+
+fn completed() -> Value {
+    json!({"type": "response.completed", "response": {"status": "completed", "output": []}})
+}
+
+fn delta(output: u32, content: u32, d: &str) -> Value {
+    json!({"type": "response.output_text.delta", "item_id": "msg_1", "output_index": output,
+           "content_index": content, "delta": d})
+}
+
+// Attack: a whole text in the `text` field of a delta event (only `delta` is read).
+#[tokio::test]
+async fn text_field_on_a_delta_event() {
+    let mut d = delta(0, 0, "ok ");
+    d["text"] = json!(format!("mail {EMAIL}"));
+    assert_clean(&stream(vec![created(), d, completed()]).await);
+}
+
+// Attack: a vendor field (`transcript`) on a known delta event.
+#[tokio::test]
+async fn vendor_field_on_a_delta_event() {
+    let mut d = delta(0, 0, "ok ");
+    d["transcript"] = json!(format!("ssn {SSN}"));
+    assert_clean(&stream(vec![created(), d, completed()]).await);
+}
+
+// Attack: a `.done` of one kind carrying the other kind's whole-text field.
+#[tokio::test]
+async fn refusal_done_with_a_text_field() {
+    let done = json!({"type": "response.refusal.done", "output_index": 0, "content_index": 0,
+                      "refusal": "no", "text": format!("key {KEY}"), "delta": format!("{SSN}")});
+    assert_clean(&stream(vec![created(), delta(0, 0, "hi"), done, completed()]).await);
+}
+
+// Attack: a delta event that also carries a whole `response` (or `item`, `part`).
+#[tokio::test]
+async fn delta_event_carrying_a_response_item_and_part() {
+    let mut d = delta(0, 0, "ok ");
+    d["response"] = json!({"output": [{"type": "message", "content": [{"type": "output_text", "text": EMAIL}]}]});
+    d["item"] = json!({"type": "message", "content": [{"type": "output_text", "text": SSN}]});
+    d["part"] = json!({"type": "output_text", "text": KEY});
+    assert_clean(&stream(vec![created(), d, completed()]).await);
+}
+
+// Attack: a part of a type this crate does not know, whose text is a vendor field.
+#[tokio::test]
+async fn unknown_part_type_with_a_transcript() {
+    let item = json!({"type": "message", "id": "msg_1", "content": [
+        {"type": "output_audio", "transcript": format!("say {EMAIL}"), "data": "AAAA"}]});
+    let evs = vec![
+        created(),
+        json!({"type": "response.content_part.added", "output_index": 0, "content_index": 0,
+               "part": {"type": "output_audio", "transcript": format!("say {SSN}")}}),
+        json!({"type": "response.output_item.done", "output_index": 0, "item": item}),
+        json!({"type": "response.completed", "response": {"status": "completed", "output": [item]}}),
+    ];
+    assert_clean(&stream(evs).await);
+}
+
+// Attack: vendor fields on an item (`transcript`, a tool's `name`, `action.query`).
+#[tokio::test]
+async fn vendor_fields_on_an_item() {
+    let item = json!({"type": "web_search_call", "id": "ws_1", "status": "completed",
+                      "action": {"type": "search", "query": format!("who is {EMAIL}")},
+                      "name": format!("tool {SSN}")});
+    let evs = vec![
+        created(),
+        json!({"type": "response.output_item.done", "output_index": 0, "item": item}),
+        json!({"type": "response.completed", "response": {"status": "completed", "output": [item]}}),
+    ];
+    assert_clean(&stream(evs).await);
+}
+
+// Attack: the terminal response echoing text in its own fields (`instructions`, `output_text`).
+#[tokio::test]
+async fn terminal_response_top_level_fields() {
+    let evs = vec![
+        created(),
+        json!({"type": "response.completed", "response": {"status": "completed", "output": [],
+               "instructions": format!("operator {EMAIL}"), "output_text": format!("{KEY}")}}),
+    ];
+    assert_clean(&stream(evs).await);
+}
+
+// Attack: citations with text outside `url` and `title` (a file citation's `filename`).
+#[tokio::test]
+async fn citation_fields_other_than_url_and_title() {
+    let part = json!({"type": "output_text", "text": "see", "annotations": [
+        {"type": "file_citation", "file_id": "f", "filename": format!("{SSN}.pdf")}]});
+    let evs = vec![
+        created(),
+        json!({"type": "response.content_part.done", "output_index": 0, "content_index": 0, "part": part}),
+        completed(),
+    ];
+    assert_clean(&stream(evs).await);
+}
+
+// Attack: an unknown event whose text is in `message` (a named field, not `extra`).
+#[tokio::test]
+async fn unknown_event_with_a_message() {
+    let evs = vec![
+        created(),
+        json!({"type": "response.vendor.notice", "message": format!("hi {EMAIL}"), "code": SSN}),
+        completed(),
+    ];
+    assert_clean(&stream(evs).await);
+}
+
+// Attack: a failed response's error code and param (only its message is scanned).
+#[tokio::test]
+async fn failed_response_error_fields_in_the_event() {
+    let evs = vec![
+        created(),
+        json!({"type": "response.incomplete", "response": {"status": "incomplete", "output": [],
+               "error": {"message": "x", "code": format!("c {SSN}"), "param": EMAIL},
+               "incomplete_details": {"reason": format!("{KEY}")}}}),
+    ];
+    assert_clean(&stream(evs).await);
+}
+
+// Attack: text after `response.completed` (checked_events must not read it).
+#[tokio::test]
+async fn text_after_completed_is_not_read() {
+    let evs = vec![
+        created(),
+        completed(),
+        json!({"type": "response.output_text.delta", "output_index": 0, "content_index": 0, "delta": EMAIL}),
+        json!({"type": "response.vendor", "x": SSN}),
+    ];
+    assert_clean(&stream(evs).await);
+}
+
+// Attack: text resumed after its `.done`, across a reused output index.
+#[tokio::test]
+async fn resume_after_done_and_reused_output_index() {
+    let evs = vec![
+        created(),
+        delta(0, 0, "jane.doe@"),
+        json!({"type": "response.output_text.done", "output_index": 0, "content_index": 0, "text": "x"}),
+        json!({"type": "response.output_item.done", "output_index": 0,
+               "item": {"type": "message", "content": [{"type": "output_text", "text": "x"}]}}),
+        json!({"type": "response.output_item.added", "output_index": 0,
+               "item": {"type": "message", "content": []}}),
+        delta(0, 0, "example.com and 123-45-"),
+        delta(0, 0, "6789"),
+        completed(),
+    ];
+    let all = stream(evs).await;
+    assert_clean(&all);
+    assert!(!all.contains("example.com and"), "{all}");
+}
+
+// Attack: deltas with no indices at all, and a non-string `delta` on a known type.
+#[tokio::test]
+async fn deltas_with_no_indices_and_an_object_delta() {
+    let evs = vec![
+        created(),
+        json!({"type": "response.output_text.delta", "delta": "write jane.doe@exa"}),
+        json!({"type": "response.output_text.delta", "delta": "mple.com now"}),
+        json!({"type": "response.output_text.delta", "delta": {"text": SSN}}),
+        json!({"type": "response.refusal.delta", "delta": [KEY]}),
+        completed(),
+    ];
+    assert_clean(&stream(evs).await);
+}
+
+// Attack: function arguments that are not JSON, custom tool input, reasoning text.
+#[tokio::test]
+async fn non_json_arguments_custom_input_and_reasoning_text() {
+    let evs = vec![
+        created(),
+        json!({"type": "response.function_call_arguments.delta", "output_index": 1, "delta": "not json jane.doe@"}),
+        json!({"type": "response.function_call_arguments.delta", "output_index": 1, "delta": "example.com"}),
+        json!({"type": "response.custom_tool_call_input.delta", "output_index": 2, "delta": "123-45-"}),
+        json!({"type": "response.custom_tool_call_input.delta", "output_index": 2, "delta": "6789"}),
+        json!({"type": "response.custom_tool_call_input.done", "output_index": 2, "input": SSN}),
+        json!({"type": "response.reasoning_text.delta", "output_index": 3, "content_index": 0, "delta": "sk-proj-4fT9qLm2"}),
+        json!({"type": "response.reasoning_text.delta", "output_index": 3, "content_index": 0, "delta": "Xv8RkP0sWz7YbN3c"}),
+        json!({"type": "response.reasoning_text.done", "output_index": 3, "content_index": 0, "text": KEY}),
+        completed(),
+    ];
+    assert_clean(&stream(evs).await);
+}
+
+// Attack: a blocked term split over deltas with zero-width and fullwidth evasions.
+#[tokio::test]
+async fn evasions_split_across_deltas() {
+    for text in [
+        "pro\u{200b}ject zep\u{200b}hyr",
+        "ｐｒｏｊｅｃｔ ｚｅｐｈｙｒ",
+        "proje\u{301}ct zephyr",
+    ] {
+        let whole_blocked = Keywords::new(["project zephyr"])
+            .unwrap()
+            .check(text)
+            .tripped;
+        for cut in 1..text.len() {
+            if !text.is_char_boundary(cut) {
+                continue;
+            }
+            let evs = vec![
+                created(),
+                delta(0, 0, &text[..cut]),
+                delta(0, 0, &text[cut..]),
+                completed(),
+            ];
+            let client = masked(evs);
+            let mut s = client.create_stream(request()).await.unwrap();
+            let mut tripped = false;
+            let mut got = String::new();
+            while let Some(item) = s.next().await {
+                match item {
+                    Ok(e) if e.kind == "response.output_text.delta" => {
+                        got.push_str(e.delta_text().unwrap())
+                    }
+                    Ok(_) => {}
+                    Err(_) => {
+                        tripped = true;
+                        break;
+                    }
+                }
+            }
+            assert_eq!(tripped, whole_blocked, "{text:?} cut at {cut}: got {got:?}");
+        }
+    }
+}
+
+// Attack: an `error` event whose message carries PII: the event is masked,
+// but the `ClientError::Api` that ends the stream is built from the raw
+// event before any hook sees it.
+#[tokio::test]
+#[ignore = "leak: checked_events builds ClientError::Api from the raw error event, under the hooks; only key-shaped text is scrubbed from it"]
+async fn error_event_message_reaches_the_caller_in_the_error() {
+    let evs = vec![
+        created(),
+        json!({"type": "error", "code": "server_error", "message": format!("user {EMAIL} said hi")}),
+    ];
+    assert_clean(&stream(evs).await);
+}
+
+// Attack: a match split across two parts (or two items) of one message; a
+// caller joining `output_text` (or every output_text delta) rebuilds it.
+#[tokio::test]
+#[ignore = "leak: each part is its own text; a match split across parts or items is never seen whole"]
+async fn match_split_across_content_parts() {
+    let item = json!({"type": "message", "content": [
+        {"type": "output_text", "text": "jane.doe@"}, {"type": "output_text", "text": "example.com"}]});
+    let evs = vec![
+        created(),
+        delta(0, 0, "jane.doe@"),
+        delta(0, 1, "example.com"),
+        json!({"type": "response.completed", "response": {"status": "completed", "output": [item]}}),
+    ];
+    let client = masked(evs);
+    let mut s = client.create_stream(request()).await.unwrap();
+    let mut joined = String::new();
+    let mut last = None;
+    while let Some(Ok(e)) = s.next().await {
+        if e.kind == "response.output_text.delta" {
+            joined.push_str(e.delta_text().unwrap());
+        }
+        last = Some(e);
+    }
+    assert!(!joined.contains(EMAIL), "{joined}");
+    let r = last.unwrap().response.unwrap();
+    assert!(!r.output_text().contains(EMAIL), "{}", r.output_text());
+}
+
+// Attack: post_response on `create` with the same shapes: an unknown part
+// type's transcript, an item's vendor fields, the response's own fields.
+#[tokio::test]
+async fn create_reply_with_vendor_fields() {
+    let reply = json!({"id": "r", "object": "response", "status": "completed", "model": "m",
+    "instructions": format!("op {EMAIL}"),
+    "output": [
+        {"type": "message", "content": [
+            {"type": "output_audio", "transcript": format!("say {SSN}")},
+            {"type": "output_text", "text": "ok", "annotations": [{"type": "file_citation", "filename": KEY}]}]},
+        {"type": "web_search_call", "action": {"type": "search", "query": EMAIL}, "name": SSN},
+    ]});
+    let client = masked(vec![reply]);
+    let r = client.create(request()).await.unwrap();
+    assert_clean(&serde_json::to_string(&r).unwrap());
+}
+
+// Attack: user text in a stored prompt's variables, which the pre-request walk does not read.
+#[tokio::test]
+#[ignore = "leak: the pre-request walk reads no `prompt.variables`"]
+async fn prompt_variables_are_not_scanned() {
+    let mut req: CreateResponse = serde_json::from_value(json!({
+        "model": "m", "input": "hi",
+        "prompt": {"id": "pmpt_1", "variables": {"customer": format!("email {EMAIL}")}},
+    }))
+    .unwrap();
+    let mut cx = HookContext::new("m");
+    PreRequest::<ResponsesRequest>::pre_request(&Pii::new(), &mut req, &mut cx)
+        .await
+        .unwrap();
+    assert_clean(&serde_json::to_string(&req).unwrap());
+}
