@@ -410,3 +410,78 @@ async fn prompt_variables_are_not_scanned() {
         .unwrap();
     assert_clean(&serde_json::to_string(&req).unwrap());
 }
+
+/// What the caller gets from the deltas of event type `kind`, joined, and
+/// everything as one string.
+async fn joined(events: Vec<Value>, kind: &str) -> (String, String) {
+    let client = masked(events);
+    let mut s = client.create_stream(request()).await.unwrap();
+    let mut out = Vec::new();
+    let mut text = String::new();
+    while let Some(Ok(e)) = s.next().await {
+        if e.kind == kind {
+            text.push_str(e.delta_text().unwrap_or_default());
+        }
+        out.push(e);
+    }
+    (text, serde_json::to_string(&out).unwrap())
+}
+
+// Attack: OpenAI's own streamed texts this crate has no name for (audio
+// transcript, code interpreter code, MCP arguments), a match cut across deltas.
+#[tokio::test]
+async fn streamed_text_of_event_types_the_crate_does_not_name() {
+    for stem in [
+        "response.audio.transcript",
+        "response.code_interpreter_call_code",
+        "response.mcp_call_arguments",
+    ] {
+        let kind = format!("{stem}.delta");
+        let evs = vec![
+            created(),
+            json!({"type": kind, "output_index": 0, "item_id": "x_1", "delta": "mail jane.doe@exa"}),
+            json!({"type": kind, "output_index": 0, "item_id": "x_1", "delta": "mple.com, ssn 123-4"}),
+            json!({"type": kind, "output_index": 0, "item_id": "x_1", "delta": "5-6789 ok"}),
+            json!({"type": format!("{stem}.done"), "output_index": 0, "item_id": "x_1"}),
+            completed(),
+        ];
+        let (text, all) = joined(evs, &kind).await;
+        assert_clean(&text);
+        assert_clean(&all);
+        assert_eq!(text, "mail <EMAIL_ADDRESS>, ssn <US_SSN> ok", "{stem}");
+    }
+}
+
+// Attack: function-call argument deltas whose `content_index` changes mid-text
+// (meaningless on a call; a caller joins a call's deltas by item).
+#[tokio::test]
+async fn argument_deltas_with_changing_content_index() {
+    let evs = vec![
+        created(),
+        json!({"type": "response.function_call_arguments.delta", "output_index": 0, "item_id": "fc_1",
+               "content_index": 0, "delta": "{\"to\": \"jane.doe@"}),
+        json!({"type": "response.function_call_arguments.delta", "output_index": 0, "item_id": "fc_1",
+               "content_index": 1, "delta": "example.com\"}"}),
+        completed(),
+    ];
+    let (text, all) = joined(evs, "response.function_call_arguments.delta").await;
+    assert_clean(&text);
+    assert_clean(&all);
+}
+
+// Attack: custom tool input deltas whose `content_index` changes mid-text.
+#[tokio::test]
+async fn custom_input_deltas_with_changing_content_index() {
+    let evs = vec![
+        created(),
+        json!({"type": "response.custom_tool_call_input.delta", "output_index": 0, "item_id": "ct_1",
+               "content_index": 0, "delta": "send to jane.doe@"}),
+        json!({"type": "response.custom_tool_call_input.delta", "output_index": 0, "item_id": "ct_1",
+               "content_index": 3, "delta": "example.com now"}),
+        completed(),
+    ];
+    let (text, all) = joined(evs, "response.custom_tool_call_input.delta").await;
+    assert_clean(&text);
+    assert_clean(&all);
+    assert_eq!(text, "send to <EMAIL_ADDRESS> now");
+}

@@ -3,7 +3,11 @@
 //!
 //! Each text the stream builds is a channel: an output item's
 //! `output_text`, `refusal` or `reasoning_text` part, a reasoning summary
-//! part, a function call's arguments (JSON) or a custom tool call's input.
+//! part, a function call's arguments (JSON) or a custom tool call's input
+//! (one text per call, whatever `content_index` its deltas name), and the
+//! text of any `*.delta` event type this crate does not name (an audio
+//! transcript, a code interpreter's code, MCP call arguments), which its
+//! `*.done` ends.
 //! Its deltas go through a text stream that holds back what could still
 //! complete a match, as on Chat Completions. What a channel still holds
 //! when it ends (its `.done` event, the item's or part's `.done`, the
@@ -45,6 +49,10 @@ enum Kind {
     Summary,
     Arguments,
     CustomInput,
+    /// The text of a `*.delta` event type this crate does not name (an
+    /// audio transcript, a code interpreter's code, MCP call arguments): the
+    /// stem's place in [`EventState::stems`].
+    Other(u16),
 }
 
 impl Kind {
@@ -109,6 +117,9 @@ pub(crate) struct EventState<C> {
     kept: usize,
     /// Delta events releasing what ended channels held, to emit next.
     pending: VecDeque<ResponseEvent>,
+    /// The stems (`response.audio.transcript`) of the `*.delta` event types
+    /// this crate does not name that streamed text, by [`Kind::Other`].
+    stems: Vec<String>,
     tally: Tally,
     reported: bool,
 }
@@ -120,6 +131,7 @@ impl<C> Default for EventState<C> {
             held: 0,
             kept: 0,
             pending: VecDeque::new(),
+            stems: Vec::new(),
             tally: Tally::default(),
             reported: false,
         }
@@ -215,6 +227,11 @@ impl<C: Send> EventState<C> {
         let output = event.output_index.unwrap_or(0);
         let part = event.summary_index.or(event.content_index).unwrap_or(0);
         if let Some((k, _)) = Kind::of_event(&kind) {
+            // A call has no parts: its text is one whatever index it names.
+            let part = match k {
+                Kind::Arguments | Kind::CustomInput => 0,
+                _ => part,
+            };
             if kind.ends_with(".delta") {
                 self.delta(sc, (output, part, k), event)?;
                 return self.rest(sc, event, Used::DELTA, "");
@@ -285,41 +302,83 @@ impl<C: Send> EventState<C> {
                 }
                 (Used::MESSAGE, "error")
             }
-            // An event this crate does not know: every string in it.
+            // An event this crate does not know: a `*.delta` with text
+            // streams as a text of its own (held back as a match could
+            // still complete; its `*.done` ends it); every other string in
+            // it is scanned whole.
             _ => {
-                self.end_all_if_terminal(sc, event)?;
-                for t in [
-                    event.text.as_mut(),
-                    event.refusal.as_mut(),
-                    event.arguments.as_mut(),
-                    event.message.as_mut(),
-                    event.code.as_mut(),
-                    event.param.as_mut(),
-                ]
-                .into_iter()
-                .flatten()
+                if let Some(stem) = kind.strip_suffix(".delta")
+                    && matches!(event.delta, Some(Value::String(_)))
                 {
-                    whole(sc, t, false, &mut self.tally)?;
+                    let k = self.other(stem);
+                    self.delta(sc, (output, part, k), event)?;
+                    let d = event.delta.take();
+                    let outcome = self.unknown(sc, event, output, part);
+                    event.delta = d;
+                    return outcome;
                 }
-                if let Some(d) = event.delta.as_mut() {
-                    strings(sc, d, &mut self.tally)?;
+                if let Some(stem) = kind.strip_suffix(".done")
+                    && let Some(id) = self.stems.iter().position(|s| s == stem)
+                {
+                    self.end_key(sc, (output, part, Kind::Other(id as u16)))?;
                 }
-                for v in event.extra.values_mut() {
-                    strings(sc, v, &mut self.tally)?;
-                }
-                if let Some(item) = event.item.as_mut() {
-                    self.whole_item(sc, output, item)?;
-                }
-                if let Some(p) = event.part.as_mut() {
-                    self.whole_part(sc, (output, part, Kind::of_part(p, false)), p)?;
-                }
-                if let Some(r) = event.response.as_mut() {
-                    self.whole_response(sc, r)?;
-                }
-                return Ok(());
+                return self.unknown(sc, event, output, part);
             }
         };
         self.rest(sc, event, used, skip)
+    }
+
+    /// The [`Kind`] of the text a `*.delta` event type this crate does not
+    /// name streams.
+    fn other(&mut self, stem: &str) -> Kind {
+        let id = match self.stems.iter().position(|s| s == stem) {
+            Some(id) => id,
+            None => {
+                self.stems.push(stem.to_owned());
+                self.stems.len() - 1
+            }
+        };
+        Kind::Other(u16::try_from(id).unwrap_or(u16::MAX))
+    }
+
+    /// Every string of an event this crate does not know, scanned whole.
+    fn unknown<D: Detector<Cursor = C>>(
+        &mut self,
+        sc: &Scanner<D>,
+        event: &mut ResponseEvent,
+        output: u32,
+        part: u32,
+    ) -> Result<(), Stop> {
+        self.end_all_if_terminal(sc, event)?;
+        for t in [
+            event.text.as_mut(),
+            event.refusal.as_mut(),
+            event.arguments.as_mut(),
+            event.message.as_mut(),
+            event.code.as_mut(),
+            event.param.as_mut(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            whole(sc, t, false, &mut self.tally)?;
+        }
+        if let Some(d) = event.delta.as_mut() {
+            strings(sc, d, &mut self.tally)?;
+        }
+        for v in event.extra.values_mut() {
+            strings(sc, v, &mut self.tally)?;
+        }
+        if let Some(item) = event.item.as_mut() {
+            self.whole_item(sc, output, item)?;
+        }
+        if let Some(p) = event.part.as_mut() {
+            self.whole_part(sc, (output, part, Kind::of_part(p, false)), p)?;
+        }
+        if let Some(r) = event.response.as_mut() {
+            self.whole_response(sc, r)?;
+        }
+        Ok(())
     }
 
     /// The fields of a known event that its type does not use (a `text` on
@@ -558,15 +617,16 @@ impl<C: Send> EventState<C> {
             .or_else(|| channel.item_id.clone());
         self.keep(i, &last)?;
         let delta_kind = match key.2 {
-            Kind::OutputText => "response.output_text.delta",
-            Kind::Refusal => "response.refusal.delta",
-            Kind::ReasoningText => "response.reasoning_text.delta",
-            Kind::Summary => "response.reasoning_summary_text.delta",
-            Kind::Arguments => "response.function_call_arguments.delta",
-            Kind::CustomInput => "response.custom_tool_call_input.delta",
+            Kind::OutputText => "response.output_text.delta".to_owned(),
+            Kind::Refusal => "response.refusal.delta".to_owned(),
+            Kind::ReasoningText => "response.reasoning_text.delta".to_owned(),
+            Kind::Summary => "response.reasoning_summary_text.delta".to_owned(),
+            Kind::Arguments => "response.function_call_arguments.delta".to_owned(),
+            Kind::CustomInput => "response.custom_tool_call_input.delta".to_owned(),
+            Kind::Other(id) => format!("{}.delta", self.stems[usize::from(id)]),
         };
         let mut release = ResponseEvent {
-            kind: delta_kind.to_owned(),
+            kind: delta_kind,
             output_index: Some(key.0),
             item_id,
             delta: Some(Value::String(last)),
