@@ -91,9 +91,25 @@ macro_rules! walk_items {
                     }
                     CustomToolCallOutputOutput::List(list) => parts!(list, at, Author::Tool),
                 },
-                // References, reasoning, built-in tool calls and their
-                // outputs, program items: no text a person or tool wrote
-                // in the request.
+                // What built-in tools gave back: tool output like a
+                // function's.
+                InputItem::Item(Item::LocalShellCallOutput(out)) => {
+                    $f(at(Author::Tool, Place::ToolOutput), & $($m)? out.output)?
+                }
+                InputItem::Item(Item::ShellCallOutput(out)) => {
+                    for (i, part) in (& $($m)? out.output).into_iter().enumerate() {
+                        $f(at(Author::Tool, Place::Part(i)), & $($m)? part.stdout)?;
+                        $f(at(Author::Tool, Place::Part(i)), & $($m)? part.stderr)?;
+                    }
+                }
+                InputItem::Item(Item::ApplyPatchCallOutput(out)) => {
+                    if let Some(t) = & $($m)? out.output {
+                        $f(at(Author::Tool, Place::ToolOutput), t)?;
+                    }
+                }
+                // References, reasoning, built-in tool calls, screenshots,
+                // program items: no text a person or tool wrote in the
+                // request.
                 _ => {}
             }
         }
@@ -112,9 +128,11 @@ macro_rules! walk_items {
 /// | an assistant output message | assistant | `Part` for each `output_text` or `refusal` part | the item's index |
 /// | a function or custom tool call | assistant | `ToolArguments(0)` (arguments, or a custom tool's input) | the item's index |
 /// | a function or custom tool call output | tool | `ToolOutput`, or `Part` for each `input_text` part | the item's index |
+/// | a local shell or `apply_patch` call output | tool | `ToolOutput` | the item's index |
+/// | a shell call output | tool | `Part` for each output's `stdout`, then its `stderr` | the item's index |
 ///
-/// Item references, reasoning items, built-in tool calls and their outputs
-/// carry no text here.
+/// Item references, reasoning items, built-in tool calls and the outputs
+/// not named above (screenshots, MCP approvals) carry no text here.
 pub fn walk_responses_request<E>(
     req: &ResponsesRequest,
     mut f: impl FnMut(Piece, &String) -> Result<(), E>,

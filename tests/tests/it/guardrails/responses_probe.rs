@@ -485,3 +485,30 @@ async fn custom_input_deltas_with_changing_content_index() {
     assert_clean(&all);
     assert_eq!(text, "send to <EMAIL_ADDRESS> now");
 }
+
+// Attack: a secret in the output of a built-in tool (local shell, shell,
+// apply_patch) sent back to the model: tool output like a function's.
+#[tokio::test]
+async fn built_in_tool_outputs_in_the_request() {
+    for item in [
+        json!({"type": "local_shell_call_output", "id": "ls_1", "output": format!("env: {KEY} {EMAIL}")}),
+        json!({"type": "shell_call_output", "call_id": "c1", "output": [
+            {"stdout": format!("ok {EMAIL}"), "stderr": format!("warn {KEY}"), "outcome": {"type": "exit", "exit_code": 0}}]}),
+        json!({"type": "apply_patch_call_output", "call_id": "c2", "status": "completed", "output": format!("patched {EMAIL}")}),
+    ] {
+        let mut req: CreateResponse =
+            serde_json::from_value(json!({"model": "m", "input": [item.clone()]})).unwrap();
+        let mut cx = HookContext::new("m");
+        PreRequest::<ResponsesRequest>::pre_request(&Pii::new(), &mut req, &mut cx)
+            .await
+            .unwrap();
+        PreRequest::<ResponsesRequest>::pre_request(
+            &SecretKeys::new().action(SecretAction::Mask),
+            &mut req,
+            &mut cx,
+        )
+        .await
+        .unwrap();
+        assert_clean(&serde_json::to_string(&req).unwrap());
+    }
+}
