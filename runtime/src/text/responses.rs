@@ -2,7 +2,7 @@
 
 use async_openai::types::responses::{
     CustomToolCallOutputOutput, EasyInputContent, FunctionCallOutput, InputContent, InputItem,
-    InputParam, InputRole, Item, MessageItem, OutputMessageContent, Role,
+    InputParam, InputRole, Item, MessageItem, OutputMessageContent, ResponsePromptVariables, Role,
 };
 
 use super::{Author, Piece, Place};
@@ -31,6 +31,37 @@ macro_rules! walk_items {
     ($req:ident, $f:ident $(, $m:tt)?) => {{
         if let Some(t) = & $($m)? $req.instructions {
             $f(Piece { author: Author::System, message: 0, place: Place::Instructions }, t)?;
+        }
+        // A stored prompt's variables: text put into the prompt, each a
+        // string or an `input_text` part (images and files carry none).
+        if let Some(prompt) = & $($m)? $req.prompt {
+            let at = Piece { author: Author::User, message: 0, place: Place::Content };
+            match & $($m)? prompt.variables {
+                Some(ResponsePromptVariables::String(t)) => $f(at, t)?,
+                Some(ResponsePromptVariables::Content(InputContent::InputText(p))) => {
+                    $f(at, & $($m)? p.text)?
+                }
+                Some(ResponsePromptVariables::Custom(v)) => {
+                    let values: Vec<_> = match v {
+                        serde_json::Value::Object(map) => map.into_iter().map(|(_, v)| v).collect(),
+                        v => vec![v],
+                    };
+                    for v in values {
+                        match v {
+                            serde_json::Value::String(t) => $f(at, t)?,
+                            serde_json::Value::Object(part)
+                                if part.get("type").and_then(|t| t.as_str()) == Some("input_text") =>
+                            {
+                                if let Some(serde_json::Value::String(t)) = (& $($m)? *part).into_iter().find(|(k, _)| *k == "text").map(|(_, v)| v) {
+                                    $f(at, t)?;
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                _ => {}
+            }
         }
         // The text parts of a content list; images and files carry none.
         macro_rules! parts {
@@ -123,6 +154,7 @@ macro_rules! walk_items {
 /// | piece | author | [`Place`] | `message` |
 /// |---|---|---|---|
 /// | `instructions` | system | `Instructions` | 0 |
+/// | `prompt.variables`: each string or `input_text` part | user | `Content` | 0 |
 /// | `input` given as a string | user | `Content` | 0 |
 /// | a message item (easy or typed) | its role | `Content`, or `Part` for each `input_text` part | the item's index in `input` |
 /// | an assistant output message | assistant | `Part` for each `output_text` or `refusal` part | the item's index |

@@ -395,13 +395,13 @@ async fn create_reply_with_vendor_fields() {
     assert_clean(&serde_json::to_string(&r).unwrap());
 }
 
-// Attack: user text in a stored prompt's variables, which the pre-request walk does not read.
+// Attack: user text in a stored prompt's variables (strings and input_text parts).
 #[tokio::test]
-#[ignore = "leak: the pre-request walk reads no `prompt.variables`"]
 async fn prompt_variables_are_not_scanned() {
     let mut req: CreateResponse = serde_json::from_value(json!({
         "model": "m", "input": "hi",
-        "prompt": {"id": "pmpt_1", "variables": {"customer": format!("email {EMAIL}")}},
+        "prompt": {"id": "pmpt_1", "variables": {"customer": format!("email {EMAIL}"),
+                                    "note": {"type": "input_text", "text": format!("ssn {SSN}")}}},
     }))
     .unwrap();
     let mut cx = HookContext::new("m");
