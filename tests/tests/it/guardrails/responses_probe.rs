@@ -512,3 +512,37 @@ async fn built_in_tool_outputs_in_the_request() {
         assert_clean(&serde_json::to_string(&req).unwrap());
     }
 }
+
+// Attack: a text begun in the `content_part.added` (or `output_item.added`)
+// that announces it and continued by deltas: an accumulating caller (as
+// OpenAI's SDKs do) appends the deltas to the part's text.
+#[tokio::test]
+async fn text_begun_in_the_added_event_and_continued_by_deltas() {
+    for added in [
+        json!({"type": "response.content_part.added", "item_id": "msg_1", "output_index": 0, "content_index": 0,
+               "part": {"type": "output_text", "text": "mail jane.doe@exa"}}),
+        json!({"type": "response.output_item.added", "output_index": 0,
+               "item": {"type": "message", "id": "msg_1", "content": [{"type": "output_text", "text": "mail jane.doe@exa"}]}}),
+    ] {
+        let evs = vec![
+            created(),
+            added.clone(),
+            delta(0, 0, "mple.com now"),
+            completed(),
+        ];
+        let client = masked(evs);
+        let mut s = client.create_stream(request()).await.unwrap();
+        let mut text = String::new();
+        while let Some(Ok(e)) = s.next().await {
+            if let Some(p) = e.part.as_ref().filter(|_| e.kind.ends_with(".added")) {
+                text.push_str(p.text.as_deref().unwrap_or_default());
+            }
+            if let Some(i) = e.item.as_ref().filter(|_| e.kind.ends_with(".added")) {
+                text.push_str(&i.output_text());
+            }
+            text.push_str(e.delta_text().unwrap_or_default());
+        }
+        assert_clean(&text);
+        assert_eq!(text, "mail <EMAIL_ADDRESS> now", "{added}");
+    }
+}

@@ -15,6 +15,10 @@
 //! event of its own, emitted just before the event that ended it (see
 //! [`OnChunk::release`](crate::OnChunk::release)).
 //!
+//! A text a `content_part.added` or `output_item.added` already carries
+//! begins its channel (an accumulating caller appends the deltas to it), so
+//! it is held back as a first delta would be.
+//!
 //! Events that repeat a text whole (`*.done`, `content_part.done`,
 //! `output_item.done`, the terminal `response`) get the text that was
 //! emitted for it, never the server's own copy; a text that never streamed
@@ -256,6 +260,8 @@ impl<C: Send> EventState<C> {
                     let key = (output, part, Kind::of_part(p, summary));
                     if kind.ends_with(".done") {
                         self.end_key(sc, key)?;
+                    } else {
+                        self.begin_part(sc, key, p, event.item_id.as_ref())?;
                     }
                     self.whole_part(sc, key, p)?;
                 }
@@ -265,6 +271,8 @@ impl<C: Send> EventState<C> {
                 if let Some(item) = event.item.as_mut() {
                     if kind.ends_with(".done") {
                         self.end_item(sc, output)?;
+                    } else {
+                        self.begin_item(sc, output, item)?;
                     }
                     self.whole_item(sc, output, item)?;
                 }
@@ -504,10 +512,22 @@ impl<C: Send> EventState<C> {
             }
             return Ok(());
         };
+        self.push(sc, key, text, event.item_id.as_ref())
+    }
+
+    /// Streams `text` on as the next piece of channel `key` (opened if
+    /// new), leaving in it what can be emitted now.
+    fn push<D: Detector<Cursor = C>>(
+        &mut self,
+        sc: &Scanner<D>,
+        key: Key,
+        text: &mut String,
+        item_id: Option<&String>,
+    ) -> Result<(), Stop> {
         let i = self.channel(sc, key)?;
         let channel = &mut self.channels[i];
         if channel.item_id.is_none() {
-            channel.item_id.clone_from(&event.item_id);
+            channel.item_id = item_id.cloned();
         }
         if let Err(tail) = &channel.stream {
             // Text after the channel ended: its tail is scanned again in
@@ -638,6 +658,62 @@ impl<C: Send> EventState<C> {
             _ => release.content_index = Some(key.1),
         }
         self.pending.push_back(release);
+        Ok(())
+    }
+
+    /// A part announced with text in it, before any delta of its own: the
+    /// text begins its channel (deltas append to it), held back as a delta
+    /// would be, what it holds released later as a delta event.
+    fn begin_part<D: Detector<Cursor = C>>(
+        &mut self,
+        sc: &Scanner<D>,
+        key: Key,
+        part: &mut OutputContent,
+        item_id: Option<&String>,
+    ) -> Result<(), Stop> {
+        if self.channels.iter().any(|c| c.key == key) {
+            return Ok(());
+        }
+        let text = match key.2 {
+            Kind::Refusal => part.refusal.as_mut(),
+            _ => part.text.as_mut(),
+        };
+        match text {
+            Some(t) if !t.is_empty() => self.push(sc, key, t, item_id),
+            _ => Ok(()),
+        }
+    }
+
+    /// An item announced with text in it: each text begins its channel, as
+    /// in [`begin_part`](Self::begin_part).
+    fn begin_item<D: Detector<Cursor = C>>(
+        &mut self,
+        sc: &Scanner<D>,
+        output: u32,
+        item: &mut OutputItem,
+    ) -> Result<(), Stop> {
+        let id = item.id.clone();
+        for (i, p) in item.content.iter_mut().enumerate() {
+            self.begin_part(
+                sc,
+                (output, i as u32, Kind::of_part(p, false)),
+                p,
+                id.as_ref(),
+            )?;
+        }
+        for (i, p) in item.summary.iter_mut().enumerate() {
+            self.begin_part(sc, (output, i as u32, Kind::Summary), p, id.as_ref())?;
+        }
+        for (t, kind) in [
+            (item.arguments.as_mut(), Kind::Arguments),
+            (item.input.as_mut(), Kind::CustomInput),
+        ] {
+            if let Some(t) = t.filter(|t| !t.is_empty())
+                && !self.channels.iter().any(|c| c.key == (output, 0, kind))
+            {
+                self.push(sc, (output, 0, kind), t, id.as_ref())?;
+            }
+        }
         Ok(())
     }
 
