@@ -546,3 +546,19 @@ async fn text_begun_in_the_added_event_and_continued_by_deltas() {
         assert_eq!(text, "mail <EMAIL_ADDRESS> now", "{added}");
     }
 }
+
+// Attack: output_text deltas with a stray, changing `summary_index` (which
+// only summary events use); a caller places them by `content_index`.
+#[tokio::test]
+async fn stray_summary_index_on_output_text_deltas() {
+    let mut a = delta(0, 0, "mail jane.doe@");
+    a["summary_index"] = json!(0);
+    let done = json!({"type": "response.output_text.done", "output_index": 0, "content_index": 0,
+                      "summary_index": 0, "text": "x"});
+    let mut b = delta(0, 0, "example.com now");
+    b["summary_index"] = json!(1);
+    let evs = vec![created(), a, done, b, completed()];
+    let (text, all) = joined(evs, "response.output_text.delta").await;
+    assert_clean(&text);
+    assert_clean(&all);
+}

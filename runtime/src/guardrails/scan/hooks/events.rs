@@ -231,11 +231,7 @@ impl<C: Send> EventState<C> {
         let output = event.output_index.unwrap_or(0);
         let part = event.summary_index.or(event.content_index).unwrap_or(0);
         if let Some((k, _)) = Kind::of_event(&kind) {
-            // A call has no parts: its text is one whatever index it names.
-            let part = match k {
-                Kind::Arguments | Kind::CustomInput => 0,
-                _ => part,
-            };
+            let part = part_index(event, k);
             if kind.ends_with(".delta") {
                 self.delta(sc, (output, part, k), event)?;
                 return self.rest(sc, event, Used::DELTA, "");
@@ -256,12 +252,17 @@ impl<C: Send> EventState<C> {
             | "response.reasoning_summary_part.added"
             | "response.reasoning_summary_part.done" => {
                 let summary = kind.contains("summary");
-                if let Some(p) = event.part.as_mut() {
-                    let key = (output, part, Kind::of_part(p, summary));
+                let item_id = event.item_id.clone();
+                if let Some(p) = event.part.as_ref() {
+                    let k = Kind::of_part(p, summary);
+                    let key = (output, part_index(event, k), k);
+                    let Some(p) = event.part.as_mut() else {
+                        unreachable!("read above");
+                    };
                     if kind.ends_with(".done") {
                         self.end_key(sc, key)?;
                     } else {
-                        self.begin_part(sc, key, p, event.item_id.as_ref())?;
+                        self.begin_part(sc, key, p, item_id.as_ref())?;
                     }
                     self.whole_part(sc, key, p)?;
                 }
@@ -319,7 +320,7 @@ impl<C: Send> EventState<C> {
                     && matches!(event.delta, Some(Value::String(_)))
                 {
                     let k = self.other(stem);
-                    self.delta(sc, (output, part, k), event)?;
+                    self.delta(sc, (output, part_index(event, k), k), event)?;
                     let d = event.delta.take();
                     let outcome = self.unknown(sc, event, output, part);
                     event.delta = d;
@@ -328,7 +329,8 @@ impl<C: Send> EventState<C> {
                 if let Some(stem) = kind.strip_suffix(".done")
                     && let Some(id) = self.stems.iter().position(|s| s == stem)
                 {
-                    self.end_key(sc, (output, part, Kind::Other(id as u16)))?;
+                    let k = Kind::Other(id as u16);
+                    self.end_key(sc, (output, part_index(event, k), k))?;
                 }
                 return self.unknown(sc, event, output, part);
             }
@@ -825,6 +827,19 @@ impl Used {
     fn has(self, bit: Self) -> bool {
         bit.0 != 0 && self.0 & bit.0 != 0
     }
+}
+
+/// Which part of its item an event's text of kind `k` is in: a summary
+/// part by `summary_index`, any other part by `content_index` (a stray
+/// index of the other kind is ignored, as a caller placing the text
+/// ignores it), and 0 for a call, which has no parts.
+fn part_index(event: &ResponseEvent, k: Kind) -> u32 {
+    match k {
+        Kind::Summary => event.summary_index.or(event.content_index),
+        Kind::Arguments | Kind::CustomInput => None,
+        _ => event.content_index,
+    }
+    .unwrap_or(0)
 }
 
 /// The field of a `*.done` event that repeats the text whole.
