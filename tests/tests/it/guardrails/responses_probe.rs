@@ -343,11 +343,29 @@ async fn evasions_split_across_deltas() {
 #[tokio::test]
 #[ignore = "leak: checked_events builds ClientError::Api from the raw error event, under the hooks; only key-shaped text is scrubbed from it"]
 async fn error_event_message_reaches_the_caller_in_the_error() {
-    let evs = vec![
-        created(),
+    for end in [
         json!({"type": "error", "code": "server_error", "message": format!("user {EMAIL} said hi")}),
-    ];
-    assert_clean(&stream(evs).await);
+        json!({"type": "response.failed", "response": {"status": "failed", "output": [],
+               "error": {"code": "server_error", "message": format!("user {EMAIL} said hi")}}}),
+        json!({"error": {"code": "server_error", "message": format!("user {EMAIL} said hi")}}),
+    ] {
+        assert_clean(&stream(vec![created(), end]).await);
+    }
+}
+
+// Attack: more texts than the guardrail follows (each its own item): it must
+// fail closed, not let the rest through unscanned.
+#[tokio::test]
+async fn more_texts_than_the_guardrail_follows() {
+    let mut evs = vec![created()];
+    for i in 0..400 {
+        evs.push(delta(i, 0, "mail jane.doe@"));
+        evs.push(delta(i, 0, "example.com"));
+    }
+    evs.push(completed());
+    let all = stream(evs).await;
+    assert_clean(&all);
+    assert!(all.contains("Tripwire"), "the guardrail did not trip");
 }
 
 // Attack: a match split across two parts (or two items) of one message; a
@@ -561,4 +579,18 @@ async fn stray_summary_index_on_output_text_deltas() {
     let (text, all) = joined(evs, "response.output_text.delta").await;
     assert_clean(&text);
     assert_clean(&all);
+}
+
+// Attack: a vendor field on each delta spelling the text so far (a
+// cumulative snapshot): each copy is scanned whole, so the ones cut inside a
+// match show most of it.
+#[tokio::test]
+#[ignore = "leak: a vendor field that spells the text cumulatively is scanned whole per event, so a snapshot cut inside a match shows its prefix"]
+async fn cumulative_snapshot_in_a_vendor_field() {
+    let mut a = delta(0, 0, "mail jane.doe@examp");
+    a["snapshot"] = json!("mail jane.doe@examp");
+    let mut b = delta(0, 0, "le.com ok");
+    b["snapshot"] = json!(format!("mail {EMAIL} ok"));
+    let all = stream(vec![created(), a, b, completed()]).await;
+    assert!(!all.contains("jane.doe@examp"), "{all}");
 }
