@@ -594,3 +594,48 @@ async fn cumulative_snapshot_in_a_vendor_field() {
     let all = stream(vec![created(), a, b, completed()]).await;
     assert!(!all.contains("jane.doe@examp"), "{all}");
 }
+
+// Attack: an `output_item.done` and a terminal response with parts and items
+// never streamed (refusal, summary, citation url and title), a keepalive with text.
+#[tokio::test]
+async fn parts_and_items_never_streamed_and_a_keepalive() {
+    let item = json!({"type": "message", "id": "msg_1", "content": [
+        {"type": "output_text", "text": "streamed", "annotations": [
+            {"type": "url_citation", "url": format!("https://x.test/?u={EMAIL}"), "title": SSN}]},
+        {"type": "refusal", "refusal": format!("no {KEY}")}]});
+    let reasoning = json!({"type": "reasoning", "id": "rs_1",
+        "summary": [{"type": "summary_text", "text": EMAIL}],
+        "content": [{"type": "reasoning_text", "text": SSN}]});
+    let evs = vec![
+        created(),
+        delta(0, 0, "streamed"),
+        json!({"type": "keepalive", "message": EMAIL}),
+        json!({"type": "response.output_item.done", "output_index": 0, "item": item}),
+        json!({"type": "response.completed", "response": {"status": "completed",
+               "output": [item, reasoning, {"type": "function_call", "arguments": format!("{{\"a\": \"{EMAIL}\"}}")}]}}),
+    ];
+    assert_clean(&stream(evs).await);
+}
+
+// Attack: a text begun in the `response.created` snapshot's output and
+// continued by deltas (an accumulating caller starts from that snapshot).
+#[tokio::test]
+async fn text_begun_in_the_created_snapshot() {
+    let evs = vec![
+        json!({"type": "response.created", "response": {"status": "in_progress", "output": [
+            {"type": "message", "id": "msg_1", "content": [{"type": "output_text", "text": "mail jane.doe@exa"}]}]}}),
+        delta(0, 0, "mple.com now"),
+        completed(),
+    ];
+    let client = masked(evs);
+    let mut s = client.create_stream(request()).await.unwrap();
+    let mut text = String::new();
+    while let Some(Ok(e)) = s.next().await {
+        if e.kind == "response.created" {
+            text.push_str(&e.response.as_ref().unwrap().output_text());
+        }
+        text.push_str(e.delta_text().unwrap_or_default());
+    }
+    assert_clean(&text);
+    assert_eq!(text, "mail <EMAIL_ADDRESS> now");
+}

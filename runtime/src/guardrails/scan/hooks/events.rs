@@ -15,7 +15,8 @@
 //! event of its own, emitted just before the event that ended it (see
 //! [`OnChunk::release`](crate::OnChunk::release)).
 //!
-//! A text a `content_part.added` or `output_item.added` already carries
+//! A text a `content_part.added`, an `output_item.added` or the snapshot
+//! of `response.created` (`.in_progress`, `.queued`) already carries
 //! begins its channel (an accumulating caller appends the deltas to it), so
 //! it is held back as a first delta would be.
 //!
@@ -290,6 +291,12 @@ impl<C: Send> EventState<C> {
                     "response.completed" | "response.incomplete" | "response.failed"
                 ) {
                     self.end_all(sc)?;
+                } else if let Some(r) = event.response.as_mut() {
+                    // A snapshot of a response under way: its texts are
+                    // what deltas will append to.
+                    for (i, item) in r.output.iter_mut().enumerate() {
+                        self.begin_item(sc, i as u32, item)?;
+                    }
                 }
                 if let Some(r) = event.response.as_mut() {
                     self.whole_response(sc, r)?;
