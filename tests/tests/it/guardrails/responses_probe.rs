@@ -639,3 +639,63 @@ async fn text_begun_in_the_created_snapshot() {
     assert_clean(&text);
     assert_eq!(text, "mail <EMAIL_ADDRESS> now");
 }
+
+// Attack: post_response on `create` with function arguments that are not
+// JSON, or JSON with the value in a key, custom tool input, a refusal.
+#[tokio::test]
+async fn create_reply_with_arguments_that_are_not_json() {
+    for args in [
+        format!("not json {EMAIL}"),
+        format!("{{\"{EMAIL}\": 1}}"),
+        format!("{{\"a\": \"{SSN}\""),
+        format!("[\"{KEY}\", {{\"b\": \"x project zephyr\"}}]"),
+    ] {
+        let reply = json!({"id": "r", "object": "response", "status": "completed", "model": "m",
+            "output": [{"type": "function_call", "name": "f", "call_id": "c", "arguments": args},
+                       {"type": "custom_tool_call", "name": "g", "call_id": "d", "input": EMAIL},
+                       {"type": "message", "content": [{"type": "refusal", "refusal": SSN}]}]});
+        let client = masked(vec![reply]);
+        match client.create(request()).await {
+            Ok(r) => assert_clean(&serde_json::to_string(&r).unwrap()),
+            Err(e) => assert!(matches!(e, ClientError::Hook(_)), "{e:?}"),
+        }
+    }
+}
+
+// Attack: function arguments whose JSON spells the value with escapes
+// (`\u0040`, `\u002d`, `\/`) or puts it in a key, under every cut of two
+// deltas; the caller parses the JSON and gets the value back.
+#[tokio::test]
+async fn json_escapes_and_keys_in_streamed_arguments() {
+    for args in [
+        r#"{"to": "jane.doe\u0040example.com"}"#,
+        r#"{"ssn": "123\u002d45\u002d6789"}"#,
+        r#"{"jane.doe@example.com": true}"#,
+        r#"{"k": "sk\u002dproj-4fT9qLm2Xv8RkP0sWz7YbN3c"}"#,
+    ] {
+        for cut in 0..=args.len() {
+            let evs = vec![
+                created(),
+                json!({"type": "response.function_call_arguments.delta", "output_index": 0, "item_id": "fc_1", "delta": &args[..cut]}),
+                json!({"type": "response.function_call_arguments.delta", "output_index": 0, "item_id": "fc_1", "delta": &args[cut..]}),
+                json!({"type": "response.function_call_arguments.done", "output_index": 0, "item_id": "fc_1", "arguments": args}),
+                completed(),
+            ];
+            let (text, all) = joined(evs, "response.function_call_arguments.delta").await;
+            let decoded = serde_json::from_str::<Value>(&text)
+                .map(|v| v.to_string())
+                .unwrap_or_else(|_| text.clone());
+            assert_clean(&decoded);
+            assert_clean(&all);
+            assert_clean(&text);
+        }
+        let reply = json!({"id": "r", "object": "response", "status": "completed", "model": "m",
+            "output": [{"type": "function_call", "name": "f", "call_id": "c", "arguments": args}]});
+        let r = masked(vec![reply]).create(request()).await.unwrap();
+        let a = r.output[0].arguments.clone().unwrap();
+        let decoded = serde_json::from_str::<Value>(&a)
+            .map(|v| v.to_string())
+            .unwrap_or(a);
+        assert_clean(&decoded);
+    }
+}
