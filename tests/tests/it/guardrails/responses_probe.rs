@@ -699,3 +699,25 @@ async fn json_escapes_and_keys_in_streamed_arguments() {
         assert_clean(&decoded);
     }
 }
+
+// Attack: summary deltas with no `summary_index` and a stray, changing
+// `content_index`; a lenient caller puts them all in summary part 0.
+#[tokio::test]
+async fn summary_deltas_with_a_stray_content_index() {
+    let d = |c: u32, t: &str| {
+        json!({"type": "response.reasoning_summary_text.delta", "output_index": 0, "item_id": "rs_1",
+               "content_index": c, "delta": t})
+    };
+    let done = json!({"type": "response.reasoning_summary_text.done", "output_index": 0, "item_id": "rs_1",
+                      "content_index": 0, "text": "x"});
+    let evs = vec![
+        created(),
+        d(0, "user jane.doe@"),
+        done,
+        d(1, "example.com ok"),
+        completed(),
+    ];
+    let (text, all) = joined(evs, "response.reasoning_summary_text.delta").await;
+    assert_clean(&text);
+    assert_clean(&all);
+}

@@ -839,10 +839,11 @@ impl Used {
 /// Which part of its item an event's text of kind `k` is in: a summary
 /// part by `summary_index`, any other part by `content_index` (a stray
 /// index of the other kind is ignored, as a caller placing the text
-/// ignores it), and 0 for a call, which has no parts.
+/// ignores it; a missing one is 0, as a lenient caller reads it), and 0 for
+/// a call, which has no parts.
 fn part_index(event: &ResponseEvent, k: Kind) -> u32 {
     match k {
-        Kind::Summary => event.summary_index.or(event.content_index),
+        Kind::Summary => event.summary_index,
         Kind::Arguments | Kind::CustomInput => None,
         _ => event.content_index,
     }
