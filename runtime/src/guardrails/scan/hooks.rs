@@ -233,8 +233,8 @@ pub(crate) fn output_item_texts<E>(
 
 /// Calls `f` on the texts of a Responses reply outside its output items:
 /// its error, why it is incomplete, and, with `scan_unknown`, every string
-/// in fields the type does not name (`instructions` echoed back, a
-/// server's own `output_text`, ...).
+/// in fields the type does not name (a server's own `output_text`, ...)
+/// but those that echo the request ([`ECHOED`]).
 pub(crate) fn response_texts<E>(
     resp: &mut Response,
     scan_unknown: bool,
@@ -257,10 +257,35 @@ pub(crate) fn response_texts<E>(
         extra_texts(&mut d.extra, f)?;
     }
     if scan_unknown {
-        extra_texts(&mut resp.extra, f)?;
+        for (_, v) in resp
+            .extra
+            .iter_mut()
+            .filter(|(k, _)| !ECHOED.contains(&k.as_str()))
+        {
+            value_texts(v, f)?;
+        }
     }
     Ok(())
 }
+
+/// Fields of a response that echo the request (its instructions, tool
+/// definitions, the output format's schema, metadata): the caller's own
+/// text and configuration, which the pre-request hooks read, not text the
+/// model or a tool wrote, and full of descriptions and URLs a guardrail
+/// would trip on at the very end of every stream.
+const ECHOED: [&str; 11] = [
+    "instructions",
+    "tools",
+    "tool_choice",
+    "text",
+    "reasoning",
+    "include",
+    "metadata",
+    "prompt",
+    "truncation",
+    "service_tier",
+    "conversation",
+];
 
 /// Keys whose string values are not text a reader sees: ids, type tags,
 /// statuses, opaque and binary payloads.
@@ -284,20 +309,23 @@ pub(crate) fn extra_texts<E>(
     extra: &mut Extra,
     f: &mut impl FnMut(&mut String) -> Result<(), E>,
 ) -> Result<(), E> {
-    fn value<E>(v: &mut Value, f: &mut impl FnMut(&mut String) -> Result<(), E>) -> Result<(), E> {
-        match v {
-            Value::String(s) if !is_binary(s) => f(s),
-            Value::Array(a) => a.iter_mut().try_for_each(|v| value(v, f)),
-            Value::Object(o) => object(o, f),
-            _ => Ok(()),
-        }
+    extra
+        .iter_mut()
+        .filter(|(k, _)| !NOT_TEXT.contains(&k.as_str()))
+        .try_for_each(|(_, v)| value_texts(v, f))
+}
+
+/// [`extra_texts`] of one value.
+fn value_texts<E>(
+    v: &mut Value,
+    f: &mut impl FnMut(&mut String) -> Result<(), E>,
+) -> Result<(), E> {
+    match v {
+        Value::String(s) if !is_binary(s) => f(s),
+        Value::Array(a) => a.iter_mut().try_for_each(|v| value_texts(v, f)),
+        Value::Object(o) => extra_texts(o, f),
+        _ => Ok(()),
     }
-    fn object<E>(o: &mut Extra, f: &mut impl FnMut(&mut String) -> Result<(), E>) -> Result<(), E> {
-        o.iter_mut()
-            .filter(|(k, _)| !NOT_TEXT.contains(&k.as_str()))
-            .try_for_each(|(_, v)| value(v, f))
-    }
-    object(extra, f)
 }
 
 /// The pre-request hook of a scanning guardrail.

@@ -183,15 +183,23 @@ async fn vendor_fields_on_an_item() {
     assert_clean(&stream(evs).await);
 }
 
-// Attack: the terminal response echoing text in its own fields (`instructions`, `output_text`).
+// Attack: the terminal response carrying text in fields of its own (a
+// server's `output_text`, a vendor's `summary`). What echoes the request
+// (`instructions`, `tools`) is the caller's own and is left as sent.
 #[tokio::test]
 async fn terminal_response_top_level_fields() {
     let evs = vec![
         created(),
         json!({"type": "response.completed", "response": {"status": "completed", "output": [],
-               "instructions": format!("operator {EMAIL}"), "output_text": format!("{KEY}")}}),
+               "instructions": "operator ops@corp.test", "output_text": format!("{KEY}"),
+               "vendor": {"summary": format!("mail {EMAIL}")}}}),
     ];
-    assert_clean(&stream(evs).await);
+    let all = stream(evs).await;
+    assert_clean(&all);
+    assert!(
+        all.contains("ops@corp.test"),
+        "the echoed instructions are left: {all}"
+    );
 }
 
 // Attack: citations with text outside `url` and `title` (a file citation's `filename`).
@@ -401,7 +409,7 @@ async fn match_split_across_content_parts() {
 #[tokio::test]
 async fn create_reply_with_vendor_fields() {
     let reply = json!({"id": "r", "object": "response", "status": "completed", "model": "m",
-    "instructions": format!("op {EMAIL}"),
+    "output_text": format!("op {EMAIL}"),
     "output": [
         {"type": "message", "content": [
             {"type": "output_audio", "transcript": format!("say {SSN}")},
@@ -720,4 +728,59 @@ async fn summary_deltas_with_a_stray_content_index() {
     let (text, all) = joined(evs, "response.reasoning_summary_text.delta").await;
     assert_clean(&text);
     assert_clean(&all);
+}
+
+#[openai_client(api = responses)]
+struct Urls {
+    #[inner]
+    client: Scripted,
+    #[on_chunk]
+    urls: openai_hooks::guardrails::UrlFilter,
+}
+
+// Attack: a URL outside the allow list cut across deltas, and in a web
+// search's sources; the request settings echoed on the terminal response
+// (tool descriptions with URLs) are the caller's own and do not trip.
+#[tokio::test]
+async fn url_filter_on_cut_deltas_and_search_sources() {
+    let run = |evs: Vec<Value>| async move {
+        let client = Urls {
+            client: Scripted::new(evs),
+            urls: openai_hooks::guardrails::UrlFilter::new(["example.com"]).unwrap(),
+        };
+        let mut s = client.create_stream(request()).await.unwrap();
+        let mut out = String::new();
+        let mut tripped = false;
+        while let Some(item) = s.next().await {
+            match item {
+                Ok(e) => out.push_str(&serde_json::to_string(&e).unwrap()),
+                Err(_) => tripped = true,
+            }
+        }
+        (out, tripped)
+    };
+    let (out, tripped) = run(vec![
+        created(),
+        delta(0, 0, "see https://ev"),
+        delta(0, 0, "il.test/x now"),
+        completed(),
+    ])
+    .await;
+    assert!(tripped && !out.contains("evil.test"), "{out}");
+    let search = json!({"type": "web_search_call", "id": "ws_1", "status": "completed",
+        "action": {"type": "search", "query": "q", "sources": [{"type": "url", "url": "https://evil.test/a"}]}});
+    let (out, tripped) = run(vec![
+        created(),
+        json!({"type": "response.output_item.done", "output_index": 0, "item": search}),
+        completed(),
+    ])
+    .await;
+    assert!(tripped && !out.contains("evil.test"), "{out}");
+    let (out, tripped) = run(vec![
+        created(),
+        json!({"type": "response.completed", "response": {"status": "completed", "output": [],
+            "tools": [{"type": "function", "name": "f", "description": "docs at https://docs.internal.test/f"}]}}),
+    ])
+    .await;
+    assert!(!tripped, "{out}");
 }

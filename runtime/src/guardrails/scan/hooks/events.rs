@@ -29,8 +29,9 @@
 //! `text` on a delta, an `item` on a part event) are scanned whole; so,
 //! unless `scan_unknown_fields(false)`, are strings in fields the types do
 //! not name (a vendor's `transcript`, an `output_audio` part, a built-in
-//! tool call's `action`, the terminal response's echoed `instructions`),
-//! ids, type tags and opaque payloads aside. `logprobs`, which spell the
+//! tool call's `action`, a server's own `output_text` on the response),
+//! ids, type tags, opaque payloads and what the response echoes of the
+//! request (`instructions`, `tools`, ...) aside. `logprobs`, which spell the
 //! text token by token, are removed.
 
 use std::collections::VecDeque;
