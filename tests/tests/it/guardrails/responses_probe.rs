@@ -784,3 +784,26 @@ async fn url_filter_on_cut_deltas_and_search_sources() {
     .await;
     assert!(!tripped, "{out}");
 }
+
+// Not a leak: a long audio stream (`response.audio.delta`, base64) is not
+// text; it passes unchanged and does not count against the text limits.
+#[tokio::test]
+async fn audio_deltas_are_not_text() {
+    let chunk = "QUJD".repeat(1 << 18); // 1 MiB of base64
+    let mut evs = vec![created()];
+    for _ in 0..10 {
+        evs.push(json!({"type": "response.audio.delta", "output_index": 0, "delta": chunk}));
+    }
+    evs.push(completed());
+    let client = masked(evs);
+    let mut s = client.create_stream(request()).await.unwrap();
+    let mut n = 0;
+    while let Some(item) = s.next().await {
+        let e = item.unwrap();
+        if e.kind == "response.audio.delta" {
+            assert_eq!(e.delta_text(), Some(chunk.as_str()));
+            n += 1;
+        }
+    }
+    assert_eq!(n, 10);
+}

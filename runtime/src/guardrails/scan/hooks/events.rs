@@ -325,6 +325,16 @@ impl<C: Send> EventState<C> {
             // it is scanned whole.
             _ => {
                 if let Some(stem) = kind.strip_suffix(".delta")
+                    && stem.ends_with("audio")
+                {
+                    // Audio (`response.audio.delta`): base64, not text,
+                    // as a chat reply's `audio.data` is not.
+                    let d = event.delta.take();
+                    let outcome = self.unknown(sc, event, output, part);
+                    event.delta = d;
+                    return outcome;
+                }
+                if let Some(stem) = kind.strip_suffix(".delta")
                     && matches!(event.delta, Some(Value::String(_)))
                 {
                     let k = self.other(stem);
