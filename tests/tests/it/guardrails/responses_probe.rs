@@ -807,3 +807,14 @@ async fn audio_deltas_are_not_text() {
     }
     assert_eq!(n, 10);
 }
+
+// Attack: text, not base64, in an audio delta.
+#[tokio::test]
+async fn text_in_an_audio_delta() {
+    let evs = vec![
+        created(),
+        json!({"type": "response.audio.delta", "output_index": 0, "delta": format!("mail {EMAIL}")}),
+        completed(),
+    ];
+    assert_clean(&stream(evs).await);
+}

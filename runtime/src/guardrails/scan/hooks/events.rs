@@ -326,9 +326,19 @@ impl<C: Send> EventState<C> {
             _ => {
                 if let Some(stem) = kind.strip_suffix(".delta")
                     && stem.ends_with("audio")
+                    && event
+                        .delta
+                        .as_ref()
+                        .and_then(Value::as_str)
+                        .is_some_and(|d| {
+                            d.bytes().all(|b| {
+                                b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=')
+                            })
+                        })
                 {
                     // Audio (`response.audio.delta`): base64, not text,
-                    // as a chat reply's `audio.data` is not.
+                    // as a chat reply's `audio.data` is not (anything else
+                    // in the delta is scanned whole below).
                     let d = event.delta.take();
                     let outcome = self.unknown(sc, event, output, part);
                     event.delta = d;
