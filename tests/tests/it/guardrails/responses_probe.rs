@@ -818,3 +818,11 @@ async fn text_in_an_audio_delta() {
     ];
     assert_clean(&stream(evs).await);
 }
+
+// Attack: a vendor field whose name is empty.
+#[tokio::test]
+async fn a_vendor_field_with_an_empty_name() {
+    let mut d = delta(0, 0, "ok");
+    d[""] = json!(format!("mail {EMAIL}"));
+    assert_clean(&stream(vec![created(), d, completed()]).await);
+}

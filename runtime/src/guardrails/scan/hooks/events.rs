@@ -465,7 +465,10 @@ impl<C: Send> EventState<C> {
             self.whole_response(sc, r)?;
         }
         if sc.scan_unknown && !event.extra.is_empty() {
-            let used = event.extra.remove(skip);
+            let used = match skip {
+                "" => None,
+                _ => event.extra.remove(skip),
+            };
             let tally = &mut self.tally;
             let outcome = extra_texts(&mut event.extra, &mut |t| whole(sc, t, false, tally));
             if let Some(v) = used {
