@@ -2,7 +2,7 @@
 
 use async_openai::types::responses::{
     CustomToolCallOutputOutput, EasyInputContent, FunctionCallOutput, InputContent, InputItem,
-    InputParam, InputRole, Item, MessageItem, OutputMessageContent, Role,
+    InputParam, InputRole, Item, MessageItem, OutputMessageContent, ResponsePromptVariables, Role,
 };
 
 use super::{Author, Piece, Place};
@@ -31,6 +31,37 @@ macro_rules! walk_items {
     ($req:ident, $f:ident $(, $m:tt)?) => {{
         if let Some(t) = & $($m)? $req.instructions {
             $f(Piece { author: Author::System, message: 0, place: Place::Instructions }, t)?;
+        }
+        // A stored prompt's variables: text put into the prompt, each a
+        // string or an `input_text` part (images and files carry none).
+        if let Some(prompt) = & $($m)? $req.prompt {
+            let at = Piece { author: Author::User, message: 0, place: Place::Content };
+            match & $($m)? prompt.variables {
+                Some(ResponsePromptVariables::String(t)) => $f(at, t)?,
+                Some(ResponsePromptVariables::Content(InputContent::InputText(p))) => {
+                    $f(at, & $($m)? p.text)?
+                }
+                Some(ResponsePromptVariables::Custom(v)) => {
+                    let values: Vec<_> = match v {
+                        serde_json::Value::Object(map) => map.into_iter().map(|(_, v)| v).collect(),
+                        v => vec![v],
+                    };
+                    for v in values {
+                        match v {
+                            serde_json::Value::String(t) => $f(at, t)?,
+                            serde_json::Value::Object(part)
+                                if part.get("type").and_then(|t| t.as_str()) == Some("input_text") =>
+                            {
+                                if let Some(serde_json::Value::String(t)) = (& $($m)? *part).into_iter().find(|(k, _)| *k == "text").map(|(_, v)| v) {
+                                    $f(at, t)?;
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                _ => {}
+            }
         }
         // The text parts of a content list; images and files carry none.
         macro_rules! parts {
@@ -91,9 +122,25 @@ macro_rules! walk_items {
                     }
                     CustomToolCallOutputOutput::List(list) => parts!(list, at, Author::Tool),
                 },
-                // References, reasoning, built-in tool calls and their
-                // outputs, program items: no text a person or tool wrote
-                // in the request.
+                // What built-in tools gave back: tool output like a
+                // function's.
+                InputItem::Item(Item::LocalShellCallOutput(out)) => {
+                    $f(at(Author::Tool, Place::ToolOutput), & $($m)? out.output)?
+                }
+                InputItem::Item(Item::ShellCallOutput(out)) => {
+                    for (i, part) in (& $($m)? out.output).into_iter().enumerate() {
+                        $f(at(Author::Tool, Place::Part(i)), & $($m)? part.stdout)?;
+                        $f(at(Author::Tool, Place::Part(i)), & $($m)? part.stderr)?;
+                    }
+                }
+                InputItem::Item(Item::ApplyPatchCallOutput(out)) => {
+                    if let Some(t) = & $($m)? out.output {
+                        $f(at(Author::Tool, Place::ToolOutput), t)?;
+                    }
+                }
+                // References, reasoning, built-in tool calls, screenshots,
+                // program items: no text a person or tool wrote in the
+                // request.
                 _ => {}
             }
         }
@@ -107,14 +154,17 @@ macro_rules! walk_items {
 /// | piece | author | [`Place`] | `message` |
 /// |---|---|---|---|
 /// | `instructions` | system | `Instructions` | 0 |
+/// | `prompt.variables`: each string or `input_text` part | user | `Content` | 0 |
 /// | `input` given as a string | user | `Content` | 0 |
 /// | a message item (easy or typed) | its role | `Content`, or `Part` for each `input_text` part | the item's index in `input` |
 /// | an assistant output message | assistant | `Part` for each `output_text` or `refusal` part | the item's index |
 /// | a function or custom tool call | assistant | `ToolArguments(0)` (arguments, or a custom tool's input) | the item's index |
 /// | a function or custom tool call output | tool | `ToolOutput`, or `Part` for each `input_text` part | the item's index |
+/// | a local shell or `apply_patch` call output | tool | `ToolOutput` | the item's index |
+/// | a shell call output | tool | `Part` for each output's `stdout`, then its `stderr` | the item's index |
 ///
-/// Item references, reasoning items, built-in tool calls and their outputs
-/// carry no text here.
+/// Item references, reasoning items, built-in tool calls and the outputs
+/// not named above (screenshots, MCP approvals) carry no text here.
 pub fn walk_responses_request<E>(
     req: &ResponsesRequest,
     mut f: impl FnMut(Piece, &String) -> Result<(), E>,

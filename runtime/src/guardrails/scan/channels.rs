@@ -105,7 +105,7 @@ fn each_value_text<E>(
 /// guardrail reads base64. Only the whole value counts: a media type, then
 /// `;base64,`, then base64 to the end; anything else (a `text/html`
 /// document, words after the payload) is text.
-fn is_binary(s: &str) -> bool {
+pub(crate) fn is_binary(s: &str) -> bool {
     let Some(rest) = s.get(..5).filter(|p| p.eq_ignore_ascii_case("data:")) else {
         return false;
     };

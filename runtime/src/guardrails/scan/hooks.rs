@@ -43,7 +43,9 @@ pub(crate) use stream::StreamState;
 
 use std::collections::HashMap;
 
-use super::channels::{Channel, chunk_choice_texts, reply_choice_texts, slot};
+use serde_json::Value;
+
+use super::channels::{Channel, chunk_choice_texts, is_binary, reply_choice_texts, slot};
 use super::engine::{Blocked, Detector, FieldStream, Scanner, Tail, Tally};
 use crate::guardrails::Guardrail;
 use crate::guardrails::result::{GuardrailResult, record, record_shared};
@@ -51,7 +53,7 @@ use crate::hooks::{ChunkAction, HookContext, HookError, Stage};
 use crate::limits::{MAX_CHOICES, MAX_HELD_BYTES, MAX_TOOL_CALLS};
 use crate::text::{Author, walk_request_mut, walk_responses_request_mut};
 use crate::types::responses::{OutputItem, Response, ResponsesRequest};
-use crate::types::{ChatChunk, ChatRequest, ChatResponse, ChunkChoice};
+use crate::types::{ChatChunk, ChatRequest, ChatResponse, ChunkChoice, Extra};
 
 /// A guardrail built on a [`Scanner`]; its [`Guardrail::name`] names it in
 /// results and tripwires.
@@ -162,24 +164,33 @@ pub(crate) fn post_response_responses<G: ScanGuard>(
     cx: &mut HookContext,
 ) -> Result<(), HookError> {
     let mut tally = Tally::default();
-    let outcome = resp.output.iter_mut().try_for_each(|item| {
-        output_item_texts(item, &mut |t, json| {
-            if let Some(new) = g.scanner().apply_as(t, json, &mut tally)? {
-                *t = new;
-            }
-            Ok(())
-        })
-    });
+    let scan_unknown = g.scanner().scan_unknown;
+    let mut f = |t: &mut String, json: bool| -> Result<(), Blocked> {
+        if let Some(new) = g.scanner().apply_as(t, json, &mut tally)? {
+            *t = new;
+        }
+        Ok(())
+    };
+    let outcome = (|| {
+        for item in &mut resp.output {
+            output_item_texts(item, scan_unknown, &mut f)?;
+        }
+        response_texts(resp, scan_unknown, &mut |t| f(t, false))
+    })();
     finish_whole(g, Stage::PostResponse, outcome, &tally, cx)
 }
 
 /// Calls `f` on every text of a Responses output item, with whether it is
 /// JSON: a message's `output_text` and `refusal` parts and their citations'
 /// URLs and titles, a reasoning item's text and summary parts, a function
-/// call's arguments (JSON) and a custom tool call's input. `logprobs` spell
-/// the text token by token, so they are removed from every part.
+/// call's arguments (JSON) and a custom tool call's input, the name of the
+/// tool called, and, with `scan_unknown`, every string in fields the types
+/// do not name (a part's `transcript`, a built-in tool call's `action`, a
+/// citation's `filename`; see [`extra_texts`]). `logprobs` spell the text
+/// token by token, so they are removed from every part.
 pub(crate) fn output_item_texts<E>(
     item: &mut OutputItem,
+    scan_unknown: bool,
     f: &mut impl FnMut(&mut String, bool) -> Result<(), E>,
 ) -> Result<(), E> {
     for part in item.content.iter_mut().chain(item.summary.iter_mut()) {
@@ -197,6 +208,12 @@ pub(crate) fn output_item_texts<E>(
             {
                 f(t, false)?;
             }
+            if scan_unknown {
+                extra_texts(&mut note.extra, &mut |t| f(t, false))?;
+            }
+        }
+        if scan_unknown {
+            extra_texts(&mut part.extra, &mut |t| f(t, false))?;
         }
     }
     if let Some(t) = item.arguments.as_mut() {
@@ -205,7 +222,110 @@ pub(crate) fn output_item_texts<E>(
     if let Some(t) = item.input.as_mut() {
         f(t, false)?;
     }
+    if let Some(t) = item.name.as_mut() {
+        f(t, false)?;
+    }
+    if scan_unknown {
+        extra_texts(&mut item.extra, &mut |t| f(t, false))?;
+    }
     Ok(())
+}
+
+/// Calls `f` on the texts of a Responses reply outside its output items:
+/// its error, why it is incomplete, and, with `scan_unknown`, every string
+/// in fields the type does not name (a server's own `output_text`, ...)
+/// but those that echo the request ([`ECHOED`]).
+pub(crate) fn response_texts<E>(
+    resp: &mut Response,
+    scan_unknown: bool,
+    f: &mut impl FnMut(&mut String) -> Result<(), E>,
+) -> Result<(), E> {
+    if let Some(e) = resp.error.as_mut() {
+        f(&mut e.message)?;
+        for t in [e.code.as_mut(), e.param.as_mut(), e.kind.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            f(t)?;
+        }
+        extra_texts(&mut e.extra, f)?;
+    }
+    if let Some(d) = resp.incomplete_details.as_mut() {
+        if let Some(t) = d.reason.as_mut() {
+            f(t)?;
+        }
+        extra_texts(&mut d.extra, f)?;
+    }
+    if scan_unknown {
+        for (_, v) in resp
+            .extra
+            .iter_mut()
+            .filter(|(k, _)| !ECHOED.contains(&k.as_str()))
+        {
+            value_texts(v, f)?;
+        }
+    }
+    Ok(())
+}
+
+/// Fields of a response that echo the request (its instructions, tool
+/// definitions, the output format's schema, metadata): the caller's own
+/// text and configuration, which the pre-request hooks read, not text the
+/// model or a tool wrote, and full of descriptions and URLs a guardrail
+/// would trip on at the very end of every stream.
+const ECHOED: [&str; 11] = [
+    "instructions",
+    "tools",
+    "tool_choice",
+    "text",
+    "reasoning",
+    "include",
+    "metadata",
+    "prompt",
+    "truncation",
+    "service_tier",
+    "conversation",
+];
+
+/// Keys whose string values are not text a reader sees: ids, type tags,
+/// statuses, opaque and binary payloads.
+const NOT_TEXT: [&str; 10] = [
+    "id",
+    "item_id",
+    "call_id",
+    "type",
+    "object",
+    "status",
+    "obfuscation",
+    "encrypted_content",
+    "data",
+    "logprobs",
+];
+
+/// Calls `f` on every string in fields a type does not name that is text:
+/// at any depth, all but the values of [`NOT_TEXT`] keys and base64 media
+/// `data:` URLs.
+pub(crate) fn extra_texts<E>(
+    extra: &mut Extra,
+    f: &mut impl FnMut(&mut String) -> Result<(), E>,
+) -> Result<(), E> {
+    extra
+        .iter_mut()
+        .filter(|(k, _)| !NOT_TEXT.contains(&k.as_str()))
+        .try_for_each(|(_, v)| value_texts(v, f))
+}
+
+/// [`extra_texts`] of one value.
+fn value_texts<E>(
+    v: &mut Value,
+    f: &mut impl FnMut(&mut String) -> Result<(), E>,
+) -> Result<(), E> {
+    match v {
+        Value::String(s) if !is_binary(s) => f(s),
+        Value::Array(a) => a.iter_mut().try_for_each(|v| value_texts(v, f)),
+        Value::Object(o) => extra_texts(o, f),
+        _ => Ok(()),
+    }
 }
 
 /// The pre-request hook of a scanning guardrail.

@@ -7,6 +7,7 @@ mod checks;
 mod evasion;
 mod pipeline;
 mod responses;
+mod responses_probe;
 mod responses_stream;
 mod scan_hooks;
 mod streaming;

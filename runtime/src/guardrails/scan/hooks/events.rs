@@ -3,7 +3,11 @@
 //!
 //! Each text the stream builds is a channel: an output item's
 //! `output_text`, `refusal` or `reasoning_text` part, a reasoning summary
-//! part, a function call's arguments (JSON) or a custom tool call's input.
+//! part, a function call's arguments (JSON) or a custom tool call's input
+//! (one text per call, whatever `content_index` its deltas name), and the
+//! text of any `*.delta` event type this crate does not name (an audio
+//! transcript, a code interpreter's code, MCP call arguments), which its
+//! `*.done` ends.
 //! Its deltas go through a text stream that holds back what could still
 //! complete a match, as on Chat Completions. What a channel still holds
 //! when it ends (its `.done` event, the item's or part's `.done`, the
@@ -11,15 +15,28 @@
 //! event of its own, emitted just before the event that ended it (see
 //! [`OnChunk::release`](crate::OnChunk::release)).
 //!
+//! A text a `content_part.added`, an `output_item.added` or the snapshot
+//! of `response.created` (`.in_progress`, `.queued`) already carries
+//! begins its channel (an accumulating caller appends the deltas to it), so
+//! it is held back as a first delta would be.
+//!
 //! Events that repeat a text whole (`*.done`, `content_part.done`,
 //! `output_item.done`, the terminal `response`) get the text that was
 //! emitted for it, never the server's own copy; a text that never streamed
 //! (a server that sends an item whole) is scanned whole there. Citations,
-//! error messages and every string of an event type this crate does not
-//! know are scanned whole. `logprobs`, which spell the text token by
-//! token, are removed.
+//! error messages, tool names, every string of an event type this crate
+//! does not know, and the fields a known event's type does not use (a
+//! `text` on a delta, an `item` on a part event) are scanned whole; so,
+//! unless `scan_unknown_fields(false)`, are strings in fields the types do
+//! not name (a vendor's `transcript`, an `output_audio` part, a built-in
+//! tool call's `action`, a server's own `output_text` on the response),
+//! ids, type tags, opaque payloads and what the response echoes of the
+//! request (`instructions`, `tools`, ...) aside. `logprobs`, which spell the
+//! text token by token, are removed.
 
+mod dispatch;
 mod text;
+mod whole;
 
 use std::collections::VecDeque;
 
@@ -32,7 +49,7 @@ use crate::guardrails::scan::engine::{Detector, FieldStream, Scanner, Tail, Tall
 use crate::guardrails::scan::hooks::ScanGuard;
 use crate::hooks::{ChunkAction, HookContext, HookError, Stage};
 use crate::limits::{MAX_GATHERED_BYTES, MAX_HELD_BYTES, MAX_TEXT_CHANNELS};
-use crate::types::responses::{OutputContent, OutputItem, Response, ResponseEvent};
+use crate::types::responses::ResponseEvent;
 
 /// Which text: the output item, the part in it (0 for a call), the kind.
 type Key = (u32, u32, Kind);
@@ -59,6 +76,9 @@ pub(crate) struct EventState<C> {
     kept: usize,
     /// Delta events releasing what ended channels held, to emit next.
     pending: VecDeque<ResponseEvent>,
+    /// The stems (`response.audio.transcript`) of the `*.delta` event types
+    /// this crate does not name that streamed text, by [`Kind::Other`].
+    stems: Vec<String>,
     tally: Tally,
     reported: bool,
 }
@@ -70,6 +90,7 @@ impl<C> Default for EventState<C> {
             held: 0,
             kept: 0,
             pending: VecDeque::new(),
+            stems: Vec::new(),
             tally: Tally::default(),
             reported: false,
         }
@@ -155,120 +176,6 @@ impl<C: Send> EventState<C> {
         }
     }
 
-    fn scan_event<D: Detector<Cursor = C>>(
-        &mut self,
-        sc: &Scanner<D>,
-        event: &mut ResponseEvent,
-    ) -> Result<(), Stop> {
-        event.extra.remove("logprobs");
-        let kind = event.kind.clone();
-        let output = event.output_index.unwrap_or(0);
-        let part = event.summary_index.or(event.content_index).unwrap_or(0);
-        if let Some(k) = Kind::of_event(&kind) {
-            if kind.ends_with(".delta") {
-                return self.delta(sc, (output, part, k), event);
-            }
-            if kind.ends_with(".done") {
-                return self.done(sc, (output, part, k), event);
-            }
-        }
-        match kind.as_str() {
-            "response.content_part.added"
-            | "response.content_part.done"
-            | "response.reasoning_summary_part.added"
-            | "response.reasoning_summary_part.done" => {
-                let summary = kind.contains("summary");
-                if let Some(p) = event.part.as_mut() {
-                    let key = (output, part, Kind::of_part(p, summary));
-                    if kind.ends_with(".done") {
-                        self.end_key(sc, key)?;
-                    }
-                    self.whole_part(sc, key, p)?;
-                }
-            }
-            "response.output_item.added" | "response.output_item.done" => {
-                if let Some(item) = event.item.as_mut() {
-                    if kind.ends_with(".done") {
-                        self.end_item(sc, output)?;
-                    }
-                    self.whole_item(sc, output, item)?;
-                }
-            }
-            "response.created"
-            | "response.in_progress"
-            | "response.completed"
-            | "response.incomplete"
-            | "response.failed"
-            | "response.queued" => {
-                if matches!(
-                    kind.as_str(),
-                    "response.completed" | "response.incomplete" | "response.failed"
-                ) {
-                    self.end_all(sc)?;
-                }
-                if let Some(r) = event.response.as_mut() {
-                    self.whole_response(sc, r)?;
-                }
-            }
-            "response.output_text.annotation.added" => {
-                if let Some(note) = event.extra.get_mut("annotation") {
-                    strings(sc, note, &mut self.tally)?;
-                }
-            }
-            "error" | "keepalive" => {
-                if let Some(m) = event.message.as_mut() {
-                    whole(sc, m, false, &mut self.tally)?;
-                }
-                if let Some(e) = event.extra.get_mut("error") {
-                    strings(sc, e, &mut self.tally)?;
-                }
-            }
-            // An event this crate does not know: every string in it.
-            _ => {
-                self.end_all_if_terminal(sc, event)?;
-                for t in [
-                    event.text.as_mut(),
-                    event.refusal.as_mut(),
-                    event.arguments.as_mut(),
-                ]
-                .into_iter()
-                .flatten()
-                {
-                    whole(sc, t, false, &mut self.tally)?;
-                }
-                if let Some(d) = event.delta.as_mut() {
-                    strings(sc, d, &mut self.tally)?;
-                }
-                for v in event.extra.values_mut() {
-                    strings(sc, v, &mut self.tally)?;
-                }
-                if let Some(item) = event.item.as_mut() {
-                    self.whole_item(sc, output, item)?;
-                }
-                if let Some(p) = event.part.as_mut() {
-                    self.whole_part(sc, (output, part, Kind::of_part(p, false)), p)?;
-                }
-                if let Some(r) = event.response.as_mut() {
-                    self.whole_response(sc, r)?;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// An unknown event that still ends the response (one with no type but
-    /// an error object): its channels end first.
-    fn end_all_if_terminal<D: Detector<Cursor = C>>(
-        &mut self,
-        sc: &Scanner<D>,
-        event: &ResponseEvent,
-    ) -> Result<(), Stop> {
-        if event.is_terminal() {
-            self.end_all(sc)?;
-        }
-        Ok(())
-    }
-
     /// Where channel `key` is, made (open) if new.
     fn channel<D: Detector<Cursor = C>>(
         &mut self,
@@ -322,10 +229,22 @@ impl<C: Send> EventState<C> {
             }
             return Ok(());
         };
+        self.push(sc, key, text, event.item_id.as_ref())
+    }
+
+    /// Streams `text` on as the next piece of channel `key` (opened if
+    /// new), leaving in it what can be emitted now.
+    fn push<D: Detector<Cursor = C>>(
+        &mut self,
+        sc: &Scanner<D>,
+        key: Key,
+        text: &mut String,
+        item_id: Option<&String>,
+    ) -> Result<(), Stop> {
         let i = self.channel(sc, key)?;
         let channel = &mut self.channels[i];
         if channel.item_id.is_none() {
-            channel.item_id.clone_from(&event.item_id);
+            channel.item_id = item_id.cloned();
         }
         if let Err(tail) = &channel.stream {
             // Text after the channel ended: its tail is scanned again in
@@ -434,8 +353,17 @@ impl<C: Send> EventState<C> {
             .and_then(|e| e.item_id.clone())
             .or_else(|| channel.item_id.clone());
         self.keep(i, &last)?;
+        let delta_kind = match key.2 {
+            Kind::OutputText => "response.output_text.delta".to_owned(),
+            Kind::Refusal => "response.refusal.delta".to_owned(),
+            Kind::ReasoningText => "response.reasoning_text.delta".to_owned(),
+            Kind::Summary => "response.reasoning_summary_text.delta".to_owned(),
+            Kind::Arguments => "response.function_call_arguments.delta".to_owned(),
+            Kind::CustomInput => "response.custom_tool_call_input.delta".to_owned(),
+            Kind::Other(id) => format!("{}.delta", self.stems[usize::from(id)]),
+        };
         let mut release = ResponseEvent {
-            kind: key.2.delta_event().to_owned(),
+            kind: delta_kind,
             output_index: Some(key.0),
             item_id,
             delta: Some(Value::String(last)),
@@ -447,80 +375,6 @@ impl<C: Send> EventState<C> {
             _ => release.content_index = Some(key.1),
         }
         self.pending.push_back(release);
-        Ok(())
-    }
-
-    /// A part repeated whole: the text emitted for it, or (never streamed)
-    /// scanned whole; its citations scanned whole.
-    fn whole_part<D: Detector<Cursor = C>>(
-        &mut self,
-        sc: &Scanner<D>,
-        key: Key,
-        part: &mut OutputContent,
-    ) -> Result<(), Stop> {
-        part.extra.remove("logprobs");
-        let emitted = self
-            .channels
-            .iter()
-            .rfind(|c| c.key == key)
-            .map(|c| c.emitted.clone());
-        for t in [part.text.as_mut(), part.refusal.as_mut()]
-            .into_iter()
-            .flatten()
-        {
-            match &emitted {
-                Some(e) => t.clone_from(e),
-                None => whole(sc, t, false, &mut self.tally)?,
-            }
-        }
-        for note in &mut part.annotations {
-            for t in [note.url.as_mut(), note.title.as_mut()]
-                .into_iter()
-                .flatten()
-            {
-                whole(sc, t, false, &mut self.tally)?;
-            }
-        }
-        Ok(())
-    }
-
-    fn whole_item<D: Detector<Cursor = C>>(
-        &mut self,
-        sc: &Scanner<D>,
-        output: u32,
-        item: &mut OutputItem,
-    ) -> Result<(), Stop> {
-        for (i, p) in item.content.iter_mut().enumerate() {
-            let key = (output, i as u32, Kind::of_part(p, false));
-            self.whole_part(sc, key, p)?;
-        }
-        for (i, p) in item.summary.iter_mut().enumerate() {
-            self.whole_part(sc, (output, i as u32, Kind::Summary), p)?;
-        }
-        for (t, kind) in [
-            (item.arguments.as_mut(), Kind::Arguments),
-            (item.input.as_mut(), Kind::CustomInput),
-        ] {
-            let Some(t) = t else { continue };
-            match self.channels.iter().rfind(|c| c.key == (output, 0, kind)) {
-                Some(c) => t.clone_from(&c.emitted),
-                None => whole(sc, t, kind.is_json(), &mut self.tally)?,
-            }
-        }
-        Ok(())
-    }
-
-    fn whole_response<D: Detector<Cursor = C>>(
-        &mut self,
-        sc: &Scanner<D>,
-        response: &mut Response,
-    ) -> Result<(), Stop> {
-        for (i, item) in response.output.iter_mut().enumerate() {
-            self.whole_item(sc, i as u32, item)?;
-        }
-        if let Some(e) = response.error.as_mut() {
-            whole(sc, &mut e.message, false, &mut self.tally)?;
-        }
         Ok(())
     }
 }
