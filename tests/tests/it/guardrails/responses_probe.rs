@@ -379,7 +379,6 @@ async fn more_texts_than_the_guardrail_follows() {
 // Attack: a match split across two parts (or two items) of one message; a
 // caller joining `output_text` (or every output_text delta) rebuilds it.
 #[tokio::test]
-#[ignore = "leak: each part is its own text; a match split across parts or items is never seen whole"]
 async fn match_split_across_content_parts() {
     let item = json!({"type": "message", "content": [
         {"type": "output_text", "text": "jane.doe@"}, {"type": "output_text", "text": "example.com"}]});
@@ -392,16 +391,27 @@ async fn match_split_across_content_parts() {
     let client = masked(evs);
     let mut s = client.create_stream(request()).await.unwrap();
     let mut joined = String::new();
-    let mut last = None;
-    while let Some(Ok(e)) = s.next().await {
-        if e.kind == "response.output_text.delta" {
-            joined.push_str(e.delta_text().unwrap());
+    let mut end = None;
+    while let Some(item) = s.next().await {
+        match item {
+            Ok(e) if e.kind == "response.output_text.delta" => {
+                joined.push_str(e.delta_text().unwrap())
+            }
+            Ok(e) => {
+                if let Some(r) = &e.response {
+                    assert!(!r.output_text().contains(EMAIL), "{}", r.output_text());
+                }
+            }
+            Err(e) => end = Some(e),
         }
-        last = Some(e);
     }
     assert!(!joined.contains(EMAIL), "{joined}");
-    let r = last.unwrap().response.unwrap();
-    assert!(!r.output_text().contains(EMAIL), "{}", r.output_text());
+    // The second part goes on from the first: the match is found across
+    // them, and as its start was delivered, it blocks.
+    assert!(
+        matches!(end, Some(openai_hooks::ClientError::Hook(_))),
+        "{end:?}"
+    );
 }
 
 // Attack: post_response on `create` with the same shapes: an unknown part

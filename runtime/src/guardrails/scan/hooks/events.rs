@@ -191,9 +191,29 @@ impl<C: Send> EventState<C> {
                 limit: MAX_TEXT_CHANNELS,
             });
         }
-        let stream = match key.2.is_json() {
-            true => FieldStream::new_json(&*sc.det),
-            false => FieldStream::new(&*sc.det),
+        // Callers join every `output_text` part of every message into one
+        // text (the SDKs' `output_text`): a new one goes on from where the
+        // last ended, so a match across the boundary is found (and, as part
+        // of it was delivered, blocks).
+        let before = (key.2 == Kind::OutputText)
+            .then(|| {
+                self.channels
+                    .iter()
+                    .rposition(|c| c.key.2 == Kind::OutputText)
+            })
+            .flatten();
+        let stream = match before {
+            Some(b) => {
+                self.end_channel_at(sc, b, None)?;
+                let Err(tail) = &self.channels[b].stream else {
+                    unreachable!("ended above");
+                };
+                let stream = FieldStream::resume(sc, tail);
+                self.held += stream.held();
+                stream
+            }
+            None if key.2.is_json() => FieldStream::new_json(&*sc.det),
+            None => FieldStream::new(&*sc.det),
         };
         self.channels.push(Channel {
             key,
