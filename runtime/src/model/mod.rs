@@ -73,7 +73,7 @@ pub mod parts {
     };
 }
 
-use crate::client::ChatClient;
+use crate::client::{ChatClient, DynChatClient};
 use parts::{EventConverter, RequestParts, response_events, response_format};
 
 /// A model's settings: which model, extra request fields, streaming.
@@ -137,6 +137,27 @@ pub trait Model: Send + Sync {
     where
         T: JsonSchema + DeserializeOwned + Send + 'a;
 }
+
+/// An [`OpenAIModel`] whose client is behind `dyn` ([`ModelBuilder::dyn_client`]):
+/// one type to name in an application's state, whatever client it holds.
+///
+/// ```
+/// use std::sync::Arc;
+/// use openai_hooks::model::{DynModel, OpenAIModel};
+/// use openai_hooks::async_openai::{Client, config::OpenAIConfig};
+///
+/// struct AppState {
+///     model: Arc<DynModel>,
+/// }
+///
+/// let client = Client::with_config(OpenAIConfig::new());
+/// let state = AppState {
+///     model: Arc::new(OpenAIModel::builder("gpt-4o-mini").dyn_client(client).build()?),
+/// };
+/// # drop(state);
+/// # Ok::<(), openai_hooks::model::ModelError>(())
+/// ```
+pub type DynModel = OpenAIModel<Fixed<Arc<dyn DynChatClient>>>;
 
 /// The OpenAI model provider; see the [module docs](self).
 ///
@@ -219,6 +240,17 @@ impl<S> ModelBuilder<S> {
     /// Uses a client shared with other models or code.
     pub fn shared_client<C: ChatClient + 'static>(self, client: Arc<C>) -> ModelBuilder<Fixed<C>> {
         self.source(Fixed::shared(client))
+    }
+
+    /// Uses `client` behind `dyn`, so the model's type is [`DynModel`]
+    /// whatever the client: for storing a model in an application's state
+    /// without naming a generated client's type.
+    pub fn dyn_client(
+        self,
+        client: impl ChatClient + 'static,
+    ) -> ModelBuilder<Fixed<Arc<dyn DynChatClient>>> {
+        let client: Arc<dyn DynChatClient> = Arc::new(client);
+        self.source(Fixed::new(client))
     }
 
     /// Calls `make` for a new client whenever one is needed.

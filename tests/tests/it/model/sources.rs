@@ -1162,3 +1162,59 @@ async fn client_args_defaults_child() {
         call_served(&explicit, mode).await;
     }
 }
+
+#[tokio::test]
+async fn dyn_models_of_different_clients_share_one_type() {
+    use openai_hooks::model::DynModel;
+
+    #[openai_client]
+    struct Stamped {
+        #[inner]
+        client: Client<OpenAIConfig>,
+        #[pre_request]
+        stamp: Stamp,
+    }
+    struct Stamp;
+    impl PreRequest for Stamp {
+        async fn pre_request(
+            &self,
+            req: &mut ChatRequest,
+            _: &mut HookContext,
+        ) -> Result<(), HookError> {
+            req.user = Some("stamped".into());
+            Ok(())
+        }
+    }
+
+    let server = LocalServer::start().await.unwrap();
+    // A plain client and a generated one, stored side by side.
+    let models: Vec<Arc<DynModel>> = vec![
+        Arc::new(
+            OpenAIModel::builder("gpt-4o-mini")
+                .dyn_client(tagged_client(&server, 1))
+                .build()
+                .unwrap(),
+        ),
+        Arc::new(
+            OpenAIModel::builder("gpt-4o-mini")
+                .dyn_client(Stamped {
+                    client: tagged_client(&server, 2),
+                    stamp: Stamp,
+                })
+                .build()
+                .unwrap(),
+        ),
+    ];
+    for model in &models {
+        call(model, &server, Mode::Stream).await;
+    }
+    let sent = server.requests();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[0].headers["x-client"], "1");
+    assert!(sent[0].body.get("user").is_none());
+    assert_eq!(
+        sent[1].body["user"], "stamped",
+        "the generated client's hook ran"
+    );
+    server.shutdown().await;
+}
