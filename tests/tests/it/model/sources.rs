@@ -1181,7 +1181,7 @@ async fn dyn_models_of_different_clients_share_one_type() {
             req: &mut ChatRequest,
             _: &mut HookContext,
         ) -> Result<(), HookError> {
-            req.user = Some("stamped".into());
+            req.safety_identifier = Some("stamped".into());
             Ok(())
         }
     }
@@ -1211,9 +1211,9 @@ async fn dyn_models_of_different_clients_share_one_type() {
     let sent = server.requests();
     assert_eq!(sent.len(), 2);
     assert_eq!(sent[0].headers["x-client"], "1");
-    assert!(sent[0].body.get("user").is_none());
+    assert!(sent[0].body.get("safety_identifier").is_none());
     assert_eq!(
-        sent[1].body["user"], "stamped",
+        sent[1].body["safety_identifier"], "stamped",
         "the generated client's hook ran"
     );
     server.shutdown().await;
