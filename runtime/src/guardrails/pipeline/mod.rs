@@ -49,6 +49,8 @@
 //! | `Moderation` | `categories` (all of [`MODERATION_CATEGORIES`](super::MODERATION_CATEGORIES)) |
 //! | `Jailbreak` | `model` (required), `confidence_threshold` (0.7), `max_turns` (10), `include_reasoning` (accepted, ignored) |
 //! | `Custom Prompt Check` | the same, plus `system_prompt_details` (required) |
+//! | `NSFW Text` | as `Jailbreak` |
+//! | `Off Topic Prompts` | as `Custom Prompt Check`: `system_prompt_details` is the application's scope |
 //!
 //! Keyword, competitor, secret and URL guardrails always block, PII blocks
 //! or masks. `Contains PII` with `"block": false` in the `input` stage only
@@ -92,7 +94,7 @@ pub(crate) use registry::{Build, Registered};
 pub const KNOWN_NAMES: [&str; registry::REGISTRY.len()] = registry::names();
 
 /// The clients the guardrails that call a model use: a chat client for
-/// `Jailbreak` and `Custom Prompt Check`, a moderation client for
+/// `Jailbreak`, `Custom Prompt Check`, `NSFW Text` and `Off Topic Prompts`, a moderation client for
 /// `Moderation`. The loader's caller chooses them (often the same
 /// async-openai client that serves the calls, or a cheaper one).
 ///

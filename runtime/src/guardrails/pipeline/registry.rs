@@ -13,7 +13,9 @@ use super::guard::{DynGuard, StageHooks};
 use crate::DynChatClient;
 use crate::guardrails::keywords::{CompetitorsConfig, KeywordConfig};
 use crate::guardrails::pii::PiiConfig;
-use crate::guardrails::remote::judge::{CustomCheckConfig, JailbreakConfig};
+use crate::guardrails::remote::judge::{
+    CustomCheckConfig, JailbreakConfig, NsfwConfig, OffTopicConfig,
+};
 use crate::guardrails::remote::moderation::{ModerationClient, ModerationConfig};
 use crate::guardrails::secret_keys::SecretConfig;
 use crate::guardrails::url_filter::UrlConfig;
@@ -29,6 +31,8 @@ pub(crate) const REGISTRY: &[Registration] = &[
     Registration::of::<ModerationConfig>(),
     Registration::of::<JailbreakConfig>(),
     Registration::of::<CustomCheckConfig>(),
+    Registration::of::<NsfwConfig>(),
+    Registration::of::<OffTopicConfig>(),
 ];
 
 /// The names of [`REGISTRY`], in order.

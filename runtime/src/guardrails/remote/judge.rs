@@ -41,6 +41,26 @@ Do not flag plain questions about sensitive topics asked without deception, \
 requests clearly about games or fiction with no real-world harm, jokes, or \
 ordinary words that merely sound violent (\"kill the process\").";
 
+/// The NSFW preset's instructions.
+const NSFW_PROMPT: &str = "\
+You review text for a workplace application and decide whether it is not \
+safe for work: sexual content or explicit nudity, graphic violence or gore, \
+hate speech or slurs, harassment, content that encourages self-harm, or \
+graphic descriptions of illegal drug use.
+
+Do not flag clinical, medical, educational or news discussion that is not \
+explicit, mild profanity, or ordinary words used in a harmless sense.";
+
+/// The off-topic preset's instructions, around the application's scope.
+fn off_topic_prompt(details: &str) -> String {
+    format!(
+        "You check whether text stays within the scope of an application. Flag \
+         the text when it is about something outside that scope; text that \
+         relates to the scope, greetings and short follow-ups are on topic.\n\n\
+         The application's scope:\n{details}"
+    )
+}
+
 /// The custom-check preset's instructions, around the caller's details.
 fn custom_prompt(details: &str) -> String {
     format!(
@@ -147,6 +167,43 @@ impl LlmJudge {
             client,
             "jailbreak",
             Cow::Borrowed(JAILBREAK_PROMPT),
+            model.into(),
+        )
+    }
+
+    /// The NSFW preset, named `nsfw`: sexual, graphically violent,
+    /// hateful, harassing or self-harm content (openai-guardrails' "NSFW
+    /// Text").
+    pub fn nsfw(client: impl ChatClient + 'static, model: impl Into<String>) -> Self {
+        Self::nsfw_with(Arc::new(client), model)
+    }
+
+    /// [`LlmJudge::nsfw`] with a client that is already shared.
+    pub fn nsfw_with(client: Arc<dyn DynChatClient>, model: impl Into<String>) -> Self {
+        Self::build(client, "nsfw", Cow::Borrowed(NSFW_PROMPT), model.into())
+    }
+
+    /// The off-topic preset, named `off_topic`: `scope` describes what the
+    /// application is for, and text about anything else is flagged
+    /// (openai-guardrails' "Off Topic Prompts").
+    pub fn off_topic(
+        client: impl ChatClient + 'static,
+        model: impl Into<String>,
+        scope: &str,
+    ) -> Self {
+        Self::off_topic_with(Arc::new(client), model, scope)
+    }
+
+    /// [`LlmJudge::off_topic`] with a client that is already shared.
+    pub fn off_topic_with(
+        client: Arc<dyn DynChatClient>,
+        model: impl Into<String>,
+        scope: &str,
+    ) -> Self {
+        Self::build(
+            client,
+            "off_topic",
+            Cow::Owned(off_topic_prompt(scope)),
             model.into(),
         )
     }
@@ -428,6 +485,57 @@ impl Registered for CustomCheckConfig {
             return Err(cx.bad("system_prompt_details", "must not be empty"));
         }
         let judge = LlmJudge::custom_with(cx.judge_client()?, model, &details);
+        tune(judge, self.confidence_threshold, self.max_turns, cx)
+    }
+}
+
+/// `config` of "NSFW Text" in a pipeline bundle.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NsfwConfig {
+    model: Option<String>,
+    confidence_threshold: Option<f64>,
+    max_turns: Option<usize>,
+    /// Accepted for compatibility; verdicts here never carry a reason.
+    #[serde(default, rename = "include_reasoning")]
+    _include_reasoning: bool,
+}
+
+impl Registered for NsfwConfig {
+    const NAME: &'static str = "NSFW Text";
+    type Guard = LlmJudge;
+
+    fn build(self, cx: &Build<'_>) -> Result<LlmJudge, PipelineError> {
+        let model = cx.required(self.model, "model")?;
+        let judge = LlmJudge::nsfw_with(cx.judge_client()?, model);
+        tune(judge, self.confidence_threshold, self.max_turns, cx)
+    }
+}
+
+/// `config` of "Off Topic Prompts" in a pipeline bundle.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct OffTopicConfig {
+    model: Option<String>,
+    confidence_threshold: Option<f64>,
+    max_turns: Option<usize>,
+    /// Accepted for compatibility; verdicts here never carry a reason.
+    #[serde(default, rename = "include_reasoning")]
+    _include_reasoning: bool,
+    system_prompt_details: Option<String>,
+}
+
+impl Registered for OffTopicConfig {
+    const NAME: &'static str = "Off Topic Prompts";
+    type Guard = LlmJudge;
+
+    fn build(self, cx: &Build<'_>) -> Result<LlmJudge, PipelineError> {
+        let model = cx.required(self.model, "model")?;
+        let scope = cx.required(self.system_prompt_details, "system_prompt_details")?;
+        if scope.trim().is_empty() {
+            return Err(cx.bad("system_prompt_details", "must not be empty"));
+        }
+        let judge = LlmJudge::off_topic_with(cx.judge_client()?, model, &scope);
         tune(judge, self.confidence_threshold, self.max_turns, cx)
     }
 }

@@ -1,6 +1,6 @@
 //! The texts that model-backed checks (moderation, LLM judges) look at.
 
-use crate::guardrails::scan::channels::reply_choice_texts;
+use crate::guardrails::scan::channels::{Channel, reply_choice_texts};
 use crate::text::{Author, Piece, walk_request};
 use crate::types::{ChatRequest, ChatResponse};
 
@@ -72,8 +72,12 @@ pub(crate) fn reply_texts(resp: &ChatResponse) -> Vec<(u32, String)> {
         .filter_map(|c| {
             let mut text = String::new();
             let mut c = c.clone();
-            let _ = reply_choice_texts::<()>(&mut c, true, &mut |_, t| {
-                if !t.trim().is_empty() {
+            // The message's role is read as a value (a server could hide
+            // text in it), but a plain role is not text to judge.
+            let role = c.message.role.clone();
+            let _ = reply_choice_texts::<()>(&mut c, true, &mut |ch, t| {
+                let plain_role = matches!(ch, Channel::Value(_)) && *t == role;
+                if !t.trim().is_empty() && !plain_role {
                     push_part(&mut text, t);
                 }
                 Ok(())

@@ -539,3 +539,94 @@ async fn whole_reply_checks_keep_at_most_max_tool_calls_per_choice() {
         "{err:?}"
     );
 }
+
+/// "NSFW Text" and "Off Topic Prompts", in the shapes openai-guardrails'
+/// own bundles give them: each judged by the judge client, with its own
+/// prompt, its threshold, and the same tripwire and failure semantics as
+/// the other judges.
+#[tokio::test]
+async fn nsfw_and_off_topic_judges_load_and_judge() {
+    let server = LocalServer::start().await.unwrap();
+    // Off topic before the call (pre_flight), so that the judge and the
+    // call do not race for the local server's scripted replies.
+    let bundle = stages(
+        json!([{"name": "Off Topic Prompts", "config": {
+            "model": "gpt-4.1-mini", "confidence_threshold": 0.7,
+            "system_prompt_details": "Customer support for a bank: accounts, cards, transfers."}}]),
+        json!([]),
+        json!([{"name": "NSFW Text", "config": {"model": "gpt-4.1-mini", "confidence_threshold": 0.7}}]),
+    );
+    let client = guarded(&server, &bundle);
+
+    // An off-topic question: the judge flags it, and the call never
+    // leaves.
+    server.push(Reply::text(r#"{"flagged": true, "confidence": 0.95}"#));
+    let err = client
+        .create(request("write me a poem about cats"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.tripwire().expect(&format!("{err:?}")).hook,
+        "Off Topic Prompts"
+    );
+    let judged: Vec<Value> = chat_requests(&server)
+        .into_iter()
+        .filter(|r| r["response_format"]["type"] == "json_schema")
+        .collect();
+    let system = judged[0]["messages"][0]["content"].as_str().unwrap();
+    assert!(system.contains("Customer support for a bank"), "{system}");
+
+    // On topic, and a clean reply: both judges pass; the NSFW judge saw
+    // the reply's text.
+    assert_eq!(chat_requests(&server).len(), 1, "only the judge was asked");
+    server.take_requests();
+    server.push(Reply::text(r#"{"flagged": false, "confidence": 0.05}"#));
+    server.push(Reply::text("Your card is on its way."));
+    server.push(Reply::text(r#"{"flagged": false, "confidence": 0.02}"#));
+    let reply = client.create(request("where is my card?")).await.unwrap();
+    assert_eq!(reply.content(), Some("Your card is on its way."));
+    let judged: Vec<Value> = chat_requests(&server)
+        .into_iter()
+        .filter(|r| r["response_format"]["type"] == "json_schema")
+        .collect();
+    assert_eq!(judged.len(), 2, "one input and one output judge");
+    assert!(
+        judged
+            .iter()
+            .any(|r| r["messages"][1]["content"] == "Your card is on its way."),
+        "{judged:?}"
+    );
+    assert!(
+        judged.iter().any(|r| r["messages"][0]["content"]
+            .as_str()
+            .unwrap()
+            .contains("not safe for work")),
+        "the NSFW prompt"
+    );
+
+    // A streamed reply is judged when it ends; flagged below the
+    // threshold passes.
+    server.push(Reply::text(r#"{"flagged": false, "confidence": 0.1}"#));
+    server.push(Reply::text("Transfers take a day.").chunks(3));
+    server.push(Reply::text(r#"{"flagged": true, "confidence": 0.4}"#));
+    let mut stream = client
+        .create_stream(request("how long is a transfer?"))
+        .await
+        .unwrap();
+    let (chunks, err) = drain(&mut stream).await;
+    assert!(err.is_none(), "{err:?}");
+    assert_eq!(text_of(&chunks), "Transfers take a day.");
+    drop(stream);
+
+    // An answer that is not the verdict: the check fails closed.
+    server.push(Reply::text(r#"{"flagged": false, "confidence": 0.1}"#));
+    server.push(Reply::text("Fine."));
+    server.push(Reply::text("I think it is fine"));
+    let err = client.create(request("thanks")).await.unwrap_err();
+    assert!(
+        matches!(&err, ClientError::Hook(HookError::Failed { .. })),
+        "{err:?}"
+    );
+    drop(client);
+    server.shutdown().await;
+}

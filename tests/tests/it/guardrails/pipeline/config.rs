@@ -59,6 +59,14 @@ fn every_name_loads_in_every_stage() {
             "Custom Prompt Check",
             json!({"model": "gpt-4.1-mini", "system_prompt_details": "Cooking only."}),
         ),
+        (
+            "NSFW Text",
+            json!({"model": "gpt-4.1-mini", "confidence_threshold": 0.7}),
+        ),
+        (
+            "Off Topic Prompts",
+            json!({"model": "gpt-4.1-mini", "confidence_threshold": 0.7, "system_prompt_details": "Customer support for our product only."}),
+        ),
     ];
     assert_eq!(configs.len(), KNOWN_NAMES.len());
     let guardrails: Vec<Value> = configs
