@@ -566,7 +566,7 @@ async fn nsfw_and_off_topic_judges_load_and_judge() {
         .await
         .unwrap_err();
     assert_eq!(
-        err.tripwire().expect(&format!("{err:?}")).hook,
+        err.tripwire().unwrap_or_else(|| panic!("{err:?}")).hook,
         "Off Topic Prompts"
     );
     let judged: Vec<Value> = chat_requests(&server)
