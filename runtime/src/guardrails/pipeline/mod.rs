@@ -51,6 +51,7 @@
 //! | `Custom Prompt Check` | the same, plus `system_prompt_details` (required) |
 //! | `NSFW Text` | as `Jailbreak` |
 //! | `Off Topic Prompts` | as `Custom Prompt Check`: `system_prompt_details` is the application's scope |
+//! | `Prompt Injection Detection` | as `Jailbreak`; judges tool results (with the user's intent) before the call and the reply's tool calls after it |
 //!
 //! Keyword, competitor, secret and URL guardrails always block, PII blocks
 //! or masks. `Contains PII` with `"block": false` in the `input` stage only
@@ -94,7 +95,8 @@ pub(crate) use registry::{Build, Registered};
 pub const KNOWN_NAMES: [&str; registry::REGISTRY.len()] = registry::names();
 
 /// The clients the guardrails that call a model use: a chat client for
-/// `Jailbreak`, `Custom Prompt Check`, `NSFW Text` and `Off Topic Prompts`, a moderation client for
+/// `Jailbreak`, `Custom Prompt Check`, `NSFW Text`, `Off Topic Prompts` and
+/// `Prompt Injection Detection`, a moderation client for
 /// `Moderation`. The loader's caller chooses them (often the same
 /// async-openai client that serves the calls, or a cheaper one).
 ///

@@ -14,7 +14,7 @@ use crate::DynChatClient;
 use crate::guardrails::keywords::{CompetitorsConfig, KeywordConfig};
 use crate::guardrails::pii::PiiConfig;
 use crate::guardrails::remote::judge::{
-    CustomCheckConfig, JailbreakConfig, NsfwConfig, OffTopicConfig,
+    CustomCheckConfig, JailbreakConfig, NsfwConfig, OffTopicConfig, PromptInjectionConfig,
 };
 use crate::guardrails::remote::moderation::{ModerationClient, ModerationConfig};
 use crate::guardrails::secret_keys::SecretConfig;
@@ -33,6 +33,7 @@ pub(crate) const REGISTRY: &[Registration] = &[
     Registration::of::<CustomCheckConfig>(),
     Registration::of::<NsfwConfig>(),
     Registration::of::<OffTopicConfig>(),
+    Registration::of::<PromptInjectionConfig>(),
 ];
 
 /// The names of [`REGISTRY`], in order.

@@ -62,6 +62,51 @@ fn by_message(req: &ChatRequest, keep: impl Fn(Piece) -> bool) -> Vec<(Author, S
     out
 }
 
+/// What a prompt-injection check is shown of a request: the user's latest
+/// message (the intent) and every tool result, with the calls that asked
+/// for them; `None` when the request carries no tool result.
+pub(crate) fn tool_use_input(req: &ChatRequest) -> Option<String> {
+    let tools: Vec<String> = by_message(req, |p| p.author == Author::Tool)
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect();
+    if tools.is_empty() {
+        return None;
+    }
+    let calls: Vec<String> = by_message(req, |p| {
+        p.author == Author::Assistant && matches!(p.place, crate::text::Place::ToolArguments(_))
+    })
+    .into_iter()
+    .map(|(_, t)| t)
+    .collect();
+    let intent = by_message(req, |p| p.author == Author::User)
+        .pop()
+        .map(|(_, t)| t)
+        .unwrap_or_default();
+    Some(
+        serde_json::json!({"user_intent": intent, "tool_calls": calls, "tool_outputs": tools})
+            .to_string(),
+    )
+}
+
+/// What a prompt-injection check is shown of a reply: each choice's tool
+/// calls (name and arguments), `None` for a choice with none.
+pub(crate) fn tool_use_reply(resp: &ChatResponse) -> Vec<String> {
+    resp.choices
+        .iter()
+        .filter_map(|c| {
+            let calls: Vec<serde_json::Value> = c
+                .message
+                .tool_calls
+                .iter()
+                .flatten()
+                .map(|t| serde_json::json!({"name": t.function.name, "arguments": t.function.arguments}))
+                .collect();
+            (!calls.is_empty()).then(|| serde_json::json!({"tool_calls": calls}).to_string())
+        })
+        .collect()
+}
+
 /// Each choice's text, every channel of it (see
 /// [`channels`](crate::guardrails::scan::channels): content, refusal, reasoning, tool calls,
 /// transcripts, strings in unknown fields) one after another, as

@@ -67,6 +67,10 @@ fn every_name_loads_in_every_stage() {
             "Off Topic Prompts",
             json!({"model": "gpt-4.1-mini", "confidence_threshold": 0.7, "system_prompt_details": "Customer support for our product only."}),
         ),
+        (
+            "Prompt Injection Detection",
+            json!({"model": "gpt-4.1-mini", "confidence_threshold": 0.7}),
+        ),
     ];
     assert_eq!(configs.len(), KNOWN_NAMES.len());
     let guardrails: Vec<Value> = configs
