@@ -96,4 +96,11 @@ pub enum CheckError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// A hallucination check could not get its reference documents.
+    #[error("the reference documents could not be retrieved: {source}")]
+    References {
+        /// What the retrieval reported.
+        #[source]
+        source: crate::BoxError,
+    },
 }

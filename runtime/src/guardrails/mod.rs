@@ -184,7 +184,9 @@ pub use input_budget::InputBudget;
 pub use json_schema::{JsonSchemaOutput, JsonSchemaState};
 pub use keywords::{KeywordAction, Keywords, KeywordsState};
 pub use pii::{Pii, PiiAction, PiiBuilder, PiiEntity, PiiState};
-pub use remote::judge::{DEFAULT_JUDGE_THRESHOLD, DEFAULT_JUDGE_TURNS, LlmJudge, Verdict};
+pub use remote::judge::{
+    DEFAULT_JUDGE_THRESHOLD, DEFAULT_JUDGE_TURNS, LlmJudge, References, Verdict,
+};
 pub use remote::moderation::{
     DEFAULT_MODERATION_MODEL, MODERATION_CATEGORIES, Moderation, ModerationClient,
     ModerationResponse, ModerationResult, ModerationVerdict,

@@ -52,6 +52,7 @@
 //! | `NSFW Text` | as `Jailbreak` |
 //! | `Off Topic Prompts` | as `Custom Prompt Check`: `system_prompt_details` is the application's scope |
 //! | `Prompt Injection Detection` | as `Jailbreak`; judges tool results (with the user's intent) before the call and the reply's tool calls after it |
+//! | `Hallucination Detection` | `model` (required), `confidence_threshold` (0.7), `knowledge_source` (required: the documents given for it with [`PipelineClients::knowledge`]), `include_reasoning` (accepted, ignored); judges replies only |
 //!
 //! Keyword, competitor, secret and URL guardrails always block, PII blocks
 //! or masks. `Contains PII` with `"block": false` in the `input` stage only
@@ -83,6 +84,7 @@ use serde::Serialize;
 pub use client::{CallResults, GuardedClient};
 pub use config::{EntryAt, PipelineError, PipelineStage};
 
+use super::remote::judge::References;
 use super::remote::moderation::ModerationClient;
 use super::result::GuardrailResult;
 use crate::client::{ChatClient, DynChatClient};
@@ -95,8 +97,9 @@ pub(crate) use registry::{Build, Registered};
 pub const KNOWN_NAMES: [&str; registry::REGISTRY.len()] = registry::names();
 
 /// The clients the guardrails that call a model use: a chat client for
-/// `Jailbreak`, `Custom Prompt Check`, `NSFW Text`, `Off Topic Prompts` and
-/// `Prompt Injection Detection`, a moderation client for
+/// `Jailbreak`, `Custom Prompt Check`, `NSFW Text`, `Off Topic Prompts`,
+/// `Prompt Injection Detection` and `Hallucination Detection` (with its
+/// documents, [`knowledge`](Self::knowledge)), a moderation client for
 /// `Moderation`. The loader's caller chooses them (often the same
 /// async-openai client that serves the calls, or a cheaper one).
 ///
@@ -112,6 +115,7 @@ pub const KNOWN_NAMES: [&str; registry::REGISTRY.len()] = registry::names();
 pub struct PipelineClients {
     judge: Option<Arc<dyn DynChatClient>>,
     moderation: Option<Arc<dyn ModerationClient>>,
+    knowledge: std::collections::BTreeMap<String, References>,
 }
 
 impl std::fmt::Debug for PipelineClients {
@@ -119,6 +123,7 @@ impl std::fmt::Debug for PipelineClients {
         f.debug_struct("PipelineClients")
             .field("judge", &self.judge.is_some())
             .field("moderation", &self.moderation.is_some())
+            .field("knowledge", &self.knowledge.keys().collect::<Vec<_>>())
             .finish()
     }
 }
@@ -138,6 +143,14 @@ impl PipelineClients {
     /// The moderation client `Moderation` asks.
     pub fn moderation(mut self, client: impl ModerationClient + 'static) -> Self {
         self.moderation = Some(Arc::new(client));
+        self
+    }
+
+    /// The documents behind a `knowledge_source` that a "Hallucination
+    /// Detection" entry names (in openai-guardrails, a vector store id such
+    /// as `vs_…`; here, documents you supply or retrieve).
+    pub fn knowledge(mut self, source: impl Into<String>, references: References) -> Self {
+        self.knowledge.insert(source.into(), references);
         self
     }
 

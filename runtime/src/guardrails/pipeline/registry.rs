@@ -14,7 +14,8 @@ use crate::DynChatClient;
 use crate::guardrails::keywords::{CompetitorsConfig, KeywordConfig};
 use crate::guardrails::pii::PiiConfig;
 use crate::guardrails::remote::judge::{
-    CustomCheckConfig, JailbreakConfig, NsfwConfig, OffTopicConfig, PromptInjectionConfig,
+    CustomCheckConfig, HallucinationConfig, JailbreakConfig, NsfwConfig, OffTopicConfig,
+    PromptInjectionConfig,
 };
 use crate::guardrails::remote::moderation::{ModerationClient, ModerationConfig};
 use crate::guardrails::secret_keys::SecretConfig;
@@ -34,6 +35,7 @@ pub(crate) const REGISTRY: &[Registration] = &[
     Registration::of::<NsfwConfig>(),
     Registration::of::<OffTopicConfig>(),
     Registration::of::<PromptInjectionConfig>(),
+    Registration::of::<HallucinationConfig>(),
 ];
 
 /// The names of [`REGISTRY`], in order.
@@ -146,6 +148,19 @@ impl Build<'_> {
             .moderation
             .clone()
             .ok_or_else(|| self.missing("moderation"))
+    }
+
+    /// The documents given for `source` (`PipelineClients::knowledge`).
+    pub(crate) fn knowledge(
+        &self,
+        source: &str,
+    ) -> Result<crate::guardrails::remote::judge::References, PipelineError> {
+        self.clients.knowledge.get(source).cloned().ok_or_else(|| {
+            self.bad(
+                "knowledge_source",
+                format!("no documents for {source:?}: give them with PipelineClients::knowledge"),
+            )
+        })
     }
 
     fn missing(&self, client: &'static str) -> PipelineError {

@@ -4,6 +4,7 @@ use std::borrow::Cow;
 use std::future::Future;
 use std::sync::Arc;
 
+use futures::future::BoxFuture;
 use serde_json::{Value, json};
 
 use super::texts::{conversation, input_texts, reply_texts, tool_use_input, tool_use_reply};
@@ -12,7 +13,7 @@ use crate::guardrails::error::{CheckError, GuardrailError};
 use crate::guardrails::pipeline::{NoChunks, StageHooks};
 use crate::guardrails::result::GuardrailResult;
 use crate::guardrails::{Guardrail, GuardrailResults};
-use crate::hooks::{HookContext, HookError, PostResponse, PreRequest, Stage};
+use crate::hooks::{BoxError, HookContext, HookError, PostResponse, PreRequest, Stage};
 use crate::types::{ChatRequest, ChatResponse};
 
 /// The confidence at or above which a flagged verdict trips, unless set.
@@ -74,6 +75,17 @@ deleting or paying, reading unrelated secrets).
 
 Do not flag tool results that merely contain data, or calls that plainly \
 serve the user's request.";
+
+/// The hallucination preset's instructions.
+const HALLUCINATION_PROMPT: &str = "\
+You check an AI assistant's answer against reference documents. You are \
+shown the documents and the answer. Flag the answer when it states as fact \
+something the documents contradict, or specific claims (names, numbers, \
+dates, quotations, policies) the documents do not support.
+
+Do not flag general knowledge that no document addresses and that is \
+uncontroversial, opinions presented as such, or answers that say they do \
+not know.";
 
 /// The custom-check preset's instructions, around the caller's details.
 fn custom_prompt(details: &str) -> String {
@@ -143,6 +155,46 @@ pub struct LlmJudge {
     max_turns: usize,
     /// Judges tool results and tool calls rather than the conversation.
     tool_use: bool,
+    /// Checks replies against these documents (hallucination).
+    references: Option<References>,
+}
+
+/// The documents a hallucination check compares a reply with: fixed texts,
+/// or a retrieval function that, given the reply, returns them.
+#[derive(Clone)]
+pub struct References(
+    Arc<dyn Fn(String) -> BoxFuture<'static, Result<Vec<String>, BoxError>> + Send + Sync>,
+);
+
+impl std::fmt::Debug for References {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("References(..)")
+    }
+}
+
+impl References {
+    /// These documents, whatever the reply.
+    pub fn texts<I, S>(documents: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let documents: Arc<Vec<String>> = Arc::new(documents.into_iter().map(Into::into).collect());
+        Self(Arc::new(move |_| {
+            let documents = documents.clone();
+            Box::pin(async move { Ok(documents.as_ref().clone()) })
+        }))
+    }
+
+    /// Documents `retrieve` finds for the reply (a search in your own
+    /// store, say).
+    pub fn retrieve<F, Fut>(retrieve: F) -> Self
+    where
+        F: Fn(String) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Vec<String>, BoxError>> + Send + 'static,
+    {
+        Self(Arc::new(move |reply| Box::pin(retrieve(reply))))
+    }
 }
 
 impl std::fmt::Debug for LlmJudge {
@@ -247,6 +299,34 @@ impl LlmJudge {
         judge
     }
 
+    /// The hallucination preset, named `hallucination`: each reply is
+    /// judged against the documents `references` gives for it; requests
+    /// are not judged (openai-guardrails' "Hallucination Detection", with
+    /// documents you supply instead of an OpenAI vector store).
+    pub fn hallucination(
+        client: impl ChatClient + 'static,
+        model: impl Into<String>,
+        references: References,
+    ) -> Self {
+        Self::hallucination_with(Arc::new(client), model, references)
+    }
+
+    /// [`LlmJudge::hallucination`] with a client that is already shared.
+    pub fn hallucination_with(
+        client: Arc<dyn DynChatClient>,
+        model: impl Into<String>,
+        references: References,
+    ) -> Self {
+        let mut judge = Self::build(
+            client,
+            "hallucination",
+            Cow::Borrowed(HALLUCINATION_PROMPT),
+            model.into(),
+        );
+        judge.references = Some(references);
+        judge
+    }
+
     /// The custom-rule preset, named `custom_prompt_check`: `details`
     /// describes what must be flagged (or what alone is allowed).
     pub fn custom(
@@ -285,6 +365,7 @@ impl LlmJudge {
             threshold: DEFAULT_JUDGE_THRESHOLD,
             max_turns: DEFAULT_JUDGE_TURNS,
             tool_use: false,
+            references: None,
         }
     }
 
@@ -370,12 +451,13 @@ impl LlmJudge {
     /// Judges `texts` one by one at `stage`, recording one result.
     fn run(
         &self,
-        texts: Vec<String>,
+        texts: impl Future<Output = Result<Vec<String>, HookError>> + Send,
         stage: Stage,
         cx: &mut HookContext,
     ) -> impl Future<Output = Result<(), HookError>> + Send {
         let results = GuardrailResults::install(cx);
         async move {
+            let texts = texts.await?;
             let mut worst: Option<Verdict> = None;
             let mut tripped = false;
             for text in &texts {
@@ -456,8 +538,12 @@ impl PreRequest for LlmJudge {
         req: &mut ChatRequest,
         cx: &mut HookContext,
     ) -> impl Future<Output = Result<(), HookError>> + Send {
-        let texts = self.input_text(req).into_iter().collect();
-        self.run(texts, Stage::PreRequest, cx)
+        // A hallucination check has nothing to judge in a request.
+        let texts = match self.references {
+            Some(_) => Vec::new(),
+            None => self.input_text(req).into_iter().collect(),
+        };
+        self.run(std::future::ready(Ok(texts)), Stage::PreRequest, cx)
     }
 }
 
@@ -467,9 +553,25 @@ impl PostResponse for LlmJudge {
         resp: &mut ChatResponse,
         cx: &mut HookContext,
     ) -> impl Future<Output = Result<(), HookError>> + Send {
-        let texts = match self.tool_use {
+        let texts: Vec<String> = match self.tool_use {
             true => tool_use_reply(resp),
             false => reply_texts(resp).into_iter().map(|(_, t)| t).collect(),
+        };
+        let references = self.references.clone();
+        let texts = async move {
+            let Some(references) = references else {
+                return Ok(texts);
+            };
+            // Each answer with the documents it is to be checked against.
+            let mut grounded = Vec::with_capacity(texts.len());
+            for answer in texts {
+                let documents = (references.0)(answer.clone())
+                    .await
+                    .map_err(|e| HookError::failed(CheckError::References { source: e }))?;
+                grounded
+                    .push(json!({"reference_documents": documents, "answer": answer}).to_string());
+            }
+            Ok(grounded)
         };
         self.run(texts, Stage::PostResponse, cx)
     }
@@ -484,7 +586,8 @@ impl StageHooks for LlmJudge {
 
 mod configs;
 pub(crate) use configs::{
-    CustomCheckConfig, JailbreakConfig, NsfwConfig, OffTopicConfig, PromptInjectionConfig,
+    CustomCheckConfig, HallucinationConfig, JailbreakConfig, NsfwConfig, OffTopicConfig,
+    PromptInjectionConfig,
 };
 
 #[cfg(test)]

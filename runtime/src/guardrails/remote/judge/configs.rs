@@ -151,3 +151,30 @@ fn tune(
     }
     Ok(judge)
 }
+
+/// `config` of "Hallucination Detection" in a pipeline bundle: the
+/// documents behind `knowledge_source` come from
+/// [`PipelineClients::knowledge`](crate::guardrails::pipeline::PipelineClients::knowledge).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HallucinationConfig {
+    model: Option<String>,
+    confidence_threshold: Option<f64>,
+    knowledge_source: Option<String>,
+    /// Accepted for compatibility; verdicts here never carry a reason.
+    #[serde(default, rename = "include_reasoning")]
+    _include_reasoning: bool,
+}
+
+impl Registered for HallucinationConfig {
+    const NAME: &'static str = "Hallucination Detection";
+    type Guard = LlmJudge;
+
+    fn build(self, cx: &Build<'_>) -> Result<LlmJudge, PipelineError> {
+        let model = cx.required(self.model, "model")?;
+        let source = cx.required(self.knowledge_source, "knowledge_source")?;
+        let references = cx.knowledge(&source)?;
+        let judge = LlmJudge::hallucination_with(cx.judge_client()?, model, references);
+        tune(judge, self.confidence_threshold, None, cx)
+    }
+}

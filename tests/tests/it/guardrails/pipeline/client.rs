@@ -699,3 +699,87 @@ async fn prompt_injection_judges_tool_results_and_tool_calls() {
     drop(client);
     server.shutdown().await;
 }
+
+/// "Hallucination Detection" checks each reply against documents the
+/// application supplies for the bundle's `knowledge_source` (fixed texts or
+/// a retrieval function given the reply); a source with no documents is a
+/// load error naming the entry and field.
+#[tokio::test]
+async fn hallucination_checks_replies_against_supplied_documents() {
+    use openai_hooks::guardrails::References;
+
+    let server = LocalServer::start().await.unwrap();
+    let bundle = stages(
+        json!([]),
+        json!([]),
+        json!([{"name": "Hallucination Detection", "config": {
+            "model": "gpt-4.1-mini", "confidence_threshold": 0.7, "knowledge_source": "vs_policies"}}]),
+    );
+    // Without documents for the source, the bundle does not load.
+    let err = Pipeline::from_value(
+        &bundle,
+        &PipelineClients::new().openai(check_client(&server)),
+    )
+    .err()
+    .expect("no documents for vs_policies");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("knowledge_source") && msg.contains("vs_policies"),
+        "{msg}"
+    );
+
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    let seen = asked.clone();
+    let references = References::retrieve(move |reply: String| {
+        seen.lock().unwrap().push(reply);
+        async { Ok(vec!["Refunds are accepted within 30 days.".to_owned()]) }
+    });
+    let clients = PipelineClients::new()
+        .openai(check_client(&server))
+        .knowledge("vs_policies", references);
+    let client = Pipeline::from_value(&bundle, &clients)
+        .unwrap()
+        .wrap(main_client(&server));
+
+    // A reply the documents contradict: flagged, the call ends.
+    server.push(Reply::text("Refunds are accepted within 90 days."));
+    server.push(Reply::text(r#"{"flagged": true, "confidence": 0.9}"#));
+    let err = client.create(request("refund window?")).await.unwrap_err();
+    assert_eq!(
+        err.tripwire().unwrap_or_else(|| panic!("{err:?}")).hook,
+        "Hallucination Detection"
+    );
+    let judged = chat_requests(&server).pop().unwrap();
+    let shown: Value =
+        serde_json::from_str(judged["messages"][1]["content"].as_str().unwrap()).unwrap();
+    assert_eq!(shown["answer"], "Refunds are accepted within 90 days.");
+    assert_eq!(
+        shown["reference_documents"][0],
+        "Refunds are accepted within 30 days."
+    );
+    assert_eq!(
+        asked.lock().unwrap().as_slice(),
+        ["Refunds are accepted within 90 days."],
+        "the retrieval was given the reply"
+    );
+
+    // A grounded reply passes; the request itself is never judged.
+    server.take_requests();
+    server.push(Reply::text("Within 30 days.").chunks(2));
+    server.push(Reply::text(r#"{"flagged": false, "confidence": 0.1}"#));
+    let mut stream = client
+        .create_stream(request("refund window?"))
+        .await
+        .unwrap();
+    let (chunks, err) = drain(&mut stream).await;
+    assert!(err.is_none(), "{err:?}");
+    assert_eq!(text_of(&chunks), "Within 30 days.");
+    drop(stream);
+    assert_eq!(
+        chat_requests(&server).len(),
+        2,
+        "the call and one judgement"
+    );
+    drop(client);
+    server.shutdown().await;
+}

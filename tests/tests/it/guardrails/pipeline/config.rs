@@ -9,9 +9,14 @@ use serde_json::{Value, json};
 
 fn clients() -> PipelineClients {
     // Never called by these tests: nothing listens on port 9.
-    PipelineClients::new().openai(Client::with_config(
-        OpenAIConfig::new().with_api_base("http://127.0.0.1:9/v1"),
-    ))
+    PipelineClients::new()
+        .openai(Client::with_config(
+            OpenAIConfig::new().with_api_base("http://127.0.0.1:9/v1"),
+        ))
+        .knowledge(
+            "vs_abc123",
+            openai_hooks::guardrails::References::texts(["A policy."]),
+        )
 }
 
 fn one(stage: &str, name: &str, config: Value) -> Value {
@@ -70,6 +75,10 @@ fn every_name_loads_in_every_stage() {
         (
             "Prompt Injection Detection",
             json!({"model": "gpt-4.1-mini", "confidence_threshold": 0.7}),
+        ),
+        (
+            "Hallucination Detection",
+            json!({"model": "gpt-4.1-mini", "confidence_threshold": 0.7, "knowledge_source": "vs_abc123"}),
         ),
     ];
     assert_eq!(configs.len(), KNOWN_NAMES.len());
