@@ -162,9 +162,10 @@ pub struct LlmJudge {
 /// The documents a hallucination check compares a reply with: fixed texts,
 /// or a retrieval function that, given the reply, returns them.
 #[derive(Clone)]
-pub struct References(
-    Arc<dyn Fn(String) -> BoxFuture<'static, Result<Vec<String>, BoxError>> + Send + Sync>,
-);
+pub struct References(Arc<Retrieve>);
+
+/// What [`References`] holds: given a reply, its documents.
+type Retrieve = dyn Fn(String) -> BoxFuture<'static, Result<Vec<String>, BoxError>> + Send + Sync;
 
 impl std::fmt::Debug for References {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
