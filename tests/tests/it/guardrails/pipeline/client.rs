@@ -720,8 +720,7 @@ async fn hallucination_checks_replies_against_supplied_documents() {
         &bundle,
         &PipelineClients::new().openai(check_client(&server)),
     )
-    .err()
-    .expect("no documents for vs_policies");
+    .expect_err("no documents for vs_policies");
     let msg = err.to_string();
     assert!(
         msg.contains("knowledge_source") && msg.contains("vs_policies"),
