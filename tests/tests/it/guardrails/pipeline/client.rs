@@ -782,3 +782,36 @@ async fn hallucination_checks_replies_against_supplied_documents() {
     drop(client);
     server.shutdown().await;
 }
+
+/// A judge that does not answer in time fails its check, closed: the call
+/// ends with the hook's failure, naming the timeout.
+#[tokio::test]
+async fn a_judge_that_times_out_fails_closed() {
+    let server = LocalServer::start().await.unwrap();
+    let bundle = stages(
+        json!([{"name": "NSFW Text", "config": {"model": "gpt-4.1-mini"}}]),
+        json!([]),
+        json!([]),
+    );
+    let judge = openai_hooks::middleware::Timeout::new(check_client(&server))
+        .response(Duration::from_millis(100));
+    let clients = PipelineClients::new().judge(judge);
+    let client = Pipeline::from_value(&bundle, &clients)
+        .unwrap()
+        .wrap(main_client(&server));
+    server.push(
+        Reply::text(r#"{"flagged": false, "confidence": 0.1}"#)
+            .first_byte_delay(Duration::from_secs(2)),
+    );
+    let err = client.create(request("hi")).await.unwrap_err();
+    match &err {
+        ClientError::Hook(HookError::Failed { hook, .. }) => assert_eq!(hook, "NSFW Text"),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        err.to_string().contains("timed out") || format!("{err:?}").contains("Timeout"),
+        "{err}"
+    );
+    drop(client);
+    server.shutdown().await;
+}
