@@ -169,9 +169,11 @@ where
         self
     }
 
-    /// The longest silence before a keep-alive comment; `None` for none.
+    /// The longest silence before a keep-alive comment; `None` (or zero)
+    /// for none.
     pub fn keep_alive(mut self, every: Option<Duration>) -> Self {
-        self.keep_alive = every;
+        // Zero would be a comment on every poll of the body.
+        self.keep_alive = every.filter(|d| !d.is_zero());
         self
     }
 

@@ -295,3 +295,25 @@ async fn the_response_ends_at_an_error_even_if_the_stream_does_not() {
     .expect("the response kept going after its last event: error");
     assert!(body.contains("event: error"), "{body}");
 }
+
+#[tokio::test]
+async fn a_zero_keep_alive_is_none_not_a_flood() {
+    use futures::StreamExt;
+    use openai_hooks::model::{BlockDelta, StreamEvent};
+    let events = futures::stream::iter([Ok(StreamEvent::ContentBlockDelta(BlockDelta::Text(
+        "hi".into(),
+    )))])
+    .chain(
+        futures::stream::once(tokio::time::sleep(Duration::from_millis(100)))
+            .filter_map(|()| async { None }),
+    );
+    let response = ModelSse::new(events)
+        .keep_alive(Some(Duration::ZERO))
+        .into_response()
+        .await;
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let body = String::from_utf8(bytes.to_vec()).unwrap();
+    assert!(body.matches(":\n\n").count() <= 1, "{} bytes", body.len());
+}
