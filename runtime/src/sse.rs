@@ -14,6 +14,10 @@
 //! | usage and timings | `event: usage`, `data: {"input_tokens", "output_tokens", "total_tokens", "cached_input_tokens", "latency_ms", "time_to_first_token_ms"}` |
 //! | the end of the stream | `event: done`, `data: [DONE]` |
 //!
+//! A text's line breaks arrive as LF: a CRLF (even one cut between two
+//! deltas) is one line break, and a lone CR, which SSE cannot carry, is a
+//! LF.
+//!
 //! An error before the first event becomes the response itself: an HTTP
 //! status from [`status_of`] (or your own mapping), `Retry-After` when the
 //! server gave one, and a JSON body `{"error": {"message", "code"}}` whose
@@ -165,9 +169,11 @@ where
         self
     }
 
-    /// The longest silence before a keep-alive comment; `None` for none.
+    /// The longest silence before a keep-alive comment; `None` (or zero)
+    /// for none.
     pub fn keep_alive(mut self, every: Option<Duration>) -> Self {
-        self.keep_alive = every;
+        // Zero would be a comment on every poll of the body.
+        self.keep_alive = every.filter(|d| !d.is_zero());
         self
     }
 
@@ -191,9 +197,18 @@ where
             status_of,
             tool: None,
             ended: false,
+            after_cr: false,
         };
-        let sse_events = futures::stream::iter(first)
-            .chain(events)
+        // The body ends at the first error, whether or not the stream does;
+        // the stream is dropped there.
+        let rest = futures::stream::iter(first).chain(events);
+        let until_error = futures::stream::unfold(Some(rest), |rest| async move {
+            let mut rest = rest?;
+            let item = rest.next().await?;
+            let rest = item.is_ok().then_some(rest);
+            Some((item, rest))
+        });
+        let sse_events = until_error
             .map(Some)
             .chain(futures::stream::once(async { None }))
             .flat_map(move |item| futures::stream::iter(writer.write(item)))
@@ -216,6 +231,21 @@ struct Writer {
     tool: Option<(String, String, String)>,
     /// Set after an error: nothing more is written.
     ended: bool,
+    /// The last text sent ended with a CR: a LF opening the next is the
+    /// rest of that line break.
+    after_cr: bool,
+}
+
+/// `text` with its line breaks as SSE can carry them: a CRLF is one line
+/// break (axum would split it into two `data:` lines, an empty line
+/// between), and a lone CR, which no `data:` line can hold, a LF.
+fn lines(text: &str, after_cr: &mut bool) -> String {
+    let text = match text.strip_prefix('\n') {
+        Some(rest) if *after_cr => rest,
+        _ => text,
+    };
+    *after_cr = text.ends_with('\r');
+    text.replace("\r\n", "\n").replace('\r', "\n")
 }
 
 impl Writer {
@@ -237,16 +267,30 @@ impl Writer {
             }
             Some(Ok(event)) => event,
         };
+        let after_cr = std::mem::take(&mut self.after_cr);
         match event {
+            StreamEvent::ContentBlockDelta(
+                BlockDelta::Text(t) | BlockDelta::Refusal(t) | BlockDelta::Reasoning(t),
+            ) if t.is_empty() => {
+                self.after_cr = after_cr;
+                Vec::new()
+            }
             StreamEvent::ContentBlockStart(BlockStart::ToolUse { id, name }) => {
                 self.tool = Some((id, name, String::new()));
                 Vec::new()
             }
-            StreamEvent::ContentBlockDelta(BlockDelta::Text(t)) => vec![Event::default().data(t)],
+            StreamEvent::ContentBlockDelta(BlockDelta::Text(t)) => {
+                self.after_cr = after_cr;
+                vec![Event::default().data(lines(&t, &mut self.after_cr))]
+            }
             StreamEvent::ContentBlockDelta(BlockDelta::Refusal(t)) => {
+                self.after_cr = after_cr;
+                let t = lines(&t, &mut self.after_cr);
                 vec![Event::default().event("refusal").data(t)]
             }
             StreamEvent::ContentBlockDelta(BlockDelta::Reasoning(t)) if self.reasoning => {
+                self.after_cr = after_cr;
+                let t = lines(&t, &mut self.after_cr);
                 vec![Event::default().event("reasoning").data(t)]
             }
             StreamEvent::ContentBlockDelta(BlockDelta::ToolUseInput(t)) => {

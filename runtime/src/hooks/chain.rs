@@ -295,3 +295,70 @@ impl<E, K: ChunkChain<E>> Stream for Hooked<'_, E, K> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use futures::StreamExt;
+
+    use super::{Link, hooked};
+    use crate::client::ClientError;
+    use crate::hooks::{ChunkAction, FailurePolicy, HookContext, HookError, OnChunk};
+
+    /// Holds each item back and releases it ahead of the next; fails on
+    /// `fail_at`.
+    struct HoldOne {
+        fail_at: u32,
+    }
+
+    impl OnChunk<u32> for HoldOne {
+        type State = VecDeque<u32>;
+        fn on_chunk(
+            &self,
+            chunk: &mut u32,
+            held: &mut VecDeque<u32>,
+            _: &HookContext,
+        ) -> Result<ChunkAction, HookError> {
+            if *chunk == self.fail_at {
+                return Err(HookError::failed("broken"));
+            }
+            held.push_back(*chunk);
+            Ok(ChunkAction::Drop)
+        }
+        fn release(&self, held: &mut VecDeque<u32>) -> Option<u32> {
+            // One at a time, and only those before the newest.
+            (held.len() > 1).then(|| held.pop_front()).flatten()
+        }
+        fn on_end(
+            &self,
+            held: &mut VecDeque<u32>,
+            _: &HookContext,
+        ) -> Result<Option<u32>, HookError> {
+            Ok(held.pop_front())
+        }
+    }
+
+    async fn run(fail_at: u32, policy: FailurePolicy) -> Vec<Result<u32, String>> {
+        let upstream = futures::stream::iter((1..=5).map(Ok::<u32, ClientError>)).boxed();
+        let chain = Link::new(HoldOne { fail_at }, "hold", policy, ());
+        hooked(upstream, chain, HookContext::new("m"))
+            .map(|r| r.map_err(|e| e.to_string()))
+            .collect()
+            .await
+    }
+
+    #[tokio::test]
+    async fn held_items_come_out_in_order() {
+        let items = run(0, FailurePolicy::FailClosed).await;
+        assert_eq!(items, [Ok(1), Ok(2), Ok(3), Ok(4), Ok(5)]);
+    }
+
+    #[tokio::test]
+    #[ignore = "a fail-open hook benched mid-stream keeps what it held back (here 2): the chain has no way to ask a failed hook for its held items; needs a trait method (say OnChunk::abandon) the chain calls when it benches a hook"]
+    async fn a_fail_open_hook_that_fails_lets_go_of_what_it_held() {
+        // It held 2 when it failed on 3: sitting out, it drops nothing.
+        let items = run(3, FailurePolicy::FailOpen).await;
+        assert_eq!(items, [Ok(1), Ok(2), Ok(3), Ok(4), Ok(5)]);
+    }
+}

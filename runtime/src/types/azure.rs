@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::{ChatChunk, ChatResponse, Choice, ChunkChoice, Extra};
 
@@ -31,9 +32,50 @@ pub struct FilterResult {
 }
 
 /// Every category's result for one text, by category name.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+///
+/// Read leniently, category by category: one of a shape not known here
+/// does not hide the others. A list (older API versions send
+/// `custom_blocklists` as one) is filtered when any item is, its items
+/// kept in `extra["items"]`; a category that is not an object or a list
+/// is left out.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(transparent)]
 pub struct ContentFilterResults(pub BTreeMap<String, FilterResult>);
+
+impl<'de> Deserialize<'de> for ContentFilterResults {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = BTreeMap::<String, Value>::deserialize(d)?;
+        Ok(Self(
+            raw.into_iter()
+                .filter_map(|(name, v)| category(v).map(|r| (name, r)))
+                .collect(),
+        ))
+    }
+}
+
+/// One category's result, as far as it reads as one.
+fn category(v: Value) -> Option<FilterResult> {
+    match v {
+        Value::Object(_) => FilterResult::deserialize(v).ok(),
+        Value::Array(items) => {
+            let flag = |name: &str| {
+                items
+                    .iter()
+                    .any(|i| i.get(name) == Some(&Value::Bool(true)))
+            };
+            let (filtered, detected) = (flag("filtered"), flag("detected"));
+            let mut extra = Extra::new();
+            extra.insert("items".to_owned(), Value::Array(items));
+            Some(FilterResult {
+                filtered,
+                severity: None,
+                detected: detected.then_some(true),
+                extra,
+            })
+        }
+        _ => None,
+    }
+}
 
 impl ContentFilterResults {
     /// Whether any category withheld the content.

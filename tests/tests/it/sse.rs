@@ -215,3 +215,105 @@ async fn a_client_that_goes_away_cancels_the_upstream_call() {
     );
     upstream.shutdown().await;
 }
+
+/// The body of `ModelSse` over `events`, without keep-alives.
+async fn body_of(
+    events: Vec<Result<openai_hooks::model::StreamEvent, openai_hooks::model::ModelError>>,
+    tail: impl futures::Stream<
+        Item = Result<openai_hooks::model::StreamEvent, openai_hooks::model::ModelError>,
+    > + Send
+    + 'static,
+) -> String {
+    use futures::StreamExt;
+    let events = futures::stream::iter(events).chain(tail);
+    let response = ModelSse::new(events).keep_alive(None).into_response().await;
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+/// The data of each event, read as the SSE spec reads lines: a line ends
+/// at CRLF, LF or CR.
+fn spec_data(body: &str) -> Vec<String> {
+    let (mut out, mut data, mut any) = (Vec::new(), String::new(), false);
+    let normalized = body.replace("\r\n", "\n").replace('\r', "\n");
+    for line in normalized.split('\n') {
+        if line.is_empty() {
+            if any {
+                data.pop();
+                out.push(std::mem::take(&mut data));
+                any = false;
+            }
+        } else if let Some(v) = line.strip_prefix("data:") {
+            data.push_str(v.strip_prefix(' ').unwrap_or(v));
+            data.push('\n');
+            any = true;
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_text_delta_with_crlf_arrives_with_one_line_break() {
+    use openai_hooks::model::{BlockDelta, StreamEvent};
+    let text = |t: &str| Ok(StreamEvent::ContentBlockDelta(BlockDelta::Text(t.into())));
+    let body = body_of(
+        vec![
+            text("one\r\ntwo"),
+            text("three\nfour"),
+            text("five\r"),
+            text("\nsix\rseven"),
+        ],
+        futures::stream::empty(),
+    )
+    .await;
+    let data = spec_data(&body);
+    assert_eq!(data[0], "one\ntwo", "{body:?}");
+    assert_eq!(data[1], "three\nfour", "{body:?}");
+    // A CRLF cut between two deltas is still one line break.
+    assert_eq!(
+        format!("{}{}", data[2], data[3]),
+        "five\nsix\nseven",
+        "{body:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_response_ends_at_an_error_even_if_the_stream_does_not() {
+    use openai_hooks::model::{BlockDelta, ModelError, StreamEvent};
+    let text = |t: &str| Ok(StreamEvent::ContentBlockDelta(BlockDelta::Text(t.into())));
+    // A stream that never ends after its error: the body must still end.
+    let body = tokio::time::timeout(
+        Duration::from_secs(5),
+        body_of(
+            vec![text("hi"), Err(ModelError::Config("x".into()))],
+            futures::stream::pending(),
+        ),
+    )
+    .await
+    .expect("the response kept going after its last event: error");
+    assert!(body.contains("event: error"), "{body}");
+}
+
+#[tokio::test]
+async fn a_zero_keep_alive_is_none_not_a_flood() {
+    use futures::StreamExt;
+    use openai_hooks::model::{BlockDelta, StreamEvent};
+    let events = futures::stream::iter([Ok(StreamEvent::ContentBlockDelta(BlockDelta::Text(
+        "hi".into(),
+    )))])
+    .chain(
+        futures::stream::once(tokio::time::sleep(Duration::from_millis(100)))
+            .filter_map(|()| async { None }),
+    );
+    let response = ModelSse::new(events)
+        .keep_alive(Some(Duration::ZERO))
+        .into_response()
+        .await;
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let body = String::from_utf8(bytes.to_vec()).unwrap();
+    assert!(body.matches(":\n\n").count() <= 1, "{} bytes", body.len());
+}

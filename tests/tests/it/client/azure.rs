@@ -272,3 +272,29 @@ async fn a_content_filter_refusal_is_its_own_error() {
     }
     server.shutdown().await;
 }
+
+#[test]
+fn a_category_of_another_shape_does_not_hide_the_others() {
+    // Older API versions send `custom_blocklists` as a list; an `error`
+    // entry says a filter could not run.
+    let reply: openai_hooks::types::ChatResponse = serde_json::from_value(serde_json::json!({
+        "id": "x", "object": "chat.completion", "created": 0, "model": "m",
+        "choices": [{
+            "index": 0,
+            "finish_reason": "content_filter",
+            "message": {"role": "assistant", "content": null},
+            "content_filter_results": {
+                "custom_blocklists": [{"filtered": true, "id": "codenames"}],
+                "hate": {"filtered": true, "severity": "high"},
+                "profanity": null
+            }
+        }]
+    }))
+    .unwrap();
+    let results = reply.choices[0]
+        .content_filter_results()
+        .expect("the categories that read are kept");
+    assert!(results.filtered());
+    let flagged: Vec<_> = results.flagged().collect();
+    assert_eq!(flagged, ["custom_blocklists", "hate"]);
+}

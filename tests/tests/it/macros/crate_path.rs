@@ -100,3 +100,25 @@ fn compiles_and_runs() {
     });
     is_client(&Absolute { client: client() });
 }
+
+/// Generic over its client and hook, both APIs, by a renamed path.
+#[oh::openai_client(crate = "oh", api = both)]
+struct RenamedBoth<C, H> {
+    #[inner]
+    client: C,
+    #[on_chunk]
+    #[pre_request]
+    hook: H,
+}
+
+#[test]
+fn a_generic_client_serves_both_apis_by_a_renamed_path() {
+    use oh::ResponsesClient;
+    use oh::guardrails::Keywords;
+    fn both<T: ChatClient + ResponsesClient>(_: &T) {}
+    let client = RenamedBoth {
+        client: Client::with_config(OpenAIConfig::new()),
+        hook: Keywords::new(["x"]).unwrap(),
+    };
+    both(&client);
+}
