@@ -66,7 +66,7 @@ pub type StatusOf = fn(&ModelError) -> StatusCode;
 ///
 /// | error | status |
 /// |---|---|
-/// | throttled (or an upstream 429) | 429, with `Retry-After` when the server gave one |
+/// | throttled (or an upstream 429 other than an exhausted quota) | 429, with `Retry-After` when the server gave one |
 /// | the conversation is too long for the model | 400 |
 /// | a guardrail's tripwire, a server's content filter | 422 |
 /// | an invalid request built from the caller's input | 400 |
@@ -80,7 +80,10 @@ pub fn status_of(e: &ModelError) -> StatusCode {
         ModelError::ContentFiltered(_) => StatusCode::UNPROCESSABLE_ENTITY,
         ModelError::Hook(h) | ModelError::Client(ClientError::Hook(h)) => hook_status(h),
         ModelError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
-        ModelError::Client(ClientError::Api(api)) if api.status == Some(429) => {
+        // An exhausted quota is a 429 upstream, but no wait fixes it.
+        ModelError::Client(ClientError::Api(api))
+            if api.status == Some(429) && !api.is_quota_exhausted() =>
+        {
             StatusCode::TOO_MANY_REQUESTS
         }
         ModelError::Client(ClientError::Timeout { .. }) => StatusCode::GATEWAY_TIMEOUT,
@@ -122,7 +125,8 @@ fn error_body(e: &ModelError, status: StatusCode) -> serde_json::Value {
 pub fn error_response(e: &ModelError, status_of: StatusOf) -> Response {
     let status = status_of(e);
     let mut response = (status, axum::Json(error_body(e, status))).into_response();
-    if let Some(wait) = retry_after(e) {
+    // A wait only means something where the status says to wait.
+    if let Some(wait) = retry_after(e).filter(|_| status == StatusCode::TOO_MANY_REQUESTS) {
         // Whole seconds, rounded up, as `Retry-After` takes them.
         let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {

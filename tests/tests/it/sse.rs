@@ -159,6 +159,16 @@ async fn an_error_before_the_first_event_is_the_status() {
     upstream.push(Reply::error(500, "server_error", "boom"));
     assert_eq!(post_prompt(&url, "hi").await.status(), 502);
 
+    // An exhausted quota: no wait fixes it, so it is not a 429.
+    upstream.push(Reply::error(
+        429,
+        "insufficient_quota",
+        "You exceeded your current quota",
+    ));
+    let response = post_prompt(&url, "hi").await;
+    assert_eq!(response.status(), 502);
+    assert!(response.headers().get("retry-after").is_none());
+
     // A tripwire on the input: nothing is sent, and the codename is not
     // in the response.
     let response = post_prompt(&url, "tell me about Project Zephyr").await;
