@@ -177,7 +177,7 @@ async fn an_error_before_the_first_event_is_the_status() {
     assert!(!body.to_lowercase().contains("zephyr"), "{body}");
     assert_eq!(
         upstream.requests().len(),
-        3,
+        4,
         "the tripped request never left"
     );
     upstream.shutdown().await;
