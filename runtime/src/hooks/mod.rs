@@ -197,6 +197,16 @@ pub trait OnChunk<E = ChatChunk>: Send + Sync {
         let _ = state;
         None
     }
+
+    /// Items the hook still holds when, declared `fail_open`, it failed and
+    /// sits out the rest of the stream: taken one at a time until `None`,
+    /// and passed on ahead of the chunk it failed on, unchecked by it (its
+    /// policy lets the stream go on without it). None by default: a hook
+    /// that holds nothing back loses nothing.
+    fn abandon(&self, state: &mut Self::State) -> Option<E> {
+        let _ = state;
+        None
+    }
 }
 
 // Hooks behind `&` and `Arc` are hooks, so a client can share one with
@@ -246,6 +256,9 @@ macro_rules! forward_hooks {
             }
             fn release(&self, state: &mut Self::State) -> Option<E> {
                 T::release(self, state)
+            }
+            fn abandon(&self, state: &mut Self::State) -> Option<E> {
+                T::abandon(self, state)
             }
         }
     )*};
