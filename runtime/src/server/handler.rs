@@ -190,6 +190,9 @@ pub(super) async fn chat(
     raw: Bytes,
 ) -> Response {
     let body = record(&shared, &method, &uri, &headers, &raw);
+    if let Some(refused) = refused_bearer(&shared, &headers) {
+        return refused;
+    }
     let reply = shared.next_reply();
     if let Some(response) = prelude(&reply, &conn, &body).await {
         return response;
@@ -271,6 +274,26 @@ pub(super) async fn chat(
 
 /// What every route does first: the reply's first-byte delay and reset
 /// fault, then a 400 for a body that is not JSON. `Some` is the answer.
+/// OpenAI's `401` for a request whose bearer token the server does not
+/// accept ([`LocalServer::accept_bearer`](super::LocalServer::accept_bearer)).
+pub(super) fn refused_bearer(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
+    let check = lock(&shared.bearer).clone()?;
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if check(token) {
+        return None;
+    }
+    Some(error_response(
+        StatusCode::UNAUTHORIZED,
+        "invalid_api_key",
+        "Incorrect API key provided.",
+        None,
+    ))
+}
+
 pub(super) async fn prelude(reply: &Reply, conn: &Conn, body: &Value) -> Option<Response> {
     if !reply.first_byte_delay.is_zero() {
         tokio::time::sleep(reply.first_byte_delay).await;

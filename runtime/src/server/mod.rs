@@ -110,7 +110,13 @@ struct Shared {
     counters: Arc<Counters>,
     seq: AtomicU64,
     shutdown: watch::Receiver<bool>,
+    /// Which bearer tokens the model routes accept; any (or none) when
+    /// unset.
+    bearer: Mutex<Option<BearerCheck>>,
 }
+
+/// A check of the bearer token a request carries.
+type BearerCheck = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
 /// Locks a mutex, recovering from a panic elsewhere: the data (a queue, a
 /// log) stays consistent whatever a panicking holder was doing.
@@ -187,6 +193,7 @@ impl LocalServer {
             counters: counters.clone(),
             seq: AtomicU64::new(1),
             shutdown: shutdown.clone(),
+            bearer: Mutex::new(None),
         });
         let app = handler::router(shared.clone());
         let listener = TrackedListener::spawn(tcp, counters, acceptor);
@@ -239,6 +246,14 @@ impl LocalServer {
     /// out; with none queued, every input is clean).
     pub fn push_moderation(&self, reply: ModerationReply) {
         lock(&self.shared.moderations).push_back(reply);
+    }
+
+    /// Accepts on the model routes only requests whose
+    /// `Authorization: Bearer <token>` passes `check`; others get OpenAI's
+    /// `401` (`invalid_api_key`) without taking a scripted reply. For
+    /// testing credentials that expire and rotate.
+    pub fn accept_bearer(&self, check: impl Fn(&str) -> bool + Send + Sync + 'static) {
+        *lock(&self.shared.bearer) = Some(Arc::new(check));
     }
 
     /// The reply used when the queue is empty.

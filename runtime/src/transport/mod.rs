@@ -34,6 +34,7 @@
 //! # drop(client);
 //! ```
 
+mod auth;
 mod body;
 mod events;
 mod retry;
@@ -50,6 +51,7 @@ use futures::future::BoxFuture;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Response, StatusCode};
 
+pub use self::auth::{BearerToken, TokenSource};
 pub(crate) use self::body::{BodyLimit, limit_of_event};
 pub(crate) use self::events::{Handoff, events};
 pub use self::retry::RetryPolicy;
@@ -69,6 +71,8 @@ pub struct TransportBuilder {
     http: Option<reqwest::Client>,
     limits: Limits,
     idempotency_key: Option<HeaderName>,
+    tokens: Option<auth::Tokens>,
+    token_margin: Option<Duration>,
 }
 
 /// What the transport reads of a response at most.
@@ -149,6 +153,38 @@ impl TransportBuilder {
         self
     }
 
+    /// Sends `Authorization: Bearer <token>` with a token from `source`,
+    /// kept until a minute before it expires (see
+    /// [`refresh_before`](Self::refresh_before)) and asked for anew then,
+    /// or when the server refuses it with a `401` (one more attempt, with
+    /// a new token). The token replaces the config's API key on every
+    /// request; the connection pool stays. For Entra ID on Azure OpenAI,
+    /// or any OAuth token endpoint.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use openai_hooks::transport::{BearerToken, Transport};
+    ///
+    /// let transport = Transport::builder()
+    ///     .bearer_tokens(|| async {
+    ///         // Ask your identity provider here.
+    ///         Ok(BearerToken::expiring_in("token-from-entra-id", Duration::from_secs(3600)))
+    ///     })
+    ///     .build()?;
+    /// # drop(transport);
+    /// # Ok::<(), openai_hooks::ClientError>(())
+    /// ```
+    pub fn bearer_tokens(mut self, source: impl TokenSource + 'static) -> Self {
+        self.tokens = Some(auth::Tokens::new(std::sync::Arc::new(source)));
+        self
+    }
+
+    /// How long before a token expires it is replaced (default a minute).
+    pub fn refresh_before(mut self, margin: Duration) -> Self {
+        self.token_margin = Some(margin);
+        self
+    }
+
     /// Uses this `reqwest::Client` (and its pool) instead of building one;
     /// the time limits and certificates above are then ignored, except the
     /// first-byte limit, which the transport applies itself.
@@ -191,6 +227,9 @@ impl TransportBuilder {
             first_byte_timeout: self.first_byte_timeout,
             limits: self.limits,
             idempotency_key: self.idempotency_key,
+            tokens: self
+                .tokens
+                .map(|t| t.margin(self.token_margin.unwrap_or(Duration::from_secs(60)))),
         })
     }
 }
@@ -204,6 +243,7 @@ pub struct Transport {
     first_byte_timeout: Option<Duration>,
     limits: Limits,
     idempotency_key: Option<HeaderName>,
+    tokens: Option<auth::Tokens>,
 }
 
 impl Transport {
@@ -221,10 +261,24 @@ impl Transport {
     async fn send(self, factory: HttpRequestFactory) -> Result<Response, OpenAIError> {
         let key = self.idempotency_key.as_ref().map(|_| new_key());
         let mut attempt = 0;
+        // With a token source: the token a 401 refused (a new one is asked
+        // for, once), and the token the current attempt carries.
+        let mut refused: Option<HeaderValue> = None;
+        let mut sent_token: Option<HeaderValue> = None;
         loop {
             let mut request = factory.build().await?;
             if let (Some(name), Some(key)) = (&self.idempotency_key, &key) {
                 request.headers_mut().insert(name.clone(), key.clone());
+            }
+            if let Some(tokens) = &self.tokens {
+                let header = tokens
+                    .header(refused.as_ref())
+                    .await
+                    .map_err(|e| OpenAIError::Boxed(Box::new(e)))?;
+                sent_token = Some(header.clone());
+                request
+                    .headers_mut()
+                    .insert(http::header::AUTHORIZATION, header);
             }
             let sent = self.http.execute(request);
             let result = match self.first_byte_timeout {
@@ -284,6 +338,14 @@ impl Transport {
                         }
                     }
                 };
+            }
+            // A token refused before its time (revoked, rotated early): one
+            // more attempt with a new one.
+            if status == http::StatusCode::UNAUTHORIZED && refused.is_none() && sent_token.is_some()
+            {
+                tracing::debug!("token refused; retrying once with a new one");
+                refused = sent_token.take();
+                continue;
             }
             let retry_after = retry_after(response.headers());
             let body = self.error_body(response).await;

@@ -30,6 +30,9 @@ pub(super) async fn handle(
     raw: Bytes,
 ) -> Response {
     let body = record(&shared, &method, &uri, &headers, &raw);
+    if let Some(refused) = super::handler::refused_bearer(&shared, &headers) {
+        return refused;
+    }
     let reply = shared.next_reply();
     if let Some(response) = prelude(&reply, &conn, &body).await {
         return response;

@@ -1,3 +1,4 @@
 //! The retrying `Transport` and the `Timeout` layer under server faults.
 
 mod faults;
+mod tokens;
