@@ -33,6 +33,7 @@ fn run(name: &str) -> String {
     );
     let mut child = Command::new(&path)
         .env_remove("OPENAI_API_KEY")
+        .env_remove("AZURE_OPENAI_ENDPOINT")
         .env_remove("OPENAI_BASE_URL")
         .env_remove("RUST_LOG")
         .stdout(Stdio::piped())
@@ -278,4 +279,26 @@ fn responses() {
         ),
         "the request was masked before it left: {out}"
     );
+}
+
+#[test]
+fn azure() {
+    let out = run("azure");
+    assert!(
+        out.contains("the first request went to /openai/deployments/gpt-4o-mini/chat/completions?api-version="),
+        "{out}"
+    );
+    let prompt = out
+        .lines()
+        .find(|l| l.starts_with("with the prompt"))
+        .expect("the prompt sent");
+    assert!(
+        prompt.contains("Please answer me at <EMAIL_ADDRESS>") && !prompt.contains("jane.doe"),
+        "the prompt was masked before it left: {out}"
+    );
+    assert!(
+        out.contains("prompt 0 filter: 4 categories checked, filtered: false"),
+        "{out}"
+    );
+    assert!(out.contains("completion filter: filtered: false"), "{out}");
 }
