@@ -5,10 +5,15 @@ use serde_json::json;
 use crate::guardrails::Guardrail;
 use crate::guardrails::result::{GuardrailResult, record};
 use crate::hooks::{HookContext, HookError, PreRequest, Stage};
-use crate::text::{Piece, walk_request};
-use crate::types::ChatRequest;
+use async_openai::types::responses::InputParam;
 
-/// Stops a request whose messages exceed a budget, before it is sent.
+use crate::text::{Piece, walk_request, walk_responses_request};
+use crate::types::ChatRequest;
+use crate::types::responses::ResponsesRequest;
+
+/// Stops a request whose messages exceed a budget, before it is sent (a
+/// Chat Completions request, or a Responses one: its input items count as
+/// messages, and `instructions` and tool outputs as text).
 ///
 /// Counts the text of every message (all roles; string content and text and
 /// refusal parts; images and audio are not counted). Characters are Unicode
@@ -85,13 +90,31 @@ impl Guardrail for InputBudget {
     }
 }
 
-impl PreRequest for InputBudget {
-    async fn pre_request(
+impl InputBudget {
+    /// [`measure`](Self::measure) for a Responses request: its input items
+    /// (a string input is one), and the characters of `instructions`, every
+    /// message's content and every tool output.
+    pub fn measure_responses(req: &ResponsesRequest) -> (usize, usize, usize) {
+        let mut chars = 0;
+        let _ = walk_responses_request(req, |piece, t| {
+            if counts(piece) {
+                chars += t.chars().count();
+            }
+            Ok::<_, std::convert::Infallible>(())
+        });
+        let messages = match &req.input {
+            InputParam::Text(_) => 1,
+            InputParam::Items(items) => items.len(),
+        };
+        (messages, chars, chars.div_ceil(4))
+    }
+
+    /// Trips when a measure is over its limit; records the result either way.
+    fn judge(
         &self,
-        req: &mut ChatRequest,
+        (messages, chars, tokens): (usize, usize, usize),
         cx: &mut HookContext,
     ) -> Result<(), HookError> {
-        let (messages, chars, tokens) = Self::measure(req);
         let over = [
             ("max_messages", self.max_messages, messages),
             ("max_chars", self.max_chars, chars),
@@ -126,5 +149,25 @@ impl PreRequest for InputBudget {
             .with_info(info)),
             None => Ok(()),
         }
+    }
+}
+
+impl PreRequest for InputBudget {
+    async fn pre_request(
+        &self,
+        req: &mut ChatRequest,
+        cx: &mut HookContext,
+    ) -> Result<(), HookError> {
+        self.judge(Self::measure(req), cx)
+    }
+}
+
+impl PreRequest<ResponsesRequest> for InputBudget {
+    async fn pre_request(
+        &self,
+        req: &mut ResponsesRequest,
+        cx: &mut HookContext,
+    ) -> Result<(), HookError> {
+        self.judge(Self::measure_responses(req), cx)
     }
 }

@@ -223,3 +223,42 @@ async fn masking_keywords_and_evasions_on_responses_channels() {
         "logprobs removed too: {out}"
     );
 }
+
+#[tokio::test]
+async fn the_input_budget_measures_a_responses_request() {
+    use openai_hooks::PreRequest;
+    use openai_hooks::guardrails::InputBudget;
+
+    let req = every_place();
+    let (messages, chars, _) = InputBudget::measure_responses(&req);
+    assert_eq!(messages, 6);
+    // Instructions, message contents and the tool output; not the call's
+    // arguments.
+    let counted: usize = [
+        "Operator jane.doe@example.com",
+        "sys 123-45-6789",
+        "call 555-123-4567",
+        "key sk-proj-4fT9qLm2Xv8RkP0sWz7YbN3c",
+        "dev 4111 1111 1111 1111",
+        "earlier: bob@example.org",
+        "found dave@example.com",
+    ]
+    .iter()
+    .map(|t| t.chars().count())
+    .sum();
+    assert_eq!(chars, counted);
+
+    let mut cx = openai_hooks::HookContext::new("m");
+    let mut req = every_place();
+    InputBudget::new()
+        .max_chars(counted)
+        .pre_request(&mut req, &mut cx)
+        .await
+        .unwrap();
+    let err = InputBudget::new()
+        .max_messages(5)
+        .pre_request(&mut req, &mut cx)
+        .await
+        .unwrap_err();
+    assert!(err.is_tripwire(), "{err:?}");
+}
