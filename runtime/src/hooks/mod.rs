@@ -187,6 +187,11 @@ pub trait OnChunk<E = ChatChunk>: Send + Sync {
         Ok(None)
     }
 
+    /// Whether the hook ever [`release`](Self::release)s items: `false`
+    /// (the default) lets the chain skip asking for them on every chunk. A
+    /// hook that implements `release` sets it to `true`.
+    const RELEASES: bool = false;
+
     /// Items to emit ahead of the chunk [`on_chunk`](Self::on_chunk) was
     /// just given (or, after [`on_end`](Self::on_end), before the stream
     /// ends), taken one at a time until `None`; each goes through the hooks
@@ -239,6 +244,7 @@ macro_rules! forward_hooks {
         #[diagnostic::do_not_recommend]
         impl<E, T: OnChunk<E> + ?Sized> OnChunk<E> for $ptr {
             type State = T::State;
+            const RELEASES: bool = T::RELEASES;
             fn on_chunk(
                 &self,
                 chunk: &mut E,

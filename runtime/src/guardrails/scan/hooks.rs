@@ -487,6 +487,7 @@ macro_rules! scan_hooks {
 
         impl $crate::OnChunk<$crate::types::responses::ResponseEvent> for $guard {
             type State = $crate::guardrails::EventScanState<$cursor>;
+            const RELEASES: bool = true;
 
             fn on_chunk(
                 &self,
