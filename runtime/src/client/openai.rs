@@ -7,6 +7,7 @@ use futures::StreamExt;
 use futures::stream::BoxStream;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
 use super::ChatClient;
 use super::error::{ApiError, ClientError, snippet};
@@ -46,14 +47,7 @@ impl<C: Config> ChatClient for async_openai::Client<C> {
                 .scope(self.chat().create_stream_byot::<_, ChatChunk>(req))
                 .await
                 .map_err(|e| convert(e, "response body", self.config()))?;
-            let upstream: BoxStream<'static, Result<ChatChunk, OpenAIError>> = match handoff.take()
-            {
-                Some(response) => {
-                    drop(upstream);
-                    Box::pin(transport::events(response))
-                }
-                None => upstream,
-            };
+            let upstream = read_here(upstream, &handoff);
             // The key is copied once per stream so errors met later can be
             // scrubbed without borrowing the config.
             let key = self.config().api_key().expose_secret().to_owned();
@@ -113,14 +107,7 @@ impl<C: Config> ResponsesClient for async_openai::Client<C> {
                 .scope(self.responses().create_stream_byot::<_, ResponseEvent>(req))
                 .await
                 .map_err(|e| convert(e, "response body", self.config()))?;
-            let upstream: BoxStream<'static, Result<ResponseEvent, OpenAIError>> =
-                match handoff.take() {
-                    Some(response) => {
-                        drop(upstream);
-                        Box::pin(transport::events(response))
-                    }
-                    None => upstream,
-                };
+            let upstream = read_here(upstream, &handoff);
             let key = self.config().api_key().expose_secret().to_owned();
             let events: ResponseStream<'static> = Box::pin(upstream.map(move |item| match item {
                 Ok(mut event) => {
@@ -135,6 +122,23 @@ impl<C: Config> ResponsesClient for async_openai::Client<C> {
             }));
             Ok(checked_events(events))
         }
+    }
+}
+
+/// The items of a stream async-openai opened inside `handoff`: when a
+/// `Transport` handed the response over, read here as the caller polls
+/// (async-openai's own stream is empty then); otherwise async-openai's,
+/// read on a task of its own.
+fn read_here<T: DeserializeOwned + Send + 'static>(
+    upstream: BoxStream<'static, Result<T, OpenAIError>>,
+    handoff: &Handoff,
+) -> BoxStream<'static, Result<T, OpenAIError>> {
+    match handoff.take() {
+        Some(response) => {
+            drop(upstream);
+            Box::pin(transport::events(response))
+        }
+        None => upstream,
     }
 }
 
@@ -155,16 +159,17 @@ fn transport_limit(event: &ResponseEvent) -> Option<BodyLimit> {
 /// Scrubs `key` and anything key-shaped from the error texts an event
 /// carries.
 fn scrub_event(event: &mut ResponseEvent, key: &str) {
+    let clean = |m: &str| scrub(m, Some(key));
     if let Some(message) = event.message.as_mut() {
-        *message = scrub(message, Some(key));
+        *message = clean(message);
     }
     if let Some(serde_json::Value::Object(nested)) = event.extra.get_mut("error")
         && let Some(serde_json::Value::String(message)) = nested.get_mut("message")
     {
-        *message = scrub(message, Some(key));
+        *message = clean(message);
     }
     if let Some(error) = event.response.as_mut().and_then(|r| r.error.as_mut()) {
-        error.message = scrub(&error.message, Some(key));
+        error.message = clean(&error.message);
     }
 }
 

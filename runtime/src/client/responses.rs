@@ -10,7 +10,8 @@ use futures::Stream;
 use futures::future::BoxFuture;
 
 use super::error::{ApiError, ClientError};
-use crate::types::responses::{Response, ResponseEvent, ResponsesRequest};
+use crate::types::WireError;
+use crate::types::responses::{Response, ResponseEvent, ResponsesRequest, failure};
 
 /// A stream of Responses events, borrowing the client that produced it.
 ///
@@ -125,13 +126,17 @@ impl ResponsesClient for dyn DynResponsesClient + '_ {
     }
 }
 
-/// The error a failed response or an `error` event reports, with anything
-/// key-shaped scrubbed from its message.
-pub(crate) fn event_error(event: &ResponseEvent, status: Option<u16>) -> Option<ApiError> {
-    let wire = event.error()?;
-    let mut api = ApiError::from_wire(status, wire);
+/// `wire` as an API error, with anything key-shaped scrubbed from its
+/// message.
+fn scrubbed(wire: WireError) -> ApiError {
+    let mut api = ApiError::from_wire(None, wire);
     api.message = crate::redact::scrub(&api.message, None);
-    Some(api)
+    api
+}
+
+/// The error a failed response or an `error` event reports.
+fn event_error(event: &ResponseEvent) -> Option<ApiError> {
+    event.error().map(scrubbed)
 }
 
 /// A complete response that reports a failure, as an error.
@@ -140,16 +145,7 @@ pub(crate) fn failed(response: &Response) -> Option<ClientError> {
     if response.status != Some(ResponseStatus::Failed) {
         return None;
     }
-    let wire = response
-        .error
-        .clone()
-        .unwrap_or_else(|| crate::types::WireError {
-            message: "the response failed".to_owned(),
-            ..Default::default()
-        });
-    let mut api = ApiError::from_wire(None, wire);
-    api.message = crate::redact::scrub(&api.message, None);
-    Some(ClientError::Api(api))
+    Some(ClientError::Api(scrubbed(failure(Some(response)))))
 }
 
 /// Wraps a transport's raw event stream with the checks every Responses
@@ -202,7 +198,7 @@ impl Stream for CheckedEvents<'_> {
                     if event.is_terminal() {
                         // Dropped now: nothing after the end is read.
                         this.upstream = None;
-                        this.pending = Some(event_error(&event, None).map(ClientError::Api));
+                        this.pending = Some(event_error(&event).map(ClientError::Api));
                     }
                     Poll::Ready(Some(Ok(event)))
                 }

@@ -292,6 +292,17 @@ impl Response {
     }
 }
 
+/// Why a failed response failed: its `error`, or a plain message when the
+/// server sent none.
+pub(crate) fn failure(response: Option<&Response>) -> WireError {
+    response
+        .and_then(|r| r.error.clone())
+        .unwrap_or_else(|| WireError {
+            message: "the response failed".to_owned(),
+            ..WireError::default()
+        })
+}
+
 /// One server-sent event of a Responses stream.
 ///
 /// One struct for every event type (`kind` is the wire `type`): the fields
@@ -406,15 +417,7 @@ impl ResponseEvent {
                 },
             }),
             "" => self.nested_error(),
-            "response.failed" => Some(
-                self.response
-                    .as_ref()
-                    .and_then(|r| r.error.clone())
-                    .unwrap_or_else(|| WireError {
-                        message: "the response failed".to_owned(),
-                        ..WireError::default()
-                    }),
-            ),
+            "response.failed" => Some(failure(self.response.as_ref())),
             _ => None,
         }
     }
